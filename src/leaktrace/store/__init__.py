@@ -1,0 +1,71 @@
+"""The DuckDB store: one file, numbered migrations, short-lived connections."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+from platformdirs import user_data_dir
+
+from leaktrace.store.connection import (
+    StoreBusy,
+    lock_timeout_from_env,
+    open_with_retry,
+    transaction,
+)
+from leaktrace.store.migrations import current_version, migrate
+
+__all__ = ["Store", "StoreBusy", "default_db_path"]
+
+
+def default_db_path() -> Path:
+    """The store path: ``LEAKTRACE_DB`` if set, else the user's data directory."""
+    env = os.environ.get("LEAKTRACE_DB")
+    if env:
+        return Path(env).expanduser()
+    return Path(user_data_dir("leaktrace", appauthor=False)) / "leaktrace.duckdb"
+
+
+class Store:
+    """A leaktrace store on disk; every operation opens and closes its own connection."""
+
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        *,
+        lock_timeout: float | None = None,
+        migrate_to: int | None = None,
+    ) -> None:
+        self.path = Path(path).expanduser() if path else default_db_path()
+        self.lock_timeout = lock_timeout_from_env() if lock_timeout is None else lock_timeout
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as con:
+            migrate(con, migrate_to)
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open the store for one short operation and close it afterwards."""
+        con = open_with_retry(self.path, lock_timeout=self.lock_timeout)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open the store and run the block in one transaction."""
+        with self.connect() as con, transaction(con):
+            yield con
+
+    def schema_version(self) -> int:
+        """The store's current schema version."""
+        with self.connect() as con:
+            return current_version(con)
+
+    def upgrade(self) -> list[int]:
+        """Apply any migrations not yet applied; return their numbers."""
+        with self.connect() as con:
+            return migrate(con)

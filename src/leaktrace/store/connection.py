@@ -1,0 +1,89 @@
+"""Opening the DuckDB store safely when several processes share it.
+
+Choice: **short-lived connections with retry and backoff.**
+
+DuckDB lets one process hold a file read-write, and while it does no other
+process can open it at all, not even read-only. The CLI, the dashboard and the
+receiver are separate processes that all need the store, so none of them keeps
+a connection open: every operation opens the file, does its work in one
+transaction and closes it again, which releases the file lock. When the file
+is held by another process, opening fails with "Could not set lock"; we retry
+with exponential backoff and jitter until ``lock_timeout`` seconds have passed
+and only then raise :class:`StoreBusy` with a message a person can act on.
+
+Retrying happens only around *opening*: once a connection is open the process
+holds the lock, so a write either commits or is rolled back as a whole and is
+never half-applied or silently dropped. Operations must therefore stay short
+(bulk inserts go through DataFrames or the appender, never ``executemany``).
+
+Inside one process DuckDB shares one database instance between connections to
+the same path; in DuckDB 2.0 a single connection used from two threads raises
+"connection is busy", so each caller asks for its own connection (or
+``cursor()``), never shares one.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+
+class StoreBusy(RuntimeError):
+    """The store stayed locked by another process for longer than the timeout."""
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """Tell whether a DuckDB error means another process holds the file lock."""
+    text = str(exc)
+    return isinstance(exc, duckdb.IOException) and (
+        "Could not set lock" in text or "Conflicting lock" in text
+    )
+
+
+def lock_timeout_from_env() -> float:
+    """Seconds to wait for a busy store, from ``LEAKTRACE_LOCK_TIMEOUT`` or the default."""
+    value = os.environ.get("LEAKTRACE_LOCK_TIMEOUT")
+    return float(value) if value else DEFAULT_LOCK_TIMEOUT
+
+
+def open_with_retry(
+    path: Path, *, lock_timeout: float, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """Open ``path``, retrying with backoff while another process holds its lock."""
+    deadline = time.monotonic() + lock_timeout
+    delay = 0.01
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if not is_lock_error(exc):
+                raise
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise StoreBusy(
+                    f"the store {path} has been busy for {lock_timeout:.0f} s "
+                    "(another leaktrace process is using it); try again, or raise "
+                    "LEAKTRACE_LOCK_TIMEOUT"
+                ) from exc
+            time.sleep(min(remaining, delay * (0.5 + random.random())))
+            delay = min(delay * 2, 0.5)
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run a block in one transaction: commit on success, roll back on any error."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")

@@ -1,0 +1,94 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+COMMANDS = ["source", "canary", "plant", "plants", "import-roster", "export-roster", "info"]
+
+
+def test_help_lists_the_commands(cli):
+    code, output = cli("--help")
+    assert code == 0
+    for command in COMMANDS:
+        assert command in output
+    code, output = cli("source", "--help")
+    assert all(sub in output for sub in ("add", "list", "import"))
+    code, output = cli("canary", "--help")
+    assert all(sub in output for sub in ("new", "list"))
+
+
+def test_plant_workflow_end_to_end(cli):
+    assert (
+        cli("source", "add", "企查查", "--category", "credit_inquiry", "--signature", "【企查查】")[
+            0
+        ]
+        == 0
+    )
+    assert cli("source", "add", "Lendly", "--category", "loan_platform")[0] == 0
+    code, output = cli("canary", "new", "--phone", "13800138000", "--seed", "7")
+    assert code == 0 and "+8613800138000" in output
+    assert cli("canary", "new", "--phone", "13900139000", "--control")[0] == 0
+    code, output = cli(
+        "plant", "canary-001", "企查查", "--at", "2026-03-01T10:00", "--tz", "Asia/Shanghai"
+    )
+    assert code == 0 and "2026-03-01T10:00+08:00" in output
+    code, output = cli("plant", "+8613800138000", "Lendly", "--fields", "name,phone,id_number")
+    assert code == 0 and "already planted at 企查查" in output
+    code, output = cli("plants", "--json")
+    plants = json.loads(output)
+    assert [p["source"] for p in plants][0] == "企查查"
+    assert len({p["name_used"] for p in plants}) == 2
+    code, output = cli("canary", "list", "--controls", "--json")
+    assert [c["label"] for c in json.loads(output)] == ["control-001"]
+
+
+def test_user_errors_are_one_line_without_traceback(cli):
+    cli("source", "add", "Lendly", "--category", "loan_platform")
+    cli("canary", "new", "--phone", "13900139000", "--control")
+    cases = [
+        (("source", "add", "X", "--category", "casino"), "unknown category 'casino'"),
+        (("canary", "new", "--phone", "12345"), "not a valid phone number"),
+        (("plant", "control-001", "Lendly"), "controls are never planted"),
+        (("plant", "control-001", "Lendly", "--tz", "Mars/Olympus"), "unknown time zone"),
+    ]
+    for args, message in cases:
+        code, output = cli(*args)
+        assert code == 1
+        assert message in output
+        assert "Traceback" not in output
+
+
+def test_roster_round_trip_through_the_cli(cli, tmp_path):
+    cli("source", "add", "Lendly", "--category", "loan_platform")
+    cli("canary", "new", "--email", "alice@example.org", "--locale", "en_US")
+    assert (
+        cli(
+            "plant",
+            "alice@example.org",
+            "Lendly",
+            "--fields",
+            "name,email",
+            "--at",
+            "2026-03-01T08:00Z",
+        )[0]
+        == 0
+    )
+    assert cli("export-roster", str(tmp_path / "roster"))[0] == 0
+    code, output = cli("import-roster", str(tmp_path / "roster"))
+    assert code == 0
+    assert "plants.csv: 0 added, 1 already present" in output
+
+
+def test_installed_console_script_uses_leaktrace_db(tmp_path):
+    env = {**os.environ, "LEAKTRACE_DB": str(tmp_path / "env.duckdb")}
+    script = Path(sys.executable).with_name("leaktrace")
+    result = subprocess.run(
+        [str(script), "info"], env=env, capture_output=True, text=True, check=True
+    )
+    assert str(tmp_path / "env.duckdb") in result.stdout
+    other = tmp_path / "flag.duckdb"
+    result = subprocess.run(
+        [str(script), "--db", str(other), "info"], env=env, capture_output=True, text=True
+    )
+    assert str(other) in result.stdout and other.exists()

@@ -1,0 +1,99 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from leaktrace.store import Store, StoreBusy
+from leaktrace.store.connection import open_with_retry
+from leaktrace.store.migrations import available_migrations
+
+WORKER = str(Path(__file__).with_name("store_worker.py"))
+
+
+def test_migrations_are_numbered_without_gaps():
+    versions = [m.version for m in available_migrations()]
+    assert versions == list(range(1, len(versions) + 1))
+
+
+def test_store_at_migration_1_upgrades_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "old.duckdb"
+    old = Store(path, migrate_to=1)
+    assert old.schema_version() == 1
+    with old.transaction() as con:
+        con.execute("INSERT INTO sources (name, category) VALUES ('企查查', 'credit_inquiry')")
+        tables = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+    assert "messages" not in tables
+
+    upgraded = Store(path)
+    latest = available_migrations()[-1].version
+    assert upgraded.schema_version() == latest
+    with upgraded.connect() as con:
+        assert con.execute("SELECT name FROM sources").fetchall() == [("企查查",)]
+        assert con.execute("SELECT count(*) FROM messages").fetchone() == (0,)
+        applied = con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()
+    assert [v for (v,) in applied] == list(range(1, latest + 1))
+
+
+def test_reopening_applies_nothing(store):
+    assert store.upgrade() == []
+
+
+def test_a_store_newer_than_the_code_is_refused(tmp_path):
+    path = tmp_path / "future.duckdb"
+    Store(path)
+    with duckdb.connect(str(path)) as con:
+        con.execute("INSERT INTO schema_version (version, name) VALUES (999, 'future')")
+    with pytest.raises(RuntimeError, match="upgrade leaktrace"):
+        Store(path)
+
+
+def test_busy_store_gives_a_clear_error_after_the_timeout(tmp_path):
+    path = tmp_path / "busy.duckdb"
+    Store(path)
+    holder = subprocess.Popen(
+        [sys.executable, WORKER, "hold", str(path), "5"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        with pytest.raises(StoreBusy, match="busy for 0 s .* LEAKTRACE_LOCK_TIMEOUT"):
+            open_with_retry(path, lock_timeout=0.3)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_separate_processes_share_one_store_without_lock_errors_or_lost_writes(tmp_path):
+    path = tmp_path / "shared.duckdb"
+    Store(path)
+    holder = subprocess.Popen(
+        [sys.executable, WORKER, "hold", str(path), "1.5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "holding"
+    others = [
+        subprocess.Popen(
+            [sys.executable, WORKER, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for args in (
+            ["write", str(path), "a", "60"],
+            ["write", str(path), "b", "60"],
+            ["read", str(path), "60"],
+        )
+    ]
+    for process in [holder, *others]:
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+        assert "lock" not in stderr.lower()
+    with duckdb.connect(str(path), read_only=True) as con:
+        keys = {k for (k,) in con.execute("SELECT message_key FROM messages").fetchall()}
+    expected = {"holder"} | {f"{w}-{i}" for w in "ab" for i in range(60)}
+    assert keys == expected
