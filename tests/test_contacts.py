@@ -41,3 +41,9 @@ def test_plus_tags_round_trip():
     assert tagged == "alice+qcc@example.org"
     assert split_plus_tag(tagged) == ("alice@example.org", "qcc")
     assert split_plus_tag("alice@example.org") == ("alice@example.org", None)
+
+
+def test_fictional_drama_numbers_are_accepted_for_simulated_studies():
+    assert normalize_phone("07700 900123", "GB") == "+447700900123"
+    with pytest.raises(InvalidContact):
+        normalize_phone("07700 901123", "GB")

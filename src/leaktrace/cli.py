@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from leaktrace import roster
+from leaktrace.cli_study import demo_command, simulate_command
 from leaktrace.model import Source
 from leaktrace.roster import RosterError
 from leaktrace.roster_csv import (
@@ -389,6 +390,10 @@ def info(ctx: typer.Context) -> None:
     out.print(f"store: {store.path} (schema version {store.schema_version()})", highlight=False)
     for table, n in counts.items():
         out.print(f"  {table}: {n}", highlight=False)
+
+
+app.command("simulate")(handles_errors(simulate_command))
+app.command("demo")(handles_errors(demo_command))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from leaktrace.contacts import InvalidContact, normalize_email, normalize_phone
-from leaktrace.model import Canary, Persona, Source
+from leaktrace.model import Canary, Persona, Plant, Source
 from leaktrace.roster import (
     RosterError,
     add_source_in,
@@ -289,11 +289,18 @@ def _write(path: Path, columns: list[str], rows: list[list[object]]) -> None:
 
 def export_roster(store: Store, directory: Path) -> list[Path]:
     """Write the roster as sources.csv, canaries.csv and plants.csv in ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
     with store.connect() as con:
         sources = sql.all_sources(con)
         canaries = sql.all_canaries(con)
         plants = sql.plants_where(con)
+    return write_roster(directory, sources, canaries, plants)
+
+
+def write_roster(
+    directory: Path, sources: list[Source], canaries: list[Canary], plants: list[Plant]
+) -> list[Path]:
+    """Write roster objects as the three CSV files that :func:`import_roster` reads."""
+    directory.mkdir(parents=True, exist_ok=True)
     paths = [directory / name for name in REQUIRED]
     _write(
         paths[0],
@@ -313,23 +320,7 @@ def export_roster(store: Store, directory: Path) -> list[Path]:
     _write(
         paths[1],
         CANARY_COLUMNS,
-        [
-            [
-                c.label,
-                c.persona.name,
-                c.phone,
-                c.email,
-                c.persona.id_number,
-                c.persona.company,
-                str(c.is_control).lower(),
-                c.persona.locale,
-                c.persona.gender,
-                c.persona.birth_date,
-                c.persona.address,
-                c.persona.seed,
-            ]
-            for c in canaries
-        ],
+        [_canary_record(c) for c in canaries],
     )
     _write(
         paths[2],
@@ -348,3 +339,21 @@ def export_roster(store: Store, directory: Path) -> list[Path]:
         ],
     )
     return paths
+
+
+def _canary_record(c: Canary) -> list[object]:
+    p = c.persona
+    return [
+        c.label,
+        p.name,
+        c.phone,
+        c.email,
+        p.id_number,
+        p.company,
+        str(c.is_control).lower(),
+        p.locale,
+        p.gender,
+        p.birth_date,
+        p.address,
+        p.seed,
+    ]

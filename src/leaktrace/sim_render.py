@@ -1,0 +1,116 @@
+"""Rendering simulated messages: template slots filled, then realistic noise."""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from importlib import resources
+from typing import Any
+
+_FULL_TO_HALF = {"，": ",", "！": "!", "：": ":", "（": "(", "）": ")", "；": ";", "？": "?"}
+_HALF_TO_FULL = {v: k for k, v in _FULL_TO_HALF.items()}
+# Typos people and spam kits really make: look-alike or same-key characters.
+_TYPOS = {
+    "额": "頟",
+    "度": "渡",
+    "您": "你",
+    "款": "疑",
+    "领": "零",
+    "取": "娶",
+    "贷": "货",
+    "借": "错",
+    "o": "0",
+    "l": "1",
+    "e": "3",
+    "a": "@",
+}
+
+
+@cache
+def bank() -> dict[str, Any]:
+    """The simulator's template bank (a data file shipped with the package)."""
+    text = resources.files("leaktrace.data").joinpath("sim_templates.json").read_text("utf-8")
+    return json.loads(text)
+
+
+@dataclass(frozen=True)
+class Infra:
+    """What a campaign sends from and links to: the indicators attribution looks for."""
+
+    signature: str
+    url_host: str
+    reply: str
+    callback: str
+
+
+def short_url(rng: random.Random, host: str) -> str:
+    """A short link on ``host`` with a random path."""
+    path = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(6))
+    return f"https://{host}/{path}"
+
+
+def fill(
+    rng: random.Random,
+    text: str,
+    lang: str,
+    infra: Infra,
+    when: datetime,
+    *,
+    name: str = "",
+    platform: str = "",
+    code: str = "",
+) -> str:
+    """Fill a template's slots; amounts and dates vary per message."""
+    slots = bank()["slots"]
+    due = when + timedelta(days=rng.randint(2, 20))
+    date = (
+        rng.choice([f"{due.month}月{due.day}日", f"{due:%Y-%m-%d}"])
+        if lang == "zh"
+        else f"{due:%b} {due.day}"
+    )
+    sig = f"【{infra.signature}】" if lang == "zh" else f"[{infra.signature}]"
+    return text.format(
+        sig=sig,
+        name=name or ("客户" if lang == "zh" else "customer"),
+        amount=rng.choice(slots["amount"][lang]),
+        date=date,
+        url=short_url(rng, infra.url_host),
+        reply=infra.reply,
+        callback=infra.callback,
+        code=code,
+        platform=platform,
+    )
+
+
+def add_noise(rng: random.Random, text: str, level: float) -> str:
+    """Typos, a dropped character, punctuation width changes, a trailing emoji."""
+    if rng.random() < level:
+        plain = [i for i, ch in enumerate(text) if ch in _TYPOS and not _in_url(text, i)]
+        if plain:
+            i = rng.choice(plain)
+            text = text[:i] + _TYPOS[text[i]] + text[i + 1 :]
+    if rng.random() < level:
+        plain = [i for i, ch in enumerate(text) if "\u4e00" <= ch <= "\u9fff"]
+        if len(plain) > 10:
+            i = rng.choice(plain)
+            text = text[:i] + text[i + 1 :]
+    if rng.random() < level:
+        table = _FULL_TO_HALF if rng.random() < 0.5 else _HALF_TO_FULL
+        text = "".join(
+            table.get(ch, ch) if not _in_url(text, i) else ch for i, ch in enumerate(text)
+        )
+    if rng.random() < level:
+        text = text + rng.choice(bank()["slots"]["emoji"])
+    return text
+
+
+_URL_CHARS = frozenset(string.ascii_letters + string.digits + ":/.-_")
+
+
+def _in_url(text: str, index: int) -> bool:
+    start = text.rfind("https://", 0, index + 1)
+    return start != -1 and all(ch in _URL_CHARS for ch in text[start : index + 1])
