@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,8 +9,6 @@ from typer.testing import CliRunner
 
 from leaktrace.cli import app
 from leaktrace.store import Store
-
-T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def test_plant_workflow_end_to_end(cli):
     assert code == 0 and "already planted at 企查查" in output
     code, output = cli("plants", "--json")
     plants = json.loads(output)
-    assert [p["source"] for p in plants][0] == "企查查"
+    assert plants[0]["source"] == "企查查"
     assert len({p["name_used"] for p in plants}) == 2
     code, output = cli("canary", "list", "--controls", "--json")
     assert [c["label"] for c in json.loads(output)] == ["control-001"]

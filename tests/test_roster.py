@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,7 +11,8 @@ from leaktrace.roster import (
     new_canary,
     plant,
 )
-from tests.conftest import T0
+
+T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def test_busy_store_gives_a_clear_error_after_the_timeout(tmp_path):
     )
     try:
         assert holder.stdout.readline().strip() == "holding"
-        with pytest.raises(StoreBusy, match="busy for 0 s .* LEAKTRACE_LOCK_TIMEOUT"):
+        with pytest.raises(StoreBusy, match=r"busy for 0 s .* LEAKTRACE_LOCK_TIMEOUT"):
             open_with_retry(path, lock_timeout=0.3)
     finally:
         holder.kill()

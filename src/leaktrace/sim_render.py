@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -108,9 +109,8 @@ def add_noise(rng: random.Random, text: str, level: float) -> str:
     return text
 
 
-_URL_CHARS = frozenset(string.ascii_letters + string.digits + ":/.-_")
+_URL = re.compile(r"(https://[A-Za-z0-9:/._-]+)")
 
 
 def _in_url(text: str, index: int) -> bool:
-    start = text.rfind("https://", 0, index + 1)
-    return start != -1 and all(ch in _URL_CHARS for ch in text[start : index + 1])
+    return any(m.start() <= index < m.end() for m in _URL.finditer(text))
