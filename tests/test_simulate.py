@@ -196,3 +196,18 @@ def test_sample_study_roster_imports_cleanly(store):
     assert len(list_plants(store)) == 130
     again = import_roster(store, sample, ZoneInfo("Asia/Shanghai"))
     assert again.added == {} and again.errors == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--canaries", "990", "--controls", "20"], "limited to 1000"),
+        (["--leak-share", "1.5"], "--leak-share must be between 0 and 1"),
+        (["--languages", "fr"], "--languages takes zh, en"),
+        (["--days", "0"], "must be at least 1"),
+    ],
+)
+def test_impossible_settings_are_refused_in_one_line(cli, tmp_path, args, message):
+    code, output = cli("simulate", str(tmp_path / "x"), *args)
+    assert code == 1
+    assert message in output and "Traceback" not in output

@@ -27,6 +27,7 @@ from leaktrace.roster_csv import (
     import_roster_files,
     roster_files,
 )
+from leaktrace.sim_world import SimulationError
 from leaktrace.store import Store, StoreBusy, default_db_path
 
 app = typer.Typer(
@@ -59,7 +60,7 @@ def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (RosterError, StoreBusy, UserError) as exc:
+        except (RosterError, StoreBusy, UserError, SimulationError) as exc:
             err.print(f"[red]error:[/red] {exc}", highlight=False)
             raise typer.Exit(1) from None
 

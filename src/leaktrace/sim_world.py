@@ -50,6 +50,39 @@ class SimConfig:
     emoji_refs_share: float = 0.3
 
 
+class SimulationError(ValueError):
+    """A simulator setting that cannot make a study, with what to change."""
+
+
+def check_config(cfg: SimConfig) -> None:
+    """Refuse settings that cannot make a study, naming the option to change."""
+    planted = cfg.canaries_per_source * cfg.sources if cfg.canaries_per_source else cfg.canaries
+    problems = []
+    if planted + cfg.controls > 1000:
+        problems.append("--canaries plus --controls is limited to 1000 (fictional numbers)")
+    if min(cfg.sources, cfg.days, cfg.brokers, cfg.background_campaigns) < 1:
+        problems.append("--sources, --days and --brokers must be at least 1")
+    if planted < 1 or cfg.controls < 0:
+        problems.append("--canaries must be at least 1 and --controls not negative")
+    shares = {
+        "--leak-share": cfg.leak_share,
+        "--batch-share": cfg.batch_share,
+        "--noise": cfg.noise,
+        "--en-share": cfg.en_share,
+        "--email-share": cfg.email_share,
+        "--double-plant-share": cfg.double_plant_share,
+    }
+    problems += [f"{name} must be between 0 and 1" for name, v in shares.items() if not 0 <= v <= 1]
+    if not cfg.languages or set(cfg.languages) - {"zh", "en"}:
+        problems.append("--languages takes zh, en or zh,en")
+    if cfg.double_plant_share and cfg.sources < 2:
+        problems.append("--double-plant-share needs at least 2 sources")
+    if cfg.background_rate < 0 or (cfg.messages is not None and cfg.messages < 0):
+        problems.append("--background-rate and --messages cannot be negative")
+    if problems:
+        raise SimulationError("; ".join(problems))
+
+
 @dataclass
 class SimSource:
     """A simulated source and, if it leaks, how."""
@@ -353,6 +386,7 @@ def _fill_lists(world_sources: list[SimSource], campaigns: list[Campaign]) -> No
 
 def build_world(cfg: SimConfig) -> World:
     """Draw a whole study from ``cfg.seed``: who is planted where, who leaks, who sends."""
+    check_config(cfg)
     rng = random.Random(cfg.seed)
     t0 = datetime.combine(cfg.start, datetime.min.time(), tzinfo=UTC)
     sources = _sources(cfg, rng)
