@@ -383,11 +383,7 @@ def export_roster_command(
 def info(ctx: typer.Context) -> None:
     """Show where the store is and what it holds."""
     store = _store(ctx)
-    with store.connect() as con:
-        counts = {
-            table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ("sources", "canaries", "controls", "plants", "messages")
-        }
+    counts = store.table_counts()
     out.print(f"store: {store.path} (schema version {store.schema_version()})", highlight=False)
     for table, n in counts.items():
         out.print(f"  {table}: {n}", highlight=False)

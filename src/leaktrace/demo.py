@@ -32,9 +32,4 @@ def build_demo(store: Store, sample: Path) -> DemoResult:
     """Import the sample study's roster (and, as ingestion lands, its messages)."""
     # The sample's times carry offsets; the zone only matters for hand-edited rows.
     report = import_roster(store, sample, ZoneInfo("Asia/Shanghai"))
-    with store.connect() as con:
-        counts = {
-            table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ("sources", "canaries", "controls", "plants", "messages")
-        }
-    return DemoResult(store.path, report, counts)
+    return DemoResult(store.path, report, store.table_counts())

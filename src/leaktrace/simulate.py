@@ -91,8 +91,14 @@ def schedule(world: World, scale: float) -> Iterator[Event]:
         events: list[Event] = []
         for plant in world.plants:
             contact = plant.email_used or plant.canary.phone or ""
+            sends = []
             if day <= plant.planted_at < day + DAY:
-                when = plant.planted_at + timedelta(seconds=rng.randint(5, 90))
+                verify_at = plant.planted_at + timedelta(seconds=rng.randint(5, 90))
+                sends.append((verify_at, "fp-verification"))
+            sends += [
+                (when, "fp-marketing") for when in plant.marketing_at if day <= when < day + DAY
+            ]
+            for when, template in sends:
                 events.append(
                     Event(
                         when,
@@ -100,23 +106,10 @@ def schedule(world: World, scale: float) -> Iterator[Event]:
                         plant.canary.label,
                         "first_party",
                         None,
-                        "fp-verification",
+                        template,
                         plant.source.name,
                     )
                 )
-            for when in plant.marketing_at:
-                if day <= when < day + DAY:
-                    events.append(
-                        Event(
-                            when,
-                            contact,
-                            plant.canary.label,
-                            "first_party",
-                            None,
-                            "fp-marketing",
-                            plant.source.name,
-                        )
-                    )
         for campaign in world.campaigns:
             if campaign.kind != "leak" or not _runs_on(campaign, day_index):
                 continue

@@ -65,6 +65,14 @@ class Store:
         with self.connect() as con:
             return current_version(con)
 
+    def table_counts(self) -> dict[str, int]:
+        """How many rows the main tables hold (for summaries)."""
+        with self.connect() as con:
+            return {
+                table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in ("sources", "canaries", "controls", "plants", "messages")
+            }
+
     def upgrade(self) -> list[int]:
         """Apply any migrations not yet applied; return their numbers."""
         with self.connect() as con:
