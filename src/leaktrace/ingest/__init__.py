@@ -1,0 +1,1 @@
+"""Reading received messages from the formats phones and mail programs export."""
