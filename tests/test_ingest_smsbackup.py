@@ -107,3 +107,9 @@ def test_every_message_of_the_sample_backups_is_read_with_emoji_intact():
         assert report.stopped_at is None and report.problems == []
     assert found == expected
     assert emoji > 0
+
+
+def test_well_formed_xml_that_is_not_a_backup_is_refused(tmp_path):
+    path = _write(tmp_path, "<?xml version='1.0'?>\n<html><body>hello</body></html>\n")
+    with pytest.raises(SmsBackupError, match="no <smses> element"):
+        list(read_backup(path, BackupReport()))

@@ -10,7 +10,16 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Ofcom's drama range (07700 900000-900999) is reserved for fiction and tests; the
 # phonenumbers metadata calls it invalid, but the simulator's canaries live there so
 # that no sample file ever holds a real person's number.
-FICTIONAL_RANGES = (re.compile(r"^\+447700900\d{3}$"),)
+FICTIONAL_PREFIX = "+447700900"
+FICTIONAL_RANGES = (re.compile(rf"^{re.escape(FICTIONAL_PREFIX)}\d{{3}}$"),)
+FICTIONAL_COUNT = 1000
+
+
+def fictional_phone(n: int) -> str:
+    """The ``n``-th number of the drama range, for simulated canaries."""
+    if not 0 <= n < FICTIONAL_COUNT:
+        raise ValueError(f"the drama range holds {FICTIONAL_COUNT} numbers, not {n + 1}")
+    return f"{FICTIONAL_PREFIX}{n:03d}"
 
 
 class InvalidContact(ValueError):

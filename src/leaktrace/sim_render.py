@@ -54,6 +54,11 @@ def short_url(rng: random.Random, host: str) -> str:
     return f"https://{host}/{path}"
 
 
+def signature_text(name: str, lang: str) -> str:
+    """A sender's signature as it stands in its texts: 【name】 in Chinese, [name] in English."""
+    return f"【{name}】" if lang == "zh" else f"[{name}]"
+
+
 def fill(
     rng: random.Random,
     text: str,
@@ -73,9 +78,8 @@ def fill(
         if lang == "zh"
         else f"{due:%b} {due.day}"
     )
-    sig = f"【{infra.signature}】" if lang == "zh" else f"[{infra.signature}]"
     return text.format(
-        sig=sig,
+        sig=signature_text(infra.signature, lang),
         name=name or ("客户" if lang == "zh" else "customer"),
         amount=rng.choice(slots["amount"][lang]),
         date=date,
@@ -90,7 +94,8 @@ def fill(
 def add_noise(rng: random.Random, text: str, level: float) -> str:
     """Typos, a dropped character, punctuation width changes, a trailing emoji."""
     if rng.random() < level:
-        plain = [i for i, ch in enumerate(text) if ch in _TYPOS and not _in_url(text, i)]
+        urls = _url_positions(text)
+        plain = [i for i, ch in enumerate(text) if ch in _TYPOS and i not in urls]
         if plain:
             i = rng.choice(plain)
             text = text[:i] + _TYPOS[text[i]] + text[i + 1 :]
@@ -101,9 +106,8 @@ def add_noise(rng: random.Random, text: str, level: float) -> str:
             text = text[:i] + text[i + 1 :]
     if rng.random() < level:
         table = _FULL_TO_HALF if rng.random() < 0.5 else _HALF_TO_FULL
-        text = "".join(
-            table.get(ch, ch) if not _in_url(text, i) else ch for i, ch in enumerate(text)
-        )
+        urls = _url_positions(text)
+        text = "".join(ch if i in urls else table.get(ch, ch) for i, ch in enumerate(text))
     if rng.random() < level:
         text = text + rng.choice(bank()["slots"]["emoji"])
     return text
@@ -112,5 +116,6 @@ def add_noise(rng: random.Random, text: str, level: float) -> str:
 _URL = re.compile(r"(https://[A-Za-z0-9:/._-]+)")
 
 
-def _in_url(text: str, index: int) -> bool:
-    return any(m.start() <= index < m.end() for m in _URL.finditer(text))
+def _url_positions(text: str) -> set[int]:
+    """Indices of ``text`` inside links, which noise must leave alone."""
+    return {i for m in _URL.finditer(text) for i in range(m.start(), m.end())}

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from pypinyin import lazy_pinyin
 
+from leaktrace.contacts import FICTIONAL_COUNT, fictional_phone
 from leaktrace.markers import propose_name
 from leaktrace.model import Field, Persona, SourceCategory
 from leaktrace.personas import make_persona
@@ -49,6 +50,18 @@ class SimConfig:
     mms_share: float = 0.02
     emoji_refs_share: float = 0.3
 
+    @property
+    def planted(self) -> int:
+        """How many canaries are planted (the rest of the contacts are controls)."""
+        return (
+            self.canaries_per_source * self.sources if self.canaries_per_source else self.canaries
+        )
+
+    @property
+    def t0(self) -> datetime:
+        """The study's first instant (UTC)."""
+        return datetime.combine(self.start, datetime.min.time(), tzinfo=UTC)
+
 
 class SimulationError(ValueError):
     """A simulator setting that cannot make a study, with what to change."""
@@ -56,9 +69,9 @@ class SimulationError(ValueError):
 
 def check_config(cfg: SimConfig) -> None:
     """Refuse settings that cannot make a study, naming the option to change."""
-    planted = cfg.canaries_per_source * cfg.sources if cfg.canaries_per_source else cfg.canaries
+    planted = cfg.planted
     problems = []
-    if planted + cfg.controls > 1000:
+    if planted + cfg.controls > FICTIONAL_COUNT:
         problems.append("--canaries plus --controls is limited to 1000 (fictional numbers)")
     if min(cfg.sources, cfg.days, cfg.brokers, cfg.background_campaigns) < 1:
         problems.append("--sources, --days and --brokers must be at least 1")
@@ -108,11 +121,6 @@ class SimCanary:
     is_control: bool
     emoji_refs: bool = False
 
-    @property
-    def lang(self) -> str:
-        """The language its messages are in."""
-        return "zh" if self.locale == "zh_CN" else "en"
-
 
 @dataclass
 class SimPlant:
@@ -125,6 +133,11 @@ class SimPlant:
     name_used: str
     email_used: str | None
     marketing_at: list[datetime] = field(default_factory=list)
+
+    @property
+    def contact(self) -> str:
+        """The contact as given to the source (the plus-tagged e-mail, else the phone)."""
+        return self.email_used or self.canary.phone or ""
 
 
 @dataclass
@@ -182,7 +195,7 @@ class World:
     @property
     def t0(self) -> datetime:
         """The study's first instant (UTC)."""
-        return datetime.combine(self.config.start, datetime.min.time(), tzinfo=UTC)
+        return self.config.t0
 
 
 def _slug(name: str) -> str:
@@ -196,6 +209,12 @@ def _host(rng: random.Random) -> str:
     return "".join(rng.choice(chars) for _ in range(4)) + ".test"
 
 
+def _pick_lang(cfg: SimConfig, rng: random.Random) -> str:
+    """English with probability ``en_share`` when both languages are on, else the one on."""
+    lang = "en" if "en" in cfg.languages and rng.random() < cfg.en_share else "zh"
+    return lang if lang in cfg.languages else cfg.languages[0]
+
+
 def _sources(cfg: SimConfig, rng: random.Random) -> list[SimSource]:
     names = bank()["sources"]
     categories = [c.value for c in SourceCategory if c.value != "other"]
@@ -205,7 +224,9 @@ def _sources(cfg: SimConfig, rng: random.Random) -> list[SimSource]:
     en_pool = list(names["en_names"])
     while len(out) < cfg.sources:
         category = rng.choices(categories, weights)[0]
-        lang = "en" if "en" in cfg.languages and rng.random() < cfg.en_share and en_pool else "zh"
+        lang = _pick_lang(cfg, rng)
+        if lang == "en" and not en_pool:  # the bank's English names are used up
+            lang = "zh"
         if lang == "en":
             name = en_pool.pop(rng.randrange(len(en_pool)))
         else:
@@ -229,19 +250,11 @@ def _sources(cfg: SimConfig, rng: random.Random) -> list[SimSource]:
     return out
 
 
-def _fictional_phone(n: int) -> str:
-    if n >= 1000:
-        raise ValueError("the simulator has 1000 fictional numbers (Ofcom's drama range)")
-    return f"+447700900{n:03d}"
-
-
 def _canaries(cfg: SimConfig, rng: random.Random, planted: int) -> list[SimCanary]:
     out = []
     for i in range(planted + cfg.controls):
         control = i >= planted
-        locale = "en_US" if "en" in cfg.languages and rng.random() < cfg.en_share else "zh_CN"
-        if "zh" not in cfg.languages:
-            locale = "en_US"
+        locale = "en_US" if _pick_lang(cfg, rng) == "en" else "zh_CN"
         prefix, n = ("control", i - planted + 1) if control else ("canary", i + 1)
         label = f"{prefix}-{n:03d}"
         by_email = rng.random() < cfg.email_share
@@ -250,7 +263,7 @@ def _canaries(cfg: SimConfig, rng: random.Random, planted: int) -> list[SimCanar
                 label=label,
                 persona_seed=rng.randrange(1, 2**31),
                 locale=locale,
-                phone=None if by_email else _fictional_phone(i),
+                phone=None if by_email else fictional_phone(i),
                 email=f"{label}@example.org" if by_email else None,
                 is_control=control,
                 emoji_refs=rng.random() < cfg.emoji_refs_share,
@@ -312,7 +325,7 @@ def _infra(rng: random.Random, lang: str) -> Infra:
     )
 
 
-def _campaigns(cfg: SimConfig, rng: random.Random, sources: list[SimSource]) -> list[Campaign]:
+def _campaigns(cfg: SimConfig, rng: random.Random) -> list[Campaign]:
     templates = bank()["campaign"]
     by_lang = {lang: [t["id"] for t in templates if t["lang"] == lang] for lang in ("zh", "en")}
     loans = {
@@ -322,8 +335,7 @@ def _campaigns(cfg: SimConfig, rng: random.Random, sources: list[SimSource]) -> 
     out: list[Campaign] = []
     for broker in range(cfg.brokers):
         for n in range(cfg.campaigns_per_broker):
-            lang = "en" if "en" in cfg.languages and rng.random() < cfg.en_share else "zh"
-            lang = lang if lang in cfg.languages else cfg.languages[0]
+            lang = _pick_lang(cfg, rng)
             start = rng.randrange(0, max(1, cfg.days // 2))
             out.append(
                 Campaign(
@@ -341,8 +353,7 @@ def _campaigns(cfg: SimConfig, rng: random.Random, sources: list[SimSource]) -> 
                 )
             )
     for n in range(cfg.background_campaigns):
-        lang = "en" if "en" in cfg.languages and rng.random() < cfg.en_share else "zh"
-        lang = lang if lang in cfg.languages else cfg.languages[0]
+        lang = _pick_lang(cfg, rng)
         out.append(
             Campaign(
                 id=f"bg-{n + 1}",
@@ -369,7 +380,7 @@ def _fill_lists(world_sources: list[SimSource], campaigns: list[Campaign]) -> No
         for when, sold in source.leak.sales:
             for plant in sold:
                 item = ListItem(
-                    contact=plant.email_used or plant.canary.phone or "",
+                    contact=plant.contact,
                     canary=plant.canary.label,
                     name=plant.name_used,
                     source=source.name,
@@ -388,11 +399,9 @@ def build_world(cfg: SimConfig) -> World:
     """Draw a whole study from ``cfg.seed``: who is planted where, who leaks, who sends."""
     check_config(cfg)
     rng = random.Random(cfg.seed)
-    t0 = datetime.combine(cfg.start, datetime.min.time(), tzinfo=UTC)
+    t0 = cfg.t0
     sources = _sources(cfg, rng)
-    per = cfg.canaries_per_source
-    planted = per * len(sources) if per else cfg.canaries
-    canaries = _canaries(cfg, rng, planted)
+    canaries = _canaries(cfg, rng, cfg.planted)
     personas = {c.label: make_persona(c.locale, c.persona_seed) for c in canaries}
     plants: list[SimPlant] = []
     for i, canary in enumerate(c for c in canaries if not c.is_control):
@@ -407,6 +416,6 @@ def build_world(cfg: SimConfig) -> World:
             plants.append(_plant(rng, canary, other, at2, names, name, cfg.days))
     plants.sort(key=lambda p: p.planted_at)
     _leaks(cfg, rng, sources, plants, t0)
-    campaigns = _campaigns(cfg, rng, sources)
+    campaigns = _campaigns(cfg, rng)
     _fill_lists(sources, campaigns)
     return World(cfg, sources, canaries, plants, campaigns, personas)

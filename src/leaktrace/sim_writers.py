@@ -17,7 +17,8 @@ CHINA = timezone(timedelta(hours=8))
 _FLUSH_LINES = 20_000
 
 
-def _ms(when: datetime) -> int:
+def epoch_ms(when: datetime) -> int:
+    """Milliseconds since 1970, as Android stores message dates."""
     return int(when.timestamp() * 1000)
 
 
@@ -79,7 +80,7 @@ class SmsBackupWriter:
 
     def sms(self, label: str, sender: str, when: datetime, body: str, kind: int = 1) -> None:
         """Append one ``<sms>`` (``kind`` 1 received, 2 sent)."""
-        ms = _ms(when)
+        ms = epoch_ms(when)
         body_attr = xml_attr(body, self.emoji_refs[label])
         self._line(
             label,
@@ -95,7 +96,7 @@ class SmsBackupWriter:
         text = xml_attr(body, self.emoji_refs[label])
         self._line(
             label,
-            f'  <mms date="{_ms(when)}" ct_t="application/vnd.wap.multipart.related" '
+            f'  <mms date="{epoch_ms(when)}" ct_t="application/vnd.wap.multipart.related" '
             f'msg_box="1" address="{sender}" sub="null" read="1" m_type="132" sub_id="1" '
             f'text_only="1" readable_date="{_readable(when)}" contact_name="(Unknown)">\n'
             "    <parts>\n"
@@ -135,7 +136,7 @@ class SmsBackupWriter:
                 out.write(f"<!--File Created By SMS Backup & Restore v10.20.002 on {stamp}-->\n")
                 out.write(
                     f'<smses count="{self.counts[label]}" backup_set="sim-{label}" '
-                    f'backup_date="{_ms(self.created)}" type="full">\n'
+                    f'backup_date="{epoch_ms(self.created)}" type="full">\n'
                 )
                 with part.open(encoding="utf-8") as fh:
                     shutil.copyfileobj(fh, out)
@@ -151,10 +152,12 @@ class CsvWriter:
         self.writer = csv.writer(self.fh)
         self.writer.writerow(["received_at", "recipient", "sender", "body", "channel", "subject"])
 
-    def row(self, when: datetime, recipient: str, sender: str, body: str, channel: str, subject):
+    def row(
+        self, when: datetime, recipient: str, sender: str, body: str, channel: str, subject: str
+    ) -> None:
         """Write one message."""
         stamp = when.astimezone(CHINA).isoformat(timespec="milliseconds")
-        self.writer.writerow([stamp, recipient, sender, body, channel, subject or ""])
+        self.writer.writerow([stamp, recipient, sender, body, channel, subject])
 
     def close(self) -> None:
         """Close the file."""
@@ -178,7 +181,7 @@ class MboxWriter:
         """Append one message; return its Message-ID."""
         self.count += 1
         domain = sender.split("@")[-1]
-        message_id = f"<sim-{self.count}.{_ms(when)}@{domain}>"
+        message_id = f"<sim-{self.count}.{epoch_ms(when)}@{domain}>"
         utc = when.astimezone(UTC)
         encoded = base64.encodebytes(body.encode("utf-8")).decode("ascii")
         headers = [

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from leaktrace.model import Canary, Plant, Source, SourceCategory
 from leaktrace.roster_csv import write_roster
-from leaktrace.sim_render import Infra, add_noise, bank, fill
+from leaktrace.sim_render import Infra, add_noise, bank, fill, signature_text
 from leaktrace.sim_world import DAY, Campaign, SimConfig, World, build_world
-from leaktrace.sim_writers import CsvWriter, MboxWriter, SmsBackupWriter, TruthWriter
+from leaktrace.sim_writers import CsvWriter, MboxWriter, SmsBackupWriter, TruthWriter, epoch_ms
 
 __all__ = ["SimConfig", "SimResult", "simulate"]
 
@@ -90,7 +90,7 @@ def schedule(world: World, scale: float) -> Iterator[Event]:
         day = world.t0 + DAY * day_index
         events: list[Event] = []
         for plant in world.plants:
-            contact = plant.email_used or plant.canary.phone or ""
+            contact = plant.contact
             sends = []
             if day <= plant.planted_at < day + DAY:
                 verify_at = plant.planted_at + timedelta(seconds=rng.randint(5, 90))
@@ -182,7 +182,8 @@ class _Renderer:
             lang = source.lang
             key = "verification" if event.template == "fp-verification" else "marketing"
             text = rng.choice(bank()["first_party"][key][lang])
-            infra = Infra(source.name, source.mail_domain, _fp_reply(lang), "")
+            reply = bank()["slots"]["reply"][lang][0]
+            infra = Infra(source.name, source.mail_domain, reply, "")
             body = fill(
                 rng,
                 text,
@@ -193,7 +194,7 @@ class _Renderer:
                 code=f"{rng.randrange(10**6):06d}",
             )
             sender = f"noreply@{source.mail_domain}" if email else source.sender_id
-            return sender, f"{source.name}", body
+            return sender, source.name, body
         campaign = self.campaigns[event.campaign]
         template = self.templates[event.template]
         body = fill(
@@ -210,10 +211,6 @@ class _Renderer:
         return f"{channel}{rng.randrange(10**3):03d}", "", body
 
 
-def _fp_reply(lang: str) -> str:
-    return "回T退订" if lang == "zh" else "Reply STOP to opt out"
-
-
 def _roster(world: World, directory: Path) -> None:
     sources = [
         Source(
@@ -221,7 +218,7 @@ def _roster(world: World, directory: Path) -> None:
             category=SourceCategory(s.category),
             url=s.url,
             sender_ids=(s.sender_id, s.mail_domain),
-            signatures=(f"【{s.name}】" if s.lang == "zh" else f"[{s.name}]",),
+            signatures=(signature_text(s.name, s.lang),),
         )
         for s in world.sources
     ]
@@ -341,7 +338,7 @@ def simulate(config: SimConfig, directory: Path) -> SimResult:
                 "recipient": event.contact,
                 "canary": event.canary,
                 "sender": sender,
-                "received_at_ms": int(event.when.timestamp() * 1000),
+                "received_at_ms": epoch_ms(event.when),
                 "kind": event.kind,
                 "campaign": event.campaign,
                 "template": event.template,

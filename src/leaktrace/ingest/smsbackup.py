@@ -91,7 +91,7 @@ class _CleanLines:
         self.encoding = encoding or "utf-8-sig"
         self.lines = codecs.getreader(self.encoding)(raw)
         self.first = True
-        self.pending = b""
+        self.pending = bytearray()
         self.line = 0
 
     def read(self, size: int = -1) -> bytes:
@@ -110,14 +110,9 @@ class _CleanLines:
                 text = _DECLARED.sub('encoding="UTF-8"', text, count=1)
                 self.first = False
             self.pending += join_surrogate_refs(text).encode("utf-8")
-        out, self.pending = (
-            (self.pending, b"")
-            if size < 0
-            else (
-                self.pending[:size],
-                self.pending[size:],
-            )
-        )
+        size = len(self.pending) if size < 0 else size
+        out = bytes(self.pending[:size])
+        del self.pending[:size]
         return out
 
 
@@ -144,36 +139,38 @@ def read_backup(
     with path.open("rb") as raw:
         source = _CleanLines(raw, encoding)
         parser = etree.iterparse(source, events=("end",), tag=("sms", "mms", "smses"))
+        records, root_seen = 0, False
         try:
             for _, el in parser:
                 if el.tag == "smses":
+                    root_seen = True
                     continue
+                records += 1
                 try:
                     message = _record(el)
                 except ValueError as exc:
                     report.problems.append(f"{path.name}:{el.sourceline}: {exc}")
-                    message = _BROKEN
-                if message is _BROKEN:
-                    pass
-                elif message is None:
-                    if el.tag == "sms":
-                        report.skipped[SMS_TYPES.get(el.get("type") or "", "other")] += 1
-                    elif el.get("msg_box") != "1":
-                        report.skipped["mms not received"] += 1
                 else:
-                    yield message
+                    if message is not None:
+                        yield message
+                    elif el.tag == "sms":
+                        report.skipped[SMS_TYPES.get(el.get("type") or "", "other")] += 1
+                    else:
+                        report.skipped["mms not received"] += 1
                 el.clear(keep_tail=False)
                 while el.getprevious() is not None:
                     del el.getparent()[0]
         except etree.XMLSyntaxError as exc:
-            if source.line <= 2 and not report.skipped and not report.problems:
+            if records == 0:
                 raise SmsBackupError(
                     f"{path.name} is not an SMS Backup & Restore XML file ({exc.msg})"
                 ) from None
             report.stopped_at = f"{path.name}:{exc.lineno}: the file ends early ({exc.msg})"
-
-
-_BROKEN = object()
+            return
+        if not root_seen:
+            raise SmsBackupError(
+                f"{path.name} is not an SMS Backup & Restore XML file (no <smses> element)"
+            )
 
 
 def _record(el: etree._Element) -> BackupMessage | None:
