@@ -15,8 +15,9 @@ def write(path: str, name: str, count: int) -> None:
     for i in range(count):
         with store.transaction() as con:
             con.execute(
-                "INSERT INTO messages (message_key, channel, recipient, sender, received_at, body)"
-                " VALUES (?, 'sms', '+8613800138000', '106900', ?, ?)",
+                "INSERT INTO messages (message_key, batch_id, channel, recipient, sender,"
+                " received_at, body, raw, raw_sha256)"
+                " VALUES (?, 0, 'sms', '+8613800138000', '106900', ?, ?, '', '')",
                 [f"{name}-{i}", datetime.now(UTC), f"您有30000元备用金额度 {name} {i} 回T退订"],
             )
 
@@ -34,8 +35,9 @@ def hold(path: str, seconds: float) -> None:
     store = Store(path, lock_timeout=60)
     with store.transaction() as con:
         con.execute(
-            "INSERT INTO messages (message_key, channel, recipient, received_at, body)"
-            " VALUES ('holder', 'sms', '+8613800138000', now(), 'long import')"
+            "INSERT INTO messages (message_key, batch_id, channel, recipient, sender,"
+            " received_at, body, raw, raw_sha256)"
+            " VALUES ('holder', 0, 'sms', '+8613800138000', '', now(), 'long import', '', '')"
         )
         print("holding", flush=True)
         time.sleep(seconds)

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from leaktrace.demo import find_sample_data
+from leaktrace.ingest.records import ReadReport
 from leaktrace.ingest.smsbackup import (
-    BackupReport,
     SmsBackupError,
     join_surrogate_refs,
     read_backup,
@@ -30,7 +30,7 @@ def _write(tmp_path: Path, text: str, encoding: str = "utf-8", name="b.xml") -> 
 
 
 def test_received_sms_and_mms_are_read_and_the_rest_counted(tmp_path):
-    report = BackupReport()
+    report = ReadReport()
     path = _write(tmp_path, HEAD + "\n".join(ROWS) + "\n</smses>\n")
     messages = list(read_backup(path, report))
     assert [(m.kind, m.sender, m.body) for m in messages] == [
@@ -53,7 +53,7 @@ def test_surrogate_references_become_one_character():
 def test_truncated_file_keeps_complete_records_and_says_where_it_stopped(tmp_path):
     text = HEAD + "\n".join(ROWS)
     path = _write(tmp_path, text[: text.index("彩信")])
-    report = BackupReport()
+    report = ReadReport()
     messages = list(read_backup(path, report))
     assert [m.body for m in messages] == ["【安易花】您有30000元备用金额度 😎"]
     assert report.stopped_at.startswith("b.xml:6: the file ends early")
@@ -62,7 +62,7 @@ def test_truncated_file_keeps_complete_records_and_says_where_it_stopped(tmp_pat
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"])
 def test_utf16_and_bom_files_are_detected(tmp_path, encoding):
     text = HEAD.replace("UTF-8", encoding.upper()) + ROWS[0] + "\n</smses>\n"
-    messages = list(read_backup(_write(tmp_path, text, encoding), BackupReport()))
+    messages = list(read_backup(_write(tmp_path, text, encoding), ReadReport()))
     assert messages[0].body.endswith("😎")
 
 
@@ -70,14 +70,14 @@ def test_gbk_file_needs_and_takes_an_encoding(tmp_path):
     text = HEAD + ROWS[0].replace(" &#55357;&#56846;", "") + "\n</smses>\n"
     path = _write(tmp_path, text, "gbk")
     with pytest.raises(SmsBackupError, match="--encoding"):
-        list(read_backup(path, BackupReport()))
-    messages = list(read_backup(path, BackupReport(), encoding="gb18030"))
+        list(read_backup(path, ReadReport()))
+    messages = list(read_backup(path, ReadReport(), encoding="gb18030"))
     assert messages[0].body == "【安易花】您有30000元备用金额度"
 
 
 def test_a_broken_record_is_reported_and_the_rest_lands(tmp_path):
     bad = ROWS[0].replace('date="1767576142490"', 'date="yesterday"')
-    report = BackupReport()
+    report = ReadReport()
     path = _write(tmp_path, HEAD + bad + "\n" + ROWS[3] + "\n</smses>\n")
     messages = list(read_backup(path, report))
     assert [m.kind for m in messages] == ["mms"]
@@ -87,7 +87,7 @@ def test_a_broken_record_is_reported_and_the_rest_lands(tmp_path):
 @pytest.mark.parametrize("content", ["", "hello, this is not xml\n", "<html><body>x"])
 def test_non_backup_files_get_one_clear_error(tmp_path, content):
     with pytest.raises(SmsBackupError, match="not an SMS Backup & Restore XML file"):
-        list(read_backup(_write(tmp_path, content), BackupReport()))
+        list(read_backup(_write(tmp_path, content), ReadReport()))
 
 
 def test_every_message_of_the_sample_backups_is_read_with_emoji_intact():
@@ -100,7 +100,7 @@ def test_every_message_of_the_sample_backups_is_read_with_emoji_intact():
     }
     found, emoji = set(), 0
     for path in sorted((sample / "sms").glob("*.xml")):
-        report = BackupReport()
+        report = ReadReport()
         for m in read_backup(path, report):
             found.add((path.stem, m.sender, int(m.received_at.timestamp() * 1000)))
             emoji += any(ord(ch) > 0xFFFF for ch in m.body)
@@ -112,4 +112,4 @@ def test_every_message_of_the_sample_backups_is_read_with_emoji_intact():
 def test_well_formed_xml_that_is_not_a_backup_is_refused(tmp_path):
     path = _write(tmp_path, "<?xml version='1.0'?>\n<html><body>hello</body></html>\n")
     with pytest.raises(SmsBackupError, match="no <smses> element"):
-        list(read_backup(path, BackupReport()))
+        list(read_backup(path, ReadReport()))

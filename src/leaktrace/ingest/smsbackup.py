@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from lxml import etree
+
+from leaktrace.ingest.records import Incoming, IngestError, ReadReport
+
+if TYPE_CHECKING:
+    from leaktrace.ingest.importer import Meter
 
 _PAIR = re.compile(r"&#(?:(\d{5})|[xX]([0-9a-fA-F]{4}));&#(?:(\d{5})|[xX]([0-9a-fA-F]{4}));")
 _LONE = re.compile(r"&#(?:(5[5-7]\d{3})|[xX]([dD][89a-fA-F][0-9a-fA-F]{2}));")
@@ -35,7 +39,7 @@ SMS_TYPES = {
 }
 
 
-class SmsBackupError(ValueError):
+class SmsBackupError(IngestError):
     """A file that cannot be read as an SMS Backup & Restore export."""
 
 
@@ -49,15 +53,7 @@ class BackupMessage:
     sub_id: str | None
     kind: str  # "sms" | "mms"
     line: int
-
-
-@dataclass
-class BackupReport:
-    """What reading a backup found besides received messages."""
-
-    skipped: Counter[str] = field(default_factory=Counter)
-    problems: list[str] = field(default_factory=list)
-    stopped_at: str | None = None
+    raw: str
 
 
 def _code(decimal: str | None, hexadecimal: str | None) -> int:
@@ -83,11 +79,20 @@ def join_surrogate_refs(text: str) -> str:
 class _CleanLines:
     """A file-like object giving iterparse UTF-8 bytes with surrogate pairs joined."""
 
-    def __init__(self, raw: BinaryIO, encoding: str | None) -> None:
+    def __init__(
+        self, raw: BinaryIO, encoding: str | None, on_read: Callable[[int], None] | None
+    ) -> None:
+        self.raw, self.on_read = raw, on_read
         head = raw.read(4)
         raw.seek(0)
         if encoding is None and head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
             encoding = "utf-16"
+        elif encoding is None:
+            declared = _DECLARED.search(raw.read(200).decode("ascii", "replace"))
+            raw.seek(0)
+            name = declared[0].split("=", 1)[1].strip("\"'") if declared else "utf-8"
+            if codecs.lookup(name).name != "utf-8":
+                encoding = name
         self.encoding = encoding or "utf-8-sig"
         self.lines = codecs.getreader(self.encoding)(raw)
         self.first = True
@@ -110,6 +115,8 @@ class _CleanLines:
                 text = _DECLARED.sub('encoding="UTF-8"', text, count=1)
                 self.first = False
             self.pending += join_surrogate_refs(text).encode("utf-8")
+        if self.on_read is not None:
+            self.on_read(self.raw.tell())
         size = len(self.pending) if size < 0 else size
         out = bytes(self.pending[:size])
         del self.pending[:size]
@@ -133,11 +140,14 @@ def _mms(el: etree._Element) -> tuple[str, str]:
 
 
 def read_backup(
-    path: Path, report: BackupReport, encoding: str | None = None
+    path: Path,
+    report: ReadReport,
+    encoding: str | None = None,
+    on_read: Callable[[int], None] | None = None,
 ) -> Iterator[BackupMessage]:
     """Yield the received messages of a backup; count the rest in ``report``."""
     with path.open("rb") as raw:
-        source = _CleanLines(raw, encoding)
+        source = _CleanLines(raw, encoding, on_read)
         parser = etree.iterparse(source, events=("end",), tag=("sms", "mms", "smses"))
         records, root_seen = 0, False
         try:
@@ -190,4 +200,44 @@ def _record(el: etree._Element) -> BackupMessage | None:
         sub_id=None if sub_id in (None, "", "-1", "null") else sub_id,
         kind=el.tag,
         line=el.sourceline or 0,
+        raw=etree.tostring(el, encoding="unicode", with_tail=False),
     )
+
+
+def parse_sub_ids(text: str) -> dict[str, str]:
+    """``1=canary-001,2=+8613800138000`` as a mapping from SIM sub_id to recipient."""
+    mapping = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        sub_id, eq, recipient = item.partition("=")
+        if not eq or not sub_id.strip() or not recipient.strip():
+            raise IngestError(f"--sub-id wants SUB=RECIPIENT pairs like 1=canary-001, not {item!r}")
+        mapping[sub_id.strip()] = recipient.strip()
+    return mapping
+
+
+def read_smsbackup(
+    path: Path,
+    report: ReadReport,
+    *,
+    recipient: str | None,
+    sub_ids: dict[str, str],
+    encoding: str | None = None,
+    meter: Meter | None = None,
+) -> Iterator[Incoming]:
+    """Received messages of a backup addressed to the canary the options name."""
+    if recipient is None and not sub_ids:
+        raise IngestError(
+            f"{path.name}: an SMS Backup & Restore file does not say which phone received it; "
+            "name the canary with --recipient LABEL_OR_PHONE (or --sub-id 1=LABEL,2=LABEL)"
+        )
+    for m in read_backup(path, report, encoding, meter.update if meter else None):
+        to = sub_ids.get(m.sub_id or "", recipient) if sub_ids else recipient
+        yield Incoming(
+            channel="sms",
+            recipient=to or f"unknown SIM {m.sub_id or '?'} in {path.name}",
+            sender=m.sender,
+            received_at=m.received_at,
+            body=m.body,
+            raw=m.raw,
+            position=f"line {m.line}",
+        )

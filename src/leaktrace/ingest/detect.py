@@ -1,0 +1,51 @@
+"""Telling an import file's format from its first bytes."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from pathlib import Path
+
+from leaktrace.ingest.records import IngestError
+
+FORMATS = ("smsbackup", "ios", "mbox", "eml", "csv", "jsonl")
+_HEADER = re.compile(r"^[A-Za-z][A-Za-z0-9-]*:", re.MULTILINE)
+_MAIL_ONLY = ("received:", "message-id:", "delivered-to:", "return-path:")
+
+
+def _head_text(head: bytes) -> str:
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return head.decode("utf-16", "ignore")
+    return head.decode("utf-8-sig", "ignore")
+
+
+def detect_format(path: Path) -> str:
+    """The format of ``path``, or an :class:`IngestError` saying why it is none of them."""
+    if not path.is_file():
+        raise IngestError(f"{path} is not a file")
+    with path.open("rb") as fh:
+        head = fh.read(8192)
+    if not head.strip():
+        raise IngestError(f"{path.name} is empty")
+    if head.startswith(b"SQLite format 3\x00"):
+        return "ios"
+    text = _head_text(head).lstrip()
+    lower = text.lower()
+    if lower.startswith("<?xml") or lower.startswith("<smses"):
+        if "<smses" in lower:
+            return "smsbackup"
+        raise IngestError(f"{path.name} is XML but not an SMS Backup & Restore file")
+    if text.startswith("From "):
+        return "mbox"
+    first_lines = lower.splitlines()[:40]
+    if _HEADER.match(text) and any(line.startswith(_MAIL_ONLY) for line in first_lines):
+        return "eml"
+    if text.startswith(("{", "[")):
+        return "jsonl"
+    first = text.splitlines()[0] if text else ""
+    if "," in first or "\t" in first:
+        return "csv"
+    raise IngestError(
+        f"{path.name} is not a message file leaktrace knows ({', '.join(FORMATS)}); "
+        "force one with --format"
+    )

@@ -1,0 +1,94 @@
+"""What every reader yields: one incoming message, plus a report of what it skipped."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# A signature is the bracketed name a sender puts first or last: 【易信贷】 or [CreditPlus].
+_BRACKETED = r"(【[^】]{1,30}】|\[[^\]]{1,30}\])"
+_SIGNATURE = re.compile(rf"^\s*{_BRACKETED}|{_BRACKETED}\s*$")
+_SEPARATORS = re.compile(r"[\s\-()]")
+_CN_SERVICE = re.compile(r"^(?:\+86|0086)(?=10[56]|9\d{4}|[48]00|12)")
+_CN_MOBILE = re.compile(r"^(?:\+86|0086)?(1[3-9]\d{9})$")
+
+
+class IngestError(ValueError):
+    """A file that cannot be imported at all (nothing from it is stored)."""
+
+
+@dataclass(slots=True)
+class Incoming:
+    """One received message as a reader found it, before it meets the store."""
+
+    channel: str  # "sms" | "email"
+    recipient: str  # as the file names it: a phone, an e-mail, or a canary label
+    sender: str
+    received_at: datetime  # always aware
+    body: str
+    raw: str  # the record as it stood in the file
+    position: str  # "line 12", "row 5", "message 3"
+    subject: str | None = None
+    own_id: str | None = None  # the format's own message id
+    headers: str | None = None  # JSON, e-mail only
+
+
+@dataclass
+class ReadReport:
+    """What reading one file found besides messages."""
+
+    skipped: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+    stopped_at: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def reject(self, where: str, reason: str) -> None:
+        """Record a broken record; the rest of the file still lands."""
+        self.problems.append(f"{where}: {reason}")
+
+
+def sha256_text(text: str) -> str:
+    """Hex SHA-256 of ``text`` in UTF-8."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def message_key(
+    channel: str,
+    recipient: str,
+    sender: str,
+    received_at: datetime,
+    body: str,
+    own_id: str | None,
+) -> str:
+    """The stable key: the format's own id where there is one, else the content."""
+    if own_id:
+        parts = ("id", channel, recipient, own_id)
+    else:
+        ms = round(received_at.timestamp() * 1000)
+        parts = ("content", channel, recipient, sender, str(ms), body)
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+def split_signature(body: str) -> str | None:
+    """The signature 【…】 or […] at the start or end of a message body, if any."""
+    match = _SIGNATURE.search(body)
+    if not match:
+        return None
+    return match[1] or match[2]
+
+
+def normalize_sender(sender: str) -> str:
+    """One spelling per sender: 106/95/400 service numbers bare, Chinese mobiles in E.164."""
+    text = sender.strip()
+    if "@" in text:
+        return text.lower()
+    compact = _SEPARATORS.sub("", text)
+    if not compact.lstrip("+").isdigit():
+        return text
+    mobile = _CN_MOBILE.match(compact)
+    if mobile:
+        return f"+86{mobile[1]}"
+    return _CN_SERVICE.sub("", compact)

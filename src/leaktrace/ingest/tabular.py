@@ -1,0 +1,178 @@
+"""CSV and JSON-lines message files with mappable columns, encodings and time zones."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from leaktrace.ingest.records import Incoming, IngestError, ReadReport
+from leaktrace.ingest.timestamps import parse_time
+
+if TYPE_CHECKING:
+    from leaktrace.ingest.importer import ImportOptions, Meter
+
+REQUIRED = ("received_at", "recipient", "sender", "body")
+OPTIONAL = ("channel", "subject", "id")
+SNIFF_BYTES = 1 << 20
+CHANNELS = {"mms": "sms", "text": "sms", "rcs": "sms", "imessage": "sms", "mail": "email"}
+
+
+def sniff_encoding(path: Path) -> tuple[str, str | None]:
+    """(encoding, note): a BOM decides, else UTF-8 if the first MiB decodes, else GB18030."""
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig", None
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", "read as UTF-16 (byte-order mark)"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return "gb18030", "not UTF-8; read as GB18030 (GBK)"
+    return "utf-8", None
+
+
+class _Counted(io.RawIOBase):
+    """A binary file that reports how far it has been read."""
+
+    def __init__(self, raw: BinaryIO, meter: Meter | None) -> None:
+        self.raw, self.meter, self.pos = raw, meter, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self.raw.readinto(buffer)
+        self.pos += n or 0
+        if self.meter is not None:
+            self.meter.update(self.pos)
+        return n
+
+
+def _columns(options: ImportOptions) -> dict[str, str]:
+    unknown = set(options.columns) - set(REQUIRED) - set(OPTIONAL)
+    if unknown:
+        raise IngestError(
+            f"--column names {', '.join(sorted(unknown))}; "
+            f"map one of {', '.join(REQUIRED + OPTIONAL)}"
+        )
+    return {name: options.columns.get(name, name) for name in REQUIRED + OPTIONAL}
+
+
+def _records(
+    path: Path, fmt: str, text: io.TextIOBase, columns: dict[str, str], required: tuple[str, ...]
+) -> Iterator[tuple[int, dict[str, Any] | None, str, str | None]]:
+    """(line, record, raw, problem) for each row of the file."""
+    if fmt == "jsonl":
+        for number, line in enumerate(text, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, None, line, f"not JSON ({exc.msg})"
+                continue
+            if not isinstance(record, dict):
+                yield number, None, line, "not a JSON object"
+                continue
+            yield number, record, line.rstrip("\r\n"), None
+        return
+    reader = csv.DictReader(text)
+    header = reader.fieldnames or []
+    missing = [
+        f"{ours} (as {columns[ours]!r})" if ours != columns[ours] else ours
+        for ours in required
+        if columns[ours] not in header
+    ]
+    if missing:
+        raise IngestError(
+            f"{path.name} has no column {', '.join(missing)}; its columns are "
+            f"{', '.join(header) or 'none'} (map them with --column NAME=THEIRS)"
+        )
+    for row in reader:
+        raw = json.dumps(row, ensure_ascii=False)
+        if None in row:
+            yield reader.line_num, None, raw, "more cells than the header has columns"
+            continue
+        yield reader.line_num, row, raw, None
+
+
+def read_tabular(
+    path: Path, report: ReadReport, fmt: str, options: ImportOptions, meter: Meter | None = None
+) -> Iterator[Incoming]:
+    """Messages of a CSV or JSON-lines file, one per row."""
+    columns = _columns(options)
+    encoding, note = (options.encoding, None) if options.encoding else sniff_encoding(path)
+    if note:
+        report.notes.append(note)
+    tz = options.tz or datetime.now().astimezone().tzinfo
+    zone_applied = False
+    with path.open("rb") as fh:
+        text = io.TextIOWrapper(
+            io.BufferedReader(_Counted(fh, meter)), encoding=encoding, newline=""
+        )
+        try:
+            required = tuple(c for c in REQUIRED if c != "recipient" or not options.recipient)
+            for line, record, raw, problem in _records(path, fmt, text, columns, required):
+                where = f"{path.name}:{line}"
+                if problem:
+                    report.reject(where, problem)
+                    continue
+                try:
+                    message, applied = _message(record, raw, columns, options, tz, line)
+                except ValueError as exc:
+                    report.reject(where, str(exc))
+                    continue
+                zone_applied |= applied
+                yield message
+        except UnicodeDecodeError as exc:
+            raise IngestError(
+                f"{path.name} is not {encoding} text ({exc.reason}); give the right --encoding "
+                "(e.g. gb18030, utf-16)"
+            ) from None
+        except csv.Error as exc:
+            raise IngestError(f"{path.name} is not a readable CSV file ({exc})") from None
+    if zone_applied:
+        report.notes.append(f"times without an offset were read in {tz}")
+
+
+def _message(
+    record: dict[str, Any],
+    raw: str,
+    columns: dict[str, str],
+    options: ImportOptions,
+    tz: Any,
+    line: int,
+) -> tuple[Incoming, bool]:
+    def get(name: str) -> str:
+        value = record.get(columns[name])
+        return "" if value is None else str(value)
+
+    recipient = get("recipient").strip() or (options.recipient or "")
+    if not recipient:
+        raise ValueError("no recipient (give the column or --recipient)")
+    received_at, applied = parse_time(get("received_at"), tz)
+    channel = get("channel").strip().lower() or ("email" if "@" in recipient else "sms")
+    channel = CHANNELS.get(channel, channel)
+    if channel not in ("sms", "email"):
+        raise ValueError(f"channel {channel!r} is not sms or email")
+    return (
+        Incoming(
+            channel=channel,
+            recipient=recipient,
+            sender=get("sender"),
+            received_at=received_at,
+            body=get("body"),
+            raw=raw,
+            position=f"line {line}",
+            subject=get("subject") or None,
+            own_id=get("id") or None,
+        ),
+        applied,
+    )

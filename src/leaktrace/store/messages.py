@@ -1,0 +1,98 @@
+"""SQL for received messages: bulk commit of an import, first-party flags, quarantine."""
+
+from __future__ import annotations
+
+import duckdb
+
+MESSAGE_COLUMNS = (
+    "message_key",
+    "channel",
+    "recipient",
+    "canary_id",
+    "sender",
+    "received_at",
+    "subject",
+    "body",
+    "signature",
+    "own_id",
+    "headers",
+    "position",
+    "raw",
+    "raw_sha256",
+)
+
+STAGE_SQL = """
+CREATE TABLE incoming (
+    seq BIGINT, message_key VARCHAR, channel VARCHAR, recipient VARCHAR, canary_id BIGINT,
+    sender VARCHAR, received_at TIMESTAMPTZ, subject VARCHAR, body VARCHAR,
+    signature VARCHAR, own_id VARCHAR, headers VARCHAR, position VARCHAR,
+    raw VARCHAR, raw_sha256 VARCHAR
+)
+"""
+
+# Messages whose sender or signature belongs to a source their canary was planted at.
+# 106 numbers are matched by channel prefix (carriers append a random extension) and
+# e-mail senders by domain, sub-domains included.
+_FIRST_PARTY = """
+WITH ids AS (
+    SELECT p.canary_id, lower(unnest(s.sender_ids)) AS sid
+    FROM plants p JOIN sources s ON s.id = p.source_id
+), sigs AS (
+    SELECT p.canary_id, trim(unnest(s.signatures), '【】[] ') AS sig
+    FROM plants p JOIN sources s ON s.id = p.source_id
+), scoped AS (
+    SELECT id, canary_id, sender, channel, signature,
+           CASE WHEN channel = 'email' THEN split_part(sender, '@', 2) END AS domain
+    FROM messages WHERE canary_id IS NOT NULL AND ({scope})
+)
+SELECT m.id FROM scoped m JOIN ids ON ids.canary_id = m.canary_id AND (
+    m.sender = ids.sid
+    OR (regexp_full_match(ids.sid, '10[56]\\d{{3,}}') AND starts_with(m.sender, ids.sid))
+    OR (m.domain = ids.sid OR ends_with(m.domain, '.' || ids.sid))
+)
+UNION
+SELECT m.id FROM scoped m JOIN sigs
+    ON sigs.canary_id = m.canary_id AND trim(m.signature, '【】[] ') = sigs.sig
+"""
+
+
+def commit_stage(con: duckdb.DuckDBPyConnection, batch_id: int) -> tuple[int, int, int]:
+    """Insert the attached stage's new messages; return (staged, inserted, quarantined)."""
+    staged = con.execute("SELECT count(*) FROM stage.incoming").fetchone()[0]
+    columns = ", ".join(MESSAGE_COLUMNS)
+    con.execute(
+        f"""
+        INSERT INTO messages (batch_id, {columns})
+        SELECT ?, {columns} FROM (
+            SELECT * FROM stage.incoming i
+            WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.message_key = i.message_key)
+            QUALIFY row_number() OVER (PARTITION BY message_key ORDER BY seq) = 1
+        ) ORDER BY seq
+        """,
+        [batch_id],
+    )
+    inserted, quarantined = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE canary_id IS NULL) FROM messages"
+        " WHERE batch_id = ?",
+        [batch_id],
+    ).fetchone()
+    return staged, inserted, quarantined
+
+
+def reflag_first_party(
+    con: duckdb.DuckDBPyConnection, scope: str = "true", params: list | None = None
+) -> int:
+    """Recompute the first-party flag of the messages in ``scope``; return how many are set."""
+    query = _FIRST_PARTY.format(scope=scope)
+    con.execute(
+        f"UPDATE messages SET first_party = (id IN ({query})) WHERE {scope}",
+        (params or []) * 2,
+    )
+    return con.execute(
+        f"SELECT count(*) FROM messages WHERE first_party AND ({scope})", params or []
+    ).fetchone()[0]
+
+
+def next_batch_id(con: duckdb.DuckDBPyConnection) -> int:
+    """A fresh import batch id."""
+    return con.execute("SELECT nextval('import_batch_id_seq')").fetchone()[0]
