@@ -17,7 +17,10 @@ from rich.console import Console
 from rich.table import Table
 
 from leaktrace import roster
+from leaktrace.cli_ingest import ingest_command, quarantine_app, receive_command
 from leaktrace.cli_study import demo_command, simulate_command
+from leaktrace.ingest.quarantine import QuarantineError
+from leaktrace.ingest.records import IngestError
 from leaktrace.model import Source
 from leaktrace.roster import RosterError
 from leaktrace.roster_csv import (
@@ -60,7 +63,14 @@ def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (RosterError, StoreBusy, UserError, SimulationError) as exc:
+        except (
+            RosterError,
+            StoreBusy,
+            UserError,
+            SimulationError,
+            IngestError,
+            QuarantineError,
+        ) as exc:
             err.print(f"[red]error:[/red] {exc}", highlight=False)
             raise typer.Exit(1) from None
 
@@ -391,6 +401,11 @@ def info(ctx: typer.Context) -> None:
 
 app.command("simulate")(handles_errors(simulate_command))
 app.command("demo")(handles_errors(demo_command))
+app.command("ingest")(handles_errors(ingest_command))
+app.command("receive")(handles_errors(receive_command))
+for _command in quarantine_app.registered_commands:
+    _command.callback = handles_errors(_command.callback)
+app.add_typer(quarantine_app, name="quarantine")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,11 +16,13 @@ from leaktrace.contacts import (
     split_plus_tag,
     with_plus_tag,
 )
+from leaktrace.ingest.quarantine import rematch_in
 from leaktrace.markers import MarkersExhausted, propose_name, propose_tag
 from leaktrace.model import Canary, Field, Persona, Plant, Source, SourceCategory
 from leaktrace.personas import make_persona
 from leaktrace.store import Store
 from leaktrace.store import roster as sql
+from leaktrace.store.messages import reflag_first_party
 
 
 class RosterError(ValueError):
@@ -92,7 +94,9 @@ def add_source_in(con: duckdb.DuckDBPyConnection, source: Source) -> Source:
         raise RosterError("a source needs a name")
     if sql.find_source(con, source.name):
         raise RosterError(f"a source named {source.name!r} already exists")
-    return sql.insert_source(con, source)
+    added = sql.insert_source(con, source)
+    reflag_first_party(con)
+    return added
 
 
 def list_sources(store: Store) -> list[Source]:
@@ -196,7 +200,9 @@ def new_canary_in(
     if persona is None:
         persona = make_persona(locale, seed)
     canary = Canary(label=label, persona=persona, phone=phone, email=email, is_control=control)
-    return sql.insert_canary(con, canary)
+    added = sql.insert_canary(con, canary)
+    rematch_in(con)  # messages that arrived before the canary was registered
+    return added
 
 
 def list_canaries(store: Store, control: bool | None = None) -> list[Canary]:
@@ -299,4 +305,6 @@ def plant_in(
         marker=" ".join(marker_parts) or None,
         notes=notes,
     )
-    return PlantResult(sql.insert_plant(con, canary, source, record), warnings)
+    planted = sql.insert_plant(con, canary, source, record)
+    reflag_first_party(con, "canary_id = ?", [canary.id])
+    return PlantResult(planted, warnings)

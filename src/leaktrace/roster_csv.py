@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from leaktrace.contacts import InvalidContact, normalize_email, normalize_phone
+from leaktrace.ingest.quarantine import rematch_in
 from leaktrace.model import Canary, Persona, Plant, Source
 from leaktrace.roster import (
     RosterError,
@@ -29,6 +30,7 @@ from leaktrace.roster import (
 )
 from leaktrace.store import Store
 from leaktrace.store import roster as sql
+from leaktrace.store.messages import reflag_first_party
 
 SOURCE_COLUMNS = ["name", "category", "url", "sender_ids", "signatures", "notes"]
 CANARY_COLUMNS = [
@@ -277,6 +279,8 @@ def import_roster_files(store: Store, by_name: dict[str, Path], tz: tzinfo) -> I
             _import_canaries(con, by_name["canaries.csv"], report)
         if "plants.csv" in by_name:
             _import_plants(con, by_name["plants.csv"], report, tz)
+        rematch_in(con)
+        reflag_first_party(con)
     return report
 
 

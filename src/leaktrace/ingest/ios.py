@@ -134,7 +134,7 @@ def _message(record: dict[str, Any], recipient: str | None, where: str) -> Incom
         body = attributed_text(blob)
     if record["date"] is None:
         raise ValueError("no date")
-    to = recipient or record.get("destination_caller_id")
+    to = record.get("destination_caller_id") or recipient
     if not to:
         raise ValueError("the database does not name the receiving number; give --recipient")
     raw = {k: v for k, v in record.items() if k != "attributedBody"}

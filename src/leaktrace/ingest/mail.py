@@ -84,16 +84,16 @@ def _headers(message: EmailMessage) -> str:
 def mail_message(
     data: bytes, position: str, recipient: str | None, mbox_from: str | None = None
 ) -> Incoming:
-    """One e-mail as an incoming message; ``ValueError`` when it cannot be one."""
+    """One e-mail as an incoming message (``recipient`` when no header names one)."""
     message = _PARSER.parsebytes(data)
     if not isinstance(message, EmailMessage) or not message.keys():
         raise ValueError("not an e-mail message (no headers)")
-    to = recipient
-    if to is None:
-        for name in RECIPIENT_HEADERS:
-            to = _first_address(message, name)
-            if to:
-                break
+    to = None
+    for name in RECIPIENT_HEADERS:
+        to = _first_address(message, name)
+        if to:
+            break
+    to = to or recipient
     if not to:
         raise ValueError("no Delivered-To, X-Original-To or To address (give --recipient)")
     sender = parseaddr(str(message["From"] or ""))[1] or str(message["Return-Path"] or "")
