@@ -14,9 +14,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from leaktrace.ingest.detect import FORMATS
-from leaktrace.ingest.importer import ImportOptions, ImportResult, import_file
+from leaktrace.ingest.importer import ImportOptions, ImportResult, import_file, load_book
 from leaktrace.ingest.inbox import Inbox, inbox_dir
 from leaktrace.ingest.quarantine import assign, list_quarantine, rematch
+from leaktrace.ingest.recipients import RecipientBook
 from leaktrace.ingest.records import IngestError
 from leaktrace.ingest.smsbackup import parse_sub_ids
 from leaktrace.store import Store, default_db_path
@@ -65,10 +66,10 @@ def _summary(result: ImportResult) -> None:
 
 
 def _import_with_progress(
-    store: Store, path: Path, options: ImportOptions, show: bool
+    store: Store, path: Path, options: ImportOptions, book: RecipientBook, show: bool
 ) -> ImportResult:
     if not show:
-        return import_file(store, path, options)
+        return import_file(store, path, options, book=book)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -79,7 +80,11 @@ def _import_with_progress(
     ) as bar:
         task = bar.add_task(path.name, total=None)
         return import_file(
-            store, path, options, lambda done, total: bar.update(task, completed=done, total=total)
+            store,
+            path,
+            options,
+            lambda done, total: bar.update(task, completed=done, total=total),
+            book=book,
         )
 
 
@@ -133,9 +138,10 @@ def ingest_command(
     )
     results: list[dict] = []
     failed = 0
+    book = load_book(store)
     for path in files or []:
         try:
-            result = _import_with_progress(store, path, options, show=not as_json)
+            result = _import_with_progress(store, path, options, book, show=not as_json)
         except IngestError as exc:
             failed += 1
             results.append({"file": str(path), "error": str(exc)})

@@ -18,31 +18,26 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
 from leaktrace.ingest.detect import FORMATS, detect_format
+from leaktrace.ingest.parallel import stage_backup_in_parallel
 from leaktrace.ingest.recipients import RecipientBook
 from leaktrace.ingest.records import (
     Incoming,
     IngestError,
     ReadReport,
-    message_key,
-    normalize_sender,
-    sha256_text,
-    split_signature,
 )
+from leaktrace.ingest.stage import Stage, staged
 from leaktrace.store import Store
 from leaktrace.store.connection import transaction
 from leaktrace.store.messages import (
-    MESSAGE_COLUMNS,
-    STAGE_SQL,
     commit_stage,
     next_batch_id,
     reflag_first_party,
 )
 
-CHUNK = 50_000
+COMMIT_MEMORY = "1GB"
 Progress = Callable[[int, int], None]  # (done, total) in the reader's unit
 
 
@@ -136,83 +131,17 @@ def _reader(
     raise IngestError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
 
 
-class _Stage:
-    """Rows of one file, converted and appended to a scratch DuckDB in chunks."""
-
-    def __init__(self, path: Path, book: RecipientBook) -> None:
-        self.con = duckdb.connect(str(path))
-        self.con.execute("SET preserve_insertion_order = true")
-        self.con.execute(STAGE_SQL)
-        self.book = book
-        self.rows: dict[str, list] = {}
-        self.seq = 0
-        self._clear()
-
-    def _clear(self) -> None:
-        self.rows = {name: [] for name in ("seq", *_STAGE_COLUMNS)}
-
-    def add(self, m: Incoming) -> None:
-        """Resolve, key and buffer one message."""
-        recipient, canary_id = self.book.resolve(m.channel, m.recipient)
-        sender = normalize_sender(m.sender)
-        rows = self.rows
-        rows["seq"].append(self.seq)
-        rows["message_key"].append(
-            message_key(m.channel, recipient, sender, m.received_at, m.body, m.own_id)
-        )
-        rows["channel"].append(m.channel)
-        rows["recipient"].append(recipient)
-        rows["canary_id"].append(canary_id)
-        rows["sender"].append(sender)
-        rows["received_at"].append(m.received_at)
-        rows["subject"].append(m.subject)
-        rows["body"].append(m.body)
-        rows["signature"].append(split_signature(m.body))
-        rows["own_id"].append(m.own_id)
-        rows["headers"].append(m.headers)
-        rows["position"].append(m.position)
-        rows["raw"].append(m.raw)
-        rows["raw_sha256"].append(sha256_text(m.raw))
-        self.seq += 1
-        if len(rows["seq"]) >= CHUNK:
-            self.flush()
-
-    def flush(self) -> None:
-        """Append the buffered rows to the scratch table."""
-        if not self.rows["seq"]:
-            return
-        chunk = pa.table(
-            {
-                name: pa.array(values, type=_ARROW_TYPES.get(name, pa.string()))
-                for name, values in self.rows.items()
-            }
-        )
-        self.con.register("chunk", chunk)
-        self.con.execute("INSERT INTO incoming SELECT * FROM chunk")
-        self.con.unregister("chunk")
-        self._clear()
-
-    def close(self) -> None:
-        """Flush and release the scratch file."""
-        self.flush()
-        self.con.close()
-
-
-_STAGE_COLUMNS = MESSAGE_COLUMNS
-_ARROW_TYPES = {
-    "seq": pa.int64(),
-    "canary_id": pa.int64(),
-    "received_at": pa.timestamp("us", tz="UTC"),
-}
-
-
 def import_file(
     store: Store,
     path: Path,
     options: ImportOptions | None = None,
     progress: Progress | None = None,
+    book: RecipientBook | None = None,
 ) -> ImportResult:
-    """Import one file into ``store`` as one batch; nothing lands if it fails."""
+    """Import one file into ``store`` as one batch; nothing lands if it fails.
+
+    ``book`` lets a caller importing many files load the canaries' contacts once.
+    """
     options = options or ImportOptions()
     started = time.monotonic()
     started_at = datetime.now(UTC)
@@ -220,28 +149,41 @@ def import_file(
     if fmt not in FORMATS:
         raise IngestError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     size, sha = file_digest(path)
-    with store.connect() as con:
-        book = RecipientBook.load(con)
+    if book is None:
+        book = load_book(store)
     report = ReadReport()
     meter = Meter(size, progress)
-    with tempfile.TemporaryDirectory(prefix="leaktrace-import-") as scratch:
-        stage_path = Path(scratch) / "stage.duckdb"
-        stage = _Stage(stage_path, book)
-        try:
+    with tempfile.TemporaryDirectory(prefix="leaktrace-import-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        tables: list[pa.Table] = []
+        parallel = None
+        if (fmt == "smsbackup" and options.recipient) or options.sub_ids:
+            parallel = stage_backup_in_parallel(path, options, book, scratch, report, meter)
+        if parallel is not None:
+            files, count = parallel
+        else:
+            stage = Stage(scratch, book)
             for message in _reader(fmt, path, report, options, meter):
                 stage.add(message)
-        finally:
-            stage.close()
-        if stage.seq == 0 and not report.skipped and not report.problems:
+            stage.flush()
+            tables, files, count = stage.tables, stage.files, stage.count
+        if count == 0 and not report.skipped and not report.problems:
             raise IngestError(f"{path.name} holds no messages")
-        result = _commit(store, stage_path, path, fmt, size, sha, options, report, started_at)
+        result = _commit(store, tables, files, path, fmt, size, sha, options, report, started_at)
     result.seconds = round(time.monotonic() - started, 3)
     return result
 
 
+def load_book(store: Store) -> RecipientBook:
+    """The store's canary contacts, for :func:`import_file`."""
+    with store.connect() as con:
+        return RecipientBook.load(con)
+
+
 def _commit(
     store: Store,
-    stage_path: Path,
+    tables: list[pa.Table],
+    files: list[Path],
     path: Path,
     fmt: str,
     size: int,
@@ -260,44 +202,41 @@ def _commit(
     notes = list(report.notes)
     if report.stopped_at:
         notes.append(f"stopped early at {report.stopped_at}")
-    with store.connect() as con:
-        con.execute(f"ATTACH '{stage_path}' AS stage (READ_ONLY)")
-        try:
-            with transaction(con):
-                batch_id = next_batch_id(con)
-                con.execute(
-                    "INSERT INTO import_batches (id, format, file_name, file_size, file_sha256,"
-                    " options, started_at, finished_at, inserted, duplicate, skipped, rejected,"
-                    " quarantined, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, 0, ?)",
-                    [
-                        batch_id,
-                        fmt,
-                        path.name,
-                        size,
-                        sha,
-                        json.dumps({k: v for k, v in applied.items() if v}, ensure_ascii=False),
-                        started_at,
-                        started_at,
-                        sum(report.skipped.values()),
-                        len(report.problems),
-                        "; ".join(notes) or None,
-                    ],
-                )
-                staged, inserted, quarantined = commit_stage(con, batch_id)
-                first_party = reflag_first_party(con, "batch_id = ?", [batch_id])
-                con.execute(
-                    "UPDATE import_batches SET inserted = ?, duplicate = ?, quarantined = ?,"
-                    " finished_at = ? WHERE id = ?",
-                    [inserted, staged - inserted, quarantined, datetime.now(UTC), batch_id],
-                )
-        finally:
-            con.execute("DETACH stage")
+    with store.connect() as con, staged(con, tables, files) as incoming, transaction(con):
+        # Big commits spill to disk rather than grow: the import's memory stays bounded.
+        con.execute(f"SET memory_limit = '{COMMIT_MEMORY}'")
+        batch_id = next_batch_id(con)
+        con.execute(
+            "INSERT INTO import_batches (id, format, file_name, file_size, file_sha256,"
+            " options, started_at, finished_at, inserted, duplicate, skipped, rejected,"
+            " quarantined, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, 0, ?)",
+            [
+                batch_id,
+                fmt,
+                path.name,
+                size,
+                sha,
+                json.dumps({k: v for k, v in applied.items() if v}, ensure_ascii=False),
+                started_at,
+                started_at,
+                sum(report.skipped.values()),
+                len(report.problems),
+                "; ".join(notes) or None,
+            ],
+        )
+        total, inserted, quarantined = commit_stage(con, incoming, batch_id)
+        first_party = reflag_first_party(con, "batch_id = ?", [batch_id])
+        con.execute(
+            "UPDATE import_batches SET inserted = ?, duplicate = ?, quarantined = ?,"
+            " finished_at = ? WHERE id = ?",
+            [inserted, total - inserted, quarantined, datetime.now(UTC), batch_id],
+        )
     return ImportResult(
         file=str(path),
         format=fmt,
         batch_id=batch_id,
         inserted=inserted,
-        duplicate=staged - inserted,
+        duplicate=total - inserted,
         skipped=sum(report.skipped.values()),
         rejected=len(report.problems),
         quarantined=quarantined,

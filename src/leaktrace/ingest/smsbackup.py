@@ -1,12 +1,12 @@
 """Android *SMS Backup & Restore* XML, parsed streaming with emoji intact.
 
-The app writes one ``<sms>`` or ``<mms>`` per line and, with its emoji option,
-writes characters outside the BMP as two surrogate character references
-(``&#55357;&#56846;``) that strict XML parsers reject. The file is therefore
-read line by line, decoded (UTF-8 unless told otherwise; a UTF-16 BOM is
-honoured), surrogate pairs are joined into one reference, and the re-encoded
-UTF-8 lines feed lxml's ``iterparse``, which never holds more than the current
-element. A truncated file yields every complete record and says where it stopped.
+With its emoji option the app writes characters outside the BMP as two
+surrogate character references (``&#55357;&#56846;``) that strict XML parsers
+reject. The file is therefore read in 1 MiB blocks cut at line ends, decoded
+(UTF-8 unless a UTF-16 BOM, the declaration or ``--encoding`` says otherwise),
+surrogate pairs are joined into one reference, and the UTF-8 blocks feed lxml's
+pull parser, which never holds more than the current element. A truncated file
+yields every complete record and says where it stopped.
 """
 
 from __future__ import annotations
@@ -76,51 +76,131 @@ def join_surrogate_refs(text: str) -> str:
     return _LONE.sub(lone, _PAIR.sub(pair, text))
 
 
-class _CleanLines:
-    """A file-like object giving iterparse UTF-8 bytes with surrogate pairs joined."""
+BLOCK = 1 << 20
+_RECORD_START = re.compile(rb"\n[ \t]*<(?:sms|mms)[ \t>]")
 
-    def __init__(
-        self, raw: BinaryIO, encoding: str | None, on_read: Callable[[int], None] | None
-    ) -> None:
-        self.raw, self.on_read = raw, on_read
-        head = raw.read(4)
-        raw.seek(0)
-        if encoding is None and head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-            encoding = "utf-16"
-        elif encoding is None:
-            declared = _DECLARED.search(raw.read(200).decode("ascii", "replace"))
-            raw.seek(0)
-            name = declared[0].split("=", 1)[1].strip("\"'") if declared else "utf-8"
-            if codecs.lookup(name).name != "utf-8":
-                encoding = name
-        self.encoding = encoding or "utf-8-sig"
-        self.lines = codecs.getreader(self.encoding)(raw)
-        self.first = True
-        self.pending = bytearray()
-        self.line = 0
 
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self.pending) < size:
-            try:
-                text = self.lines.readline()
-            except UnicodeDecodeError as exc:
-                raise SmsBackupError(
-                    f"line {self.line + 1} is not {self.encoding} text ({exc.reason}); "
-                    "give the right --encoding (e.g. gb18030, utf-16)"
-                ) from None
-            if not text:
-                break
-            self.line += 1
-            if self.first:
-                text = _DECLARED.sub('encoding="UTF-8"', text, count=1)
-                self.first = False
-            self.pending += join_surrogate_refs(text).encode("utf-8")
-        if self.on_read is not None:
-            self.on_read(self.raw.tell())
-        size = len(self.pending) if size < 0 else size
-        out = bytes(self.pending[:size])
-        del self.pending[:size]
+@dataclass(frozen=True)
+class Span:
+    """A byte range of a backup that starts and ends at record boundaries."""
+
+    start: int
+    end: int
+    first_line: int  # the file's line number at ``start``
+    prefix: bytes  # the XML declaration and <smses> opening, for all spans but the first
+    suffix: bytes  # the closing </smses>, for all spans but the last
+
+
+class _Slice:
+    """A span read as if it were a whole backup file."""
+
+    def __init__(self, raw: BinaryIO, span: Span) -> None:
+        self.raw, self.span = raw, span
+        self.seek(0)
+
+    def seek(self, offset: int) -> None:
+        assert offset == 0
+        self.raw.seek(self.span.start)
+        self.head, self.tail = self.span.prefix, self.span.suffix
+
+    def tell(self) -> int:
+        return self.raw.tell() - self.span.start
+
+    def read(self, size: int) -> bytes:
+        out = self.head[:size]
+        self.head = self.head[len(out) :]
+        left = size - len(out)
+        if left > 0:
+            out += self.raw.read(min(left, self.span.end - self.raw.tell()))
+            if len(out) < size:
+                out += self.tail[: size - len(out)]
+                self.tail = self.tail[size - len(out) :]
         return out
+
+
+def plan_spans(path: Path, parts: int) -> list[Span]:
+    """Cut a UTF-8 backup into ``parts`` spans at record starts (one span if it cannot be cut)."""
+    size = path.stat().st_size
+    with path.open("rb") as raw:
+        head = raw.read(1 << 16)
+        opening = re.search(rb"<smses[^>]*>", head)
+        if opening is None or head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            return [Span(0, size, 1, b"", b"")]
+        prefix = head[: opening.end()] + b"\n"
+        cuts = [0]
+        for k in range(1, parts):
+            raw.seek(max(size * k // parts, cuts[-1] + 1))
+            window = raw.read(1 << 20)
+            found = _RECORD_START.search(window)
+            if found is None:
+                break
+            cuts.append(raw.tell() - len(window) + found.start() + 1)
+        cuts.append(size)
+        lines = [1]
+        raw.seek(0)
+        for end in cuts[1:-1]:
+            newlines = 0
+            while raw.tell() < end:
+                newlines += raw.read(min(BLOCK, end - raw.tell())).count(b"\n")
+            lines.append(lines[-1] + newlines)
+    count = len(cuts) - 1
+    return [
+        Span(
+            cuts[k],
+            cuts[k + 1],
+            lines[k],
+            prefix if k else b"",
+            b"\n</smses>\n" if k < count - 1 else b"",
+        )
+        for k in range(count)
+    ]
+
+
+def _encoding(raw: BinaryIO, encoding: str | None) -> str:
+    """The encoding to read with: the one given, a UTF-16 BOM, the declared one, else UTF-8."""
+    head = raw.read(200)
+    raw.seek(0)
+    if encoding:
+        return encoding
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return "utf-16"
+    declared = _DECLARED.search(head.decode("ascii", "replace"))
+    name = declared[0].split("=", 1)[1].strip("\"'") if declared else "utf-8"
+    try:
+        return "utf-8-sig" if codecs.lookup(name).name == "utf-8" else name
+    except LookupError:
+        raise SmsBackupError(f"the file declares an unknown encoding {name!r}") from None
+
+
+def clean_blocks(
+    raw: BinaryIO, encoding: str | None, on_read: Callable[[int], None] | None = None
+) -> Iterator[bytes]:
+    """The file as UTF-8 blocks, cut at line ends, with surrogate-pair references joined."""
+    name = _encoding(raw, encoding)
+    decoder = codecs.getincrementaldecoder(name)()
+    carry, lines, first = "", 0, True
+    while True:
+        block = raw.read(BLOCK)
+        try:
+            text = carry + decoder.decode(block, final=not block)
+        except UnicodeDecodeError as exc:
+            line = lines + carry.count("\n") + block[: exc.start].count(b"\n") + 1
+            raise SmsBackupError(
+                f"line {line} is not {name} text ({exc.reason}); "
+                "give the right --encoding (e.g. gb18030, utf-16)"
+            ) from None
+        if first:
+            text = _DECLARED.sub('encoding="UTF-8"', text, count=1)
+            first = False
+        cut = text.rfind("\n") + 1 if block else len(text)
+        text, carry = text[:cut], text[cut:]
+        lines += text.count("\n")
+        if text:
+            yield join_surrogate_refs(text).encode("utf-8")
+        if on_read is not None:
+            on_read(raw.tell())
+        if not block:
+            return
 
 
 def _ms(value: str | None) -> datetime:
@@ -144,46 +224,69 @@ def read_backup(
     report: ReadReport,
     encoding: str | None = None,
     on_read: Callable[[int], None] | None = None,
+    span: Span | None = None,
 ) -> Iterator[BackupMessage]:
-    """Yield the received messages of a backup; count the rest in ``report``."""
-    with path.open("rb") as raw:
-        source = _CleanLines(raw, encoding, on_read)
-        parser = etree.iterparse(source, events=("end",), tag=("sms", "mms", "smses"))
-        records, root_seen = 0, False
-        try:
-            for _, el in parser:
+    """Yield the received messages of a backup (or one span of it); count the rest in ``report``."""
+    shift = 0
+    if span is not None:
+        shift = span.first_line - 1 - span.prefix.count(b"\n")
+    with path.open("rb") as file:
+        raw = _Slice(file, span) if span is not None else file
+        parser = etree.XMLPullParser(events=("end",), tag=("sms", "mms", "smses"))
+        records, root_seen, error = 0, False, None
+        blocks = clean_blocks(raw, encoding, on_read)
+        while error is None:
+            block = next(blocks, None)
+            try:
+                if block is None:
+                    parser.close()
+                else:
+                    parser.feed(block)
+            except etree.XMLSyntaxError as exc:
+                error = exc  # the records parsed before the error still count
+            for _, el in parser.read_events():
                 if el.tag == "smses":
                     root_seen = True
                     continue
                 records += 1
-                try:
-                    message = _record(el)
-                except ValueError as exc:
-                    report.problems.append(f"{path.name}:{el.sourceline}: {exc}")
-                else:
-                    if message is not None:
-                        yield message
-                    elif el.tag == "sms":
-                        report.skipped[SMS_TYPES.get(el.get("type") or "", "other")] += 1
-                    else:
-                        report.skipped["mms not received"] += 1
-                el.clear(keep_tail=False)
-                while el.getprevious() is not None:
-                    del el.getparent()[0]
-        except etree.XMLSyntaxError as exc:
+                message = _take(el, path, report, shift)
+                if message is not None:
+                    yield message
+            if block is None:
+                break
+        if error is not None:
             if records == 0:
                 raise SmsBackupError(
-                    f"{path.name} is not an SMS Backup & Restore XML file ({exc.msg})"
-                ) from None
-            report.stopped_at = f"{path.name}:{exc.lineno}: the file ends early ({exc.msg})"
+                    f"{path.name} is not an SMS Backup & Restore XML file ({error.msg})"
+                )
+            line = (error.lineno or 0) + shift
+            report.stopped_at = f"{path.name}:{line}: the file ends early ({error.msg})"
             return
-        if not root_seen:
+        if not root_seen and span is None:
             raise SmsBackupError(
                 f"{path.name} is not an SMS Backup & Restore XML file (no <smses> element)"
             )
 
 
-def _record(el: etree._Element) -> BackupMessage | None:
+def _take(el: etree._Element, path: Path, report: ReadReport, shift: int) -> BackupMessage | None:
+    """Read one record, count it if skipped, and free the parsed tree behind it."""
+    message = None
+    try:
+        message = _record(el, shift)
+    except ValueError as exc:
+        report.reject(f"{path.name}:{(el.sourceline or 0) + shift}", str(exc))
+    else:
+        if message is None and el.tag == "sms":
+            report.skipped[SMS_TYPES.get(el.get("type") or "", "other")] += 1
+        elif message is None:
+            report.skipped["mms not received"] += 1
+    el.clear(keep_tail=False)
+    while el.getprevious() is not None:
+        del el.getparent()[0]
+    return message
+
+
+def _record(el: etree._Element, shift: int = 0) -> BackupMessage | None:
     if el.tag == "sms":
         if el.get("type") != "1":
             return None
@@ -199,7 +302,7 @@ def _record(el: etree._Element) -> BackupMessage | None:
         body=body,
         sub_id=None if sub_id in (None, "", "-1", "null") else sub_id,
         kind=el.tag,
-        line=el.sourceline or 0,
+        line=(el.sourceline or 0) + shift,
         raw=etree.tostring(el, encoding="unicode", with_tail=False),
     )
 
@@ -223,6 +326,7 @@ def read_smsbackup(
     sub_ids: dict[str, str],
     encoding: str | None = None,
     meter: Meter | None = None,
+    span: Span | None = None,
 ) -> Iterator[Incoming]:
     """Received messages of a backup addressed to the canary the options name."""
     if recipient is None and not sub_ids:
@@ -230,7 +334,8 @@ def read_smsbackup(
             f"{path.name}: an SMS Backup & Restore file does not say which phone received it; "
             "name the canary with --recipient LABEL_OR_PHONE (or --sub-id 1=LABEL,2=LABEL)"
         )
-    for m in read_backup(path, report, encoding, meter.update if meter else None):
+    on_read = meter.update if meter else None
+    for m in read_backup(path, report, encoding, on_read, span):
         to = sub_ids.get(m.sub_id or "", recipient) if sub_ids else recipient
         yield Incoming(
             channel="sms",

@@ -21,14 +21,6 @@ MESSAGE_COLUMNS = (
     "raw_sha256",
 )
 
-STAGE_SQL = """
-CREATE TABLE incoming (
-    seq BIGINT, message_key VARCHAR, channel VARCHAR, recipient VARCHAR, canary_id BIGINT,
-    sender VARCHAR, received_at TIMESTAMPTZ, subject VARCHAR, body VARCHAR,
-    signature VARCHAR, own_id VARCHAR, headers VARCHAR, position VARCHAR,
-    raw VARCHAR, raw_sha256 VARCHAR
-)
-"""
 
 # Messages whose sender or signature belongs to a source their canary was planted at.
 # 106 numbers are matched by channel prefix (carriers append a random extension) and
@@ -56,26 +48,33 @@ SELECT m.id FROM scoped m JOIN sigs
 """
 
 
-def commit_stage(con: duckdb.DuckDBPyConnection, batch_id: int) -> tuple[int, int, int]:
-    """Insert the attached stage's new messages; return (staged, inserted, quarantined)."""
-    staged = con.execute("SELECT count(*) FROM stage.incoming").fetchone()[0]
+def commit_stage(
+    con: duckdb.DuckDBPyConnection, incoming: str, batch_id: int
+) -> tuple[int, int, int]:
+    """Insert the staged relation's new messages; return (staged, inserted, quarantined)."""
+    staged = con.execute(f"SELECT count(*) FROM {incoming}").fetchone()[0]
     columns = ", ".join(MESSAGE_COLUMNS)
+    # Deciding on keys alone first is much cheaper than a window over whole rows.
     con.execute(
         f"""
-        INSERT INTO messages (batch_id, {columns})
-        SELECT ?, {columns} FROM (
-            SELECT * FROM stage.incoming i
-            WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.message_key = i.message_key)
-            QUALIFY row_number() OVER (PARTITION BY message_key ORDER BY seq) = 1
-        ) ORDER BY seq
-        """,
-        [batch_id],
+        CREATE TEMP TABLE fresh AS
+        SELECT min(seq) AS seq FROM {incoming} i
+        WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.message_key = i.message_key)
+        GROUP BY message_key
+        """
     )
-    inserted, quarantined = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE canary_id IS NULL) FROM messages"
-        " WHERE batch_id = ?",
-        [batch_id],
-    ).fetchone()
+    try:
+        con.execute(
+            f"INSERT INTO messages (batch_id, {columns}) SELECT ?, {columns} FROM {incoming}"
+            " WHERE seq IN (SELECT seq FROM fresh) ORDER BY seq",
+            [batch_id],
+        )
+        inserted = con.execute("SELECT count(*) FROM fresh").fetchone()[0]
+    finally:
+        con.execute("DROP TABLE fresh")
+    quarantined = con.execute(
+        "SELECT count(*) FROM messages WHERE batch_id = ? AND canary_id IS NULL", [batch_id]
+    ).fetchone()[0]
     return staged, inserted, quarantined
 
 

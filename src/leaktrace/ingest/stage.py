@@ -1,0 +1,129 @@
+"""The stage: one file's messages, resolved and keyed, waiting for the commit.
+
+Rows are buffered as Python lists, turned into Arrow chunks, and kept in
+memory for small files or written as Parquet chunks to a scratch directory for
+big ones, so memory stays flat however large the file. The commit reads either
+with DuckDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from leaktrace.ingest.recipients import RecipientBook
+from leaktrace.ingest.records import (
+    Incoming,
+    message_key,
+    normalize_sender,
+    sha256_text,
+    split_signature,
+)
+from leaktrace.store.messages import MESSAGE_COLUMNS
+
+CHUNK = 50_000
+SPILL_ROWS = 200_000  # beyond this many messages the stage moves to Parquet files
+_TYPES = {
+    "seq": pa.int64(),
+    "canary_id": pa.int64(),
+    "received_at": pa.timestamp("us", tz="UTC"),
+}
+
+
+class Stage:
+    """Messages of one file (or one part of it), converted in chunks."""
+
+    def __init__(
+        self,
+        scratch: Path,
+        book: RecipientBook,
+        *,
+        name: str = "part-0",
+        seq_base: int = 0,
+        spill_rows: int = SPILL_ROWS,
+    ) -> None:
+        self.scratch, self.book, self.name = scratch, book, name
+        self.seq_base, self.spill_rows = seq_base, spill_rows
+        self.tables: list[pa.Table] = []
+        self.files: list[Path] = []
+        self.count = 0
+        self.rows: dict[str, list] = {}
+        self._senders: dict[str, str] = {}
+        self._clear()
+
+    def _clear(self) -> None:
+        self.rows = {name: [] for name in ("seq", *MESSAGE_COLUMNS)}
+
+    def add(self, m: Incoming) -> None:
+        """Resolve, key and buffer one message."""
+        recipient, canary_id = self.book.resolve(m.channel, m.recipient)
+        sender = self._senders.get(m.sender)
+        if sender is None:
+            sender = self._senders[m.sender] = normalize_sender(m.sender)
+            if len(self._senders) > 100_000:
+                self._senders.clear()
+        rows = self.rows
+        rows["seq"].append(self.seq_base + self.count)
+        rows["message_key"].append(
+            message_key(m.channel, recipient, sender, m.received_at, m.body, m.own_id)
+        )
+        rows["channel"].append(m.channel)
+        rows["recipient"].append(recipient)
+        rows["canary_id"].append(canary_id)
+        rows["sender"].append(sender)
+        rows["received_at"].append(m.received_at)
+        rows["subject"].append(m.subject)
+        rows["body"].append(m.body)
+        rows["signature"].append(split_signature(m.body))
+        rows["own_id"].append(m.own_id)
+        rows["headers"].append(m.headers)
+        rows["position"].append(m.position)
+        rows["raw"].append(m.raw)
+        rows["raw_sha256"].append(sha256_text(m.raw))
+        self.count += 1
+        if len(rows["seq"]) >= CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        """Turn buffered rows into an Arrow chunk; past ``spill_rows`` write chunks to Parquet."""
+        if self.rows["seq"]:
+            self.tables.append(arrow_rows(self.rows))
+            self._clear()
+        if self.count >= self.spill_rows or self.files:
+            for table in self.tables:
+                path = self.scratch / f"{self.name}-{len(self.files):05d}.parquet"
+                pq.write_table(table, path, compression="zstd", compression_level=1)
+                self.files.append(path)
+            self.tables = []
+
+
+def arrow_rows(rows: dict[str, list]) -> pa.Table:
+    """Column lists as an Arrow table of the stage's schema."""
+    return pa.table(
+        {
+            name: pa.array(values, type=_TYPES.get(name, pa.string()))
+            for name, values in rows.items()
+        }
+    )
+
+
+@contextmanager
+def staged(
+    con: duckdb.DuckDBPyConnection, tables: list[pa.Table], files: list[Path]
+) -> Iterator[str]:
+    """Make staged rows visible to ``con``; yield a relation to select from."""
+    if files:
+        listing = ", ".join(f"'{f}'" for f in files)
+        yield f"read_parquet([{listing}])"
+        return
+    empty = arrow_rows({name: [] for name in ("seq", *MESSAGE_COLUMNS)})
+    con.register("incoming", pa.concat_tables(tables or [empty]))
+    try:
+        yield "incoming"
+    finally:
+        con.unregister("incoming")
