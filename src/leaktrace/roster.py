@@ -88,14 +88,15 @@ def add_source(store: Store, source: Source) -> Source:
         return add_source_in(con, source)
 
 
-def add_source_in(con: duckdb.DuckDBPyConnection, source: Source) -> Source:
-    """Record a new source inside an open transaction."""
+def add_source_in(con: duckdb.DuckDBPyConnection, source: Source, refresh: bool = True) -> Source:
+    """Record a new source inside an open transaction (``refresh``: re-flag first-party)."""
     if not source.name.strip():
         raise RosterError("a source needs a name")
     if sql.find_source(con, source.name):
         raise RosterError(f"a source named {source.name!r} already exists")
     added = sql.insert_source(con, source)
-    reflag_first_party(con)
+    if refresh:
+        reflag_first_party(con)
     return added
 
 
@@ -174,8 +175,12 @@ def new_canary_in(
     control: bool = False,
     region: str = "CN",
     persona: Persona | None = None,
+    refresh: bool = True,
 ) -> Canary:
-    """Make a canary inside an open transaction (see :func:`new_canary`)."""
+    """Make a canary inside an open transaction (see :func:`new_canary`).
+
+    ``refresh=False`` leaves matching the quarantine to the caller (bulk imports do it once).
+    """
     try:
         phone = normalize_phone(phone, region) if phone else None
         email = normalize_email(email) if email else None
@@ -201,7 +206,8 @@ def new_canary_in(
         persona = make_persona(locale, seed)
     canary = Canary(label=label, persona=persona, phone=phone, email=email, is_control=control)
     added = sql.insert_canary(con, canary)
-    rematch_in(con)  # messages that arrived before the canary was registered
+    if refresh:
+        rematch_in(con)  # messages that arrived before the canary was registered
     return added
 
 
@@ -254,8 +260,12 @@ def plant_in(
     name_used: str | None = None,
     email_used: str | None = None,
     notes: str | None = None,
+    refresh: bool = True,
 ) -> PlantResult:
-    """Record a plant inside an open transaction (see :func:`plant`)."""
+    """Record a plant inside an open transaction (see :func:`plant`).
+
+    ``refresh=False`` leaves re-flagging first-party messages to the caller.
+    """
     if planted_at.tzinfo is None:
         raise RosterError("the plant time needs a time zone, e.g. 2026-03-01T10:00+08:00")
     canary = _canary_in(con, canary_ref)
@@ -306,5 +316,6 @@ def plant_in(
         notes=notes,
     )
     planted = sql.insert_plant(con, canary, source, record)
-    reflag_first_party(con, "canary_id = ?", [canary.id])
+    if refresh:
+        reflag_first_party(con, "canary_id = ?", [canary.id])
     return PlantResult(planted, warnings)

@@ -179,7 +179,7 @@ def _import_sources(con: duckdb.DuckDBPyConnection, path: Path, report: ImportRe
             source = _source_row(row)
             stored = sql.find_source(con, source.name)
             if stored is None:
-                add_source_in(con, source)
+                add_source_in(con, source, refresh=False)
             elif (stored.category, stored.url) != (source.category, source.url):
                 raise RosterError(f"source {source.name!r} is stored with other values")
             report.count(path.name, stored is None)
@@ -200,6 +200,7 @@ def _import_canaries(con: duckdb.DuckDBPyConnection, path: Path, report: ImportR
                     label=canary.label,
                     control=canary.is_control,
                     persona=canary.persona,
+                    refresh=False,
                 )
             elif not _same_canary(stored, canary):
                 raise RosterError(f"canary {canary.label!r} is stored with other values")
@@ -236,6 +237,7 @@ def _import_plants(
                 name_used=row.get("name_used") or None,
                 email_used=row.get("email_used") or None,
                 notes=row.get("notes") or None,
+                refresh=False,
             )
             report.warnings.extend(f"{path.name}:{line}: {w}" for w in result.warnings)
             report.count(path.name, True)

@@ -1,0 +1,348 @@
+"""Importing messages into a real store: keys, batches, atomicity, quarantine, first-party."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from leaktrace import roster
+from leaktrace.demo import find_sample_data
+from leaktrace.ingest import importer, parallel
+from leaktrace.ingest.importer import ImportOptions, import_file, load_book
+from leaktrace.ingest.records import IngestError
+from leaktrace.model import Field, Source, SourceCategory
+from leaktrace.roster_csv import import_roster
+from leaktrace.store import Store
+
+SAMPLE = find_sample_data()
+HEAD = "<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>\n"
+
+
+def sms(address: str, ms: int, body: str, kind: int = 1, sub_id: str | None = None) -> str:
+    """One <sms> line as SMS Backup & Restore writes it (attributes escaped)."""
+    body = body.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    sub = f' sub_id="{sub_id}"' if sub_id else ""
+    return (
+        f'  <sms protocol="0" address="{address}" date="{ms}" type="{kind}" subject="null" '
+        f'body="{body}" toa="null" sc_toa="null" service_center="null" read="1" status="-1" '
+        f'locked="0" date_sent="0"{sub} readable_date="" contact_name="(Unknown)" />\n'
+    )
+
+
+def backup(path: Path, lines: list[str], encoding: str = "utf-8", declared: str = "UTF-8") -> Path:
+    """Write a backup file around ``lines``."""
+    head = HEAD.replace("UTF-8", declared)
+    text = head + f'<smses count="{len(lines)}" backup_set="x" backup_date="0" type="full">\n'
+    path.write_bytes((text + "".join(lines) + "</smses>\n").encode(encoding))
+    return path
+
+
+def rows(store: Store, sql: str = "SELECT count(*) FROM messages") -> list[tuple]:
+    with store.connect() as con:
+        return con.execute(sql).fetchall()
+
+
+@pytest.fixture(scope="module")
+def sample_study(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """The sample study's roster and all its SMS and e-mail exports, imported once."""
+    store = Store(tmp_path_factory.mktemp("sample") / "s.duckdb")
+    import_roster(store, SAMPLE, ZoneInfo("Asia/Shanghai"))
+    book = load_book(store)
+    for path in sorted((SAMPLE / "sms").glob("*.xml")):
+        import_file(store, path, ImportOptions(recipient=path.stem), book=book)
+    import_file(store, SAMPLE / "email" / "canaries.mbox", book=book)
+    return store
+
+
+@pytest.fixture(scope="module")
+def roster_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store file holding the sample roster, built once and copied per test."""
+    store = Store(tmp_path_factory.mktemp("roster") / "roster.duckdb")
+    import_roster(store, SAMPLE, ZoneInfo("Asia/Shanghai"))
+    return store.path
+
+
+@pytest.fixture
+def study(tmp_path: Path, roster_file: Path) -> Store:
+    """A store holding the sample roster, no messages."""
+    shutil.copyfile(roster_file, tmp_path / "study.duckdb")
+    return Store(tmp_path / "study.duckdb", lock_timeout=10)
+
+
+def test_the_sample_study_imports_whole_with_first_party_flags_as_in_truth(sample_study):
+    truth = json.loads((SAMPLE / "truth.json").read_text(encoding="utf-8"))
+    assert rows(sample_study) == [(truth["message_count"],)]
+    assert rows(sample_study, "SELECT count(*) FROM quarantine") == [(0,)]
+    # E-mail times carry whole seconds (the Received header), so compare at that grain.
+    flagged = {
+        (label, ms // 1000)
+        for label, ms in rows(
+            sample_study,
+            "SELECT c.label, epoch_ms(m.received_at) FROM messages m"
+            " JOIN canaries c ON c.id = m.canary_id WHERE m.first_party",
+        )
+    }
+    expected = {
+        (m["canary"], m["received_at_ms"] // 1000)
+        for m in truth["messages"]
+        if m["kind"] == "first_party"
+    }
+    assert flagged == expected
+
+
+def test_every_message_points_to_a_batch_with_the_file_hash_and_keeps_its_raw_record(study):
+    path = SAMPLE / "sms" / "canary-004.xml"
+    result = import_file(study, path, ImportOptions(recipient="canary-004"))
+    (batch,) = rows(
+        study, "SELECT id, file_name, file_size, file_sha256, inserted FROM import_batches"
+    )
+    assert batch == (
+        result.batch_id,
+        "canary-004.xml",
+        path.stat().st_size,
+        hashlib.sha256(path.read_bytes()).hexdigest(),
+        result.inserted,
+    )
+    for raw, raw_sha, batch_id, position in rows(
+        study, "SELECT raw, raw_sha256, batch_id, position FROM messages"
+    ):
+        assert raw.startswith("<sms ") and hashlib.sha256(raw.encode()).hexdigest() == raw_sha
+        assert batch_id == result.batch_id and position.startswith("line ")
+
+
+def test_reimporting_a_file_adds_nothing_and_says_so(study, cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("LEAKTRACE_DB", str(study.path))
+    path = str(SAMPLE / "sms" / "canary-001.xml")
+    code, first = cli("ingest", "--recipient", "canary-001", "--json", path)
+    code2, second = cli("ingest", "--recipient", "canary-001", "--json", path)
+    a, b = json.loads(first)[0], json.loads(second)[0]
+    assert code == code2 == 0
+    assert a["inserted"] > 0 and a["duplicate"] == 0
+    assert b["inserted"] == 0 and b["duplicate"] == a["inserted"]
+    assert rows(study) == [(a["inserted"],)]
+    assert rows(study, "SELECT count(*) FROM import_batches") == [(2,)]
+
+
+def test_two_overlapping_backups_of_one_phone_add_each_message_once(study, tmp_path):
+    lines = [
+        line
+        for line in (SAMPLE / "sms" / "canary-002.xml").read_text(encoding="utf-8").splitlines(True)
+        if line.lstrip().startswith("<sms ")
+    ]
+    cut_a, cut_b = len(lines) * 6 // 10, len(lines) * 4 // 10
+    older = backup(tmp_path / "march.xml", lines[:cut_a])
+    newer = backup(tmp_path / "april.xml", lines[cut_b:])
+    first = import_file(study, older, ImportOptions(recipient="canary-002"))
+    second = import_file(study, newer, ImportOptions(recipient="canary-002"))
+    received = sum('type="1"' in line for line in lines)
+    assert first.inserted + second.inserted == received
+    assert second.duplicate == sum('type="1"' in line for line in lines[cut_b:cut_a])
+    assert rows(study) == [(received,)]
+
+
+def test_dual_sim_backups_split_by_sub_id_and_an_unmapped_sim_goes_to_quarantine(study, tmp_path):
+    path = backup(
+        tmp_path / "dual.xml",
+        [
+            sms("10690001", 1767576142490, "【安易花】SIM one", sub_id="1"),
+            sms("10690002", 1767576142491, "【安易花】SIM two", sub_id="2"),
+            sms("10690003", 1767576142492, "【安易花】SIM three", sub_id="3"),
+        ],
+    )
+    result = import_file(study, path, ImportOptions(sub_ids={"1": "canary-001", "2": "canary-002"}))
+    got = rows(
+        study,
+        "SELECT m.body, c.label FROM messages m LEFT JOIN canaries c ON c.id = m.canary_id"
+        " ORDER BY m.body",
+    )
+    assert got == [
+        ("【安易花】SIM one", "canary-001"),
+        ("【安易花】SIM three", None),
+        ("【安易花】SIM two", "canary-002"),
+    ]
+    assert result.quarantined == 1
+
+
+def test_a_backup_without_a_named_recipient_is_refused_before_anything_is_read(study):
+    with pytest.raises(IngestError, match="--recipient"):
+        import_file(study, SAMPLE / "sms" / "canary-001.xml")
+    assert rows(study, "SELECT count(*) FROM import_batches") == [(0,)]
+
+
+def test_unknown_recipients_are_quarantined_listed_assigned_and_matched_later(
+    study, cli, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("LEAKTRACE_DB", str(study.path))
+    path = backup(
+        tmp_path / "new-phone.xml",
+        [sms("10690001", 1767576142490 + i, f"【快立保】您的验证码是12345{i}") for i in range(3)],
+    )
+    code, out = cli("ingest", "--recipient", "+86 138 0013 8000", str(path))
+    assert code == 0 and "3 in quarantine" in " ".join(out.split())
+    code, listed = cli("quarantine", "list", "--json")
+    assert json.loads(listed)[0]["recipient"] == "+8613800138000"
+    assert json.loads(listed)[0]["messages"] == 3
+    code, out = cli("quarantine", "assign", "+8613800138000", "canary-005")
+    assert code == 0 and "assigned 3" in out
+    assert rows(study, "SELECT count(*) FROM quarantine") == [(0,)]
+
+    # A second unknown phone, matched automatically once it becomes a canary.
+    other = backup(tmp_path / "later.xml", [sms("95588", 1767576142490, "【工商银行】余额变动")])
+    import_file(study, other, ImportOptions(recipient="+8613900139000"))
+    assert rows(study, "SELECT count(*) FROM quarantine") == [(1,)]
+    roster.new_canary(study, phone="+8613900139000", seed=1)
+    assert rows(study, "SELECT count(*) FROM quarantine") == [(0,)]
+
+
+def test_first_party_flags_follow_the_roster_when_a_plant_is_added_later(study, tmp_path):
+    path = backup(
+        tmp_path / "fp.xml",
+        [
+            sms("1069555501", 1767576142490, "【新易贷】您的验证码是123456"),
+            sms("10695555017788", 1767576142491, "您的验证码是654321"),
+            sms("1069000000", 1767576142492, "【别家】借款额度3万"),
+        ],
+    )
+    result = import_file(study, path, ImportOptions(recipient="canary-010"))
+    assert result.first_party == 0
+    roster.add_source(
+        study,
+        Source(
+            name="新易贷",
+            category=SourceCategory.LOAN_PLATFORM,
+            sender_ids=("1069555501",),
+            signatures=("【新易贷】",),
+        ),
+    )
+    assert rows(study, "SELECT count(*) FROM messages WHERE first_party") == [(0,)]
+    from datetime import datetime
+
+    roster.plant(
+        study, "canary-010", "新易贷", datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC")), (Field.PHONE,)
+    )
+    flagged = rows(study, "SELECT body FROM messages WHERE first_party ORDER BY body")
+    # By signature, and by the 106 channel prefix with the carrier's extension.
+    assert flagged == [("【新易贷】您的验证码是123456",), ("您的验证码是654321",)]
+
+
+def test_a_file_failing_half_way_leaves_the_store_as_it_was(study, tmp_path):
+    good = [sms("10690001", 1767576142490 + i, f"第{i}条 回T退订") for i in range(200)]
+    path = tmp_path / "half.xml"
+    backup(path, good)
+    data = path.read_bytes()
+    middle = data.index(b"\xe7\xac\xac100")  # "第100" — make it invalid UTF-8 there
+    path.write_bytes(data[:middle] + b"\xff\xfe" + data[middle + 2 :])
+    with pytest.raises(IngestError, match=r"line \d+ is not utf-8"):
+        import_file(study, path, ImportOptions(recipient="canary-001"))
+    assert rows(study) == [(0,)]
+    assert rows(study, "SELECT count(*) FROM import_batches") == [(0,)]
+
+
+def test_a_failure_during_the_commit_rolls_everything_back(study, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(importer, "reflag_first_party", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        import_file(study, SAMPLE / "sms" / "canary-001.xml", ImportOptions(recipient="canary-001"))
+    assert rows(study) == [(0,)]
+    assert rows(study, "SELECT count(*) FROM import_batches") == [(0,)]
+
+
+def test_a_truncated_backup_imports_what_was_complete_and_says_where_it_stopped(
+    study, cli, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("LEAKTRACE_DB", str(study.path))
+    lines = [sms("10690001", 1767576142490 + i, f"第{i}条") for i in range(50)]
+    path = backup(tmp_path / "cut.xml", lines)
+    data = path.read_bytes()
+    path.write_bytes(data[: data.index("第30条".encode())])
+    code, out = cli("ingest", "--recipient", "canary-001", "--json", str(path))
+    (result,) = json.loads(out)
+    assert code == 0 and result["inserted"] == 30  # records 0-29; record 30 is cut
+    assert result["stopped_at"].startswith("cut.xml:33:")
+    code, text = cli("ingest", "--recipient", "canary-001", str(path))
+    assert "stopped early at cut.xml:33" in " ".join(text.split())
+
+
+def test_a_broken_record_is_reported_with_its_line_and_the_rest_lands(study, tmp_path):
+    lines = [sms("10690001", 1767576142490 + i, f"第{i}条") for i in range(5)]
+    lines[2] = lines[2].replace('date="1767576142492"', 'date="yesterday"')
+    result = import_file(
+        study, backup(tmp_path / "bad.xml", lines), ImportOptions(recipient="canary-001")
+    )
+    assert result.inserted == 4 and result.rejected == 1
+    assert result.problems == ["bad.xml:5: date 'yesterday' is not milliseconds since 1970"]
+
+
+def test_sent_drafts_and_failed_messages_are_skipped_and_counted(study, tmp_path):
+    kinds = (1, 2, 3, 5, 1)
+    lines = [sms("10690001", 1767576142490 + i, f"m{i}", kind=k) for i, k in enumerate(kinds)]
+    result = import_file(
+        study, backup(tmp_path / "k.xml", lines), ImportOptions(recipient="canary-001")
+    )
+    assert (result.inserted, result.skipped) == (2, 3)
+    assert result.skipped_by_reason == {"sent": 1, "draft": 1, "failed": 1}
+
+
+@pytest.mark.parametrize(
+    ("encoding", "declared", "option"),
+    [("gb18030", "GB18030", None), ("utf-16", "UTF-16", None), ("gbk", "UTF-8", "gb18030")],
+)
+def test_backups_in_other_encodings_import_with_the_text_intact(
+    study, tmp_path, encoding, declared, option
+):
+    lines = [sms("10690001", 1767576142490, "【安易花】您有30000元备用金额度，回T退订")]
+    path = backup(tmp_path / "enc.xml", lines, encoding=encoding, declared=declared)
+    result = import_file(study, path, ImportOptions(recipient="canary-001", encoding=option))
+    assert result.inserted == 1
+    assert rows(study, "SELECT body FROM messages") == [
+        ("【安易花】您有30000元备用金额度，回T退订",)
+    ]
+
+
+def test_a_gbk_backup_declared_as_utf8_gets_a_clear_error_naming_the_option(study, tmp_path):
+    lines = [sms("10690001", 1767576142490, "【安易花】您有30000元备用金额度")]
+    path = backup(tmp_path / "gbk.xml", lines, encoding="gbk", declared="UTF-8")
+    with pytest.raises(IngestError, match=r"line 3 is not utf-8.*--encoding"):
+        import_file(study, path, ImportOptions(recipient="canary-001"))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "not a message file"),
+        (b"<?xml version='1.0'?><html><body/></html>", "not an SMS Backup"),
+        (HEAD.encode() + b"<smses count='0'>\n</smses>\n", "holds no messages"),
+    ],
+)
+def test_empty_and_non_message_files_get_one_line_errors(
+    cli, monkeypatch, tmp_path, content, message
+):
+    path = tmp_path / "weird.dat"
+    path.write_bytes(content)
+    code, out = cli("ingest", "--recipient", "canary-001", str(path))
+    assert code == 1
+    assert message in out and "Traceback" not in out
+    assert "nothing from it was stored" in out
+
+
+def test_big_backups_read_in_parallel_give_the_same_rows_as_a_sequential_read(
+    tmp_path, monkeypatch
+):
+    path = SAMPLE / "sms" / "canary-088.xml"
+    stores = []
+    for name, threshold in (("seq", 1 << 40), ("par", 0)):
+        monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", threshold)
+        store = Store(tmp_path / f"{name}.duckdb")
+        import_file(store, path, ImportOptions(recipient="+8613800138000"))
+        stores.append(store)
+    query = "SELECT id, message_key, position, sender, body, raw_sha256 FROM messages ORDER BY id"
+    sequential, parallel_rows = (rows(s, query) for s in stores)
+    assert len(sequential) > 20 and sequential == parallel_rows
