@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from datetime import UTC, datetime
 
 from leaktrace.store import Store
+
+
+def _key(text: str) -> int:
+    return int(hashlib.sha256(text.encode()).hexdigest()[:32], 16)
 
 
 def write(path: str, name: str, count: int) -> None:
@@ -18,7 +23,11 @@ def write(path: str, name: str, count: int) -> None:
                 "INSERT INTO messages (message_key, batch_id, channel, recipient, sender,"
                 " received_at, body, raw, raw_sha256)"
                 " VALUES (?, 0, 'sms', '+8613800138000', '106900', ?, ?, '', '')",
-                [f"{name}-{i}", datetime.now(UTC), f"您有30000元备用金额度 {name} {i} 回T退订"],
+                [
+                    _key(f"{name}-{i}"),
+                    datetime.now(UTC),
+                    f"您有30000元备用金额度 {name} {i} 回T退订",
+                ],
             )
 
 
@@ -37,7 +46,7 @@ def hold(path: str, seconds: float) -> None:
         con.execute(
             "INSERT INTO messages (message_key, batch_id, channel, recipient, sender,"
             " received_at, body, raw, raw_sha256)"
-            " VALUES ('holder', 0, 'sms', '+8613800138000', '', now(), 'long import', '', '')"
+            " VALUES (0, 0, 'sms', '+8613800138000', '', now(), 'long import', '', '')"
         )
         print("holding", flush=True)
         time.sleep(seconds)

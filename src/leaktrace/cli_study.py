@@ -108,7 +108,10 @@ def demo_command(
         typer.echo(f"  {table}: {n}")
     for error in result.roster.errors:
         typer.echo(f"  rejected: {error}", err=True)
+    inserted = sum(r.inserted for r in result.imports)
+    duplicate = sum(r.duplicate for r in result.imports)
+    first_party = sum(r.first_party for r in result.imports)
     typer.echo(
-        "messages: import with `leaktrace ingest` once ingestion lands; "
-        f"the sample's messages are in {sample}/sms, messages.csv and email/"
+        f"  messages from {len(result.imports)} files: {inserted} new, {duplicate} already "
+        f"stored, {first_party} of the new ones first-party"
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from leaktrace.ingest.importer import ImportOptions, ImportResult, import_file, load_book
 from leaktrace.roster_csv import ImportReport, import_roster
 from leaktrace.store import Store
 
@@ -26,10 +27,26 @@ class DemoResult:
     store: Path
     roster: ImportReport
     counts: dict[str, int]
+    imports: list[ImportResult] = field(default_factory=list)
+
+
+def sample_message_files(sample: Path) -> list[tuple[Path, ImportOptions]]:
+    """The sample's exports as a user would import them: one backup per phone, one mbox."""
+    files = [
+        (path, ImportOptions(recipient=path.stem))
+        for path in sorted((sample / "sms").glob("*.xml"))
+    ]
+    files += [(path, ImportOptions()) for path in sorted((sample / "email").glob("*.mbox"))]
+    return files
 
 
 def build_demo(store: Store, sample: Path) -> DemoResult:
-    """Import the sample study's roster (and, as ingestion lands, its messages)."""
+    """Import the sample study's roster and its SMS backups and mailbox (re-runs add nothing)."""
     # The sample's times carry offsets; the zone only matters for hand-edited rows.
     report = import_roster(store, sample, ZoneInfo("Asia/Shanghai"))
-    return DemoResult(store.path, report, store.table_counts())
+    book = load_book(store)
+    imports = [
+        import_file(store, path, options, book=book)
+        for path, options in sample_message_files(sample)
+    ]
+    return DemoResult(store.path, report, store.table_counts(), imports)

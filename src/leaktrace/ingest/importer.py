@@ -28,7 +28,7 @@ from leaktrace.ingest.records import (
     IngestError,
     ReadReport,
 )
-from leaktrace.ingest.stage import Stage, staged
+from leaktrace.ingest.stage import Stage, gc_paused, staged
 from leaktrace.store import Store
 from leaktrace.store.connection import transaction
 from leaktrace.store.messages import (
@@ -163,9 +163,10 @@ def import_file(
             files, count = parallel
         else:
             stage = Stage(scratch, book)
-            for message in _reader(fmt, path, report, options, meter):
-                stage.add(message)
-            stage.flush()
+            with gc_paused():
+                for message in _reader(fmt, path, report, options, meter):
+                    stage.add(message)
+                stage.flush()
             tables, files, count = stage.tables, stage.files, stage.count
         if count == 0 and not report.skipped and not report.problems:
             raise IngestError(f"{path.name} holds no messages")

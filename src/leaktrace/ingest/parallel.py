@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from leaktrace.ingest.recipients import RecipientBook
 from leaktrace.ingest.records import IngestError, ReadReport
 from leaktrace.ingest.smsbackup import Span, plan_spans, read_smsbackup
-from leaktrace.ingest.stage import Stage
+from leaktrace.ingest.stage import Stage, gc_paused
 
 if TYPE_CHECKING:
     from leaktrace.ingest.importer import ImportOptions, Meter
@@ -50,17 +50,18 @@ def _work(
     report = ReadReport()
     stage = Stage(scratch, book, name=f"part-{k:02d}", seq_base=k * SEQ_STRIDE, spill_rows=0)
     try:
-        for message in read_smsbackup(
-            path,
-            report,
-            recipient=options.recipient,
-            sub_ids=options.sub_ids,
-            encoding="utf-8",
-            meter=_SpanMeter(progress, k),  # type: ignore[arg-type]
-            span=span,
-        ):
-            stage.add(message)
-        stage.flush()
+        with gc_paused():
+            for message in read_smsbackup(
+                path,
+                report,
+                recipient=options.recipient,
+                sub_ids=options.sub_ids,
+                encoding="utf-8",
+                meter=_SpanMeter(progress, k),  # type: ignore[arg-type]
+                span=span,
+            ):
+                stage.add(message)
+            stage.flush()
     except IngestError as exc:
         results.put((k, None, str(exc), [], 0))
         return

@@ -63,13 +63,13 @@ def message_key(
     body: str,
     own_id: str | None,
 ) -> str:
-    """The stable key: the format's own id where there is one, else the content."""
+    """The stable key (32 hex digits): the format's own id where there is one, else the content."""
     if own_id:
         parts = ("id", channel, recipient, own_id)
     else:
         ms = round(received_at.timestamp() * 1000)
         parts = ("content", channel, recipient, sender, str(ms), body)
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def split_signature(body: str) -> str | None:

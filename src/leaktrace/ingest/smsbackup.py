@@ -43,7 +43,7 @@ class SmsBackupError(IngestError):
     """A file that cannot be read as an SMS Backup & Restore export."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class BackupMessage:
     """One received message from a backup, with where it stood in the file."""
 
@@ -174,8 +174,8 @@ def _encoding(raw: BinaryIO, encoding: str | None) -> str:
 
 def clean_blocks(
     raw: BinaryIO, encoding: str | None, on_read: Callable[[int], None] | None = None
-) -> Iterator[bytes]:
-    """The file as UTF-8 blocks, cut at line ends, with surrogate-pair references joined."""
+) -> Iterator[tuple[int, str]]:
+    """The file as decoded text blocks cut at line ends, each with its first line number."""
     name = _encoding(raw, encoding)
     decoder = codecs.getincrementaldecoder(name)()
     carry, lines, first = "", 0, True
@@ -194,9 +194,9 @@ def clean_blocks(
             first = False
         cut = text.rfind("\n") + 1 if block else len(text)
         text, carry = text[:cut], text[cut:]
-        lines += text.count("\n")
         if text:
-            yield join_surrogate_refs(text).encode("utf-8")
+            yield lines + 1, text
+        lines += text.count("\n")
         if on_read is not None:
             on_read(raw.tell())
         if not block:
@@ -235,13 +235,15 @@ def read_backup(
         parser = etree.XMLPullParser(events=("end",), tag=("sms", "mms", "smses"))
         records, root_seen, error = 0, False, None
         blocks = clean_blocks(raw, encoding, on_read)
+        source = _Lines()
         while error is None:
             block = next(blocks, None)
             try:
                 if block is None:
                     parser.close()
                 else:
-                    parser.feed(block)
+                    source.add(*block)
+                    parser.feed(join_surrogate_refs(block[1]).encode("utf-8"))
             except etree.XMLSyntaxError as exc:
                 error = exc  # the records parsed before the error still count
             for _, el in parser.read_events():
@@ -249,7 +251,7 @@ def read_backup(
                     root_seen = True
                     continue
                 records += 1
-                message = _take(el, path, report, shift)
+                message = _take(el, path, report, shift, source)
                 if message is not None:
                     yield message
             if block is None:
@@ -268,11 +270,34 @@ def read_backup(
             )
 
 
-def _take(el: etree._Element, path: Path, report: ReadReport, shift: int) -> BackupMessage | None:
+class _Lines:
+    """The text lines of the last two blocks fed, to keep each record exactly as written."""
+
+    def __init__(self) -> None:
+        self.first, self.lines = 1, []
+
+    def add(self, first: int, text: str) -> None:
+        keep = self.lines[-200:]  # a multi-line <mms> may start in the previous block
+        self.first, self.lines = first - len(keep), keep + text.split("\n")[:-1]
+
+    def record(self, el: etree._Element) -> str:
+        """The record's own line when it sits on one line, else its serialisation."""
+        index = (el.sourceline or 0) - self.first
+        if 0 <= index < len(self.lines):
+            line = self.lines[index].strip()
+            # One record alone on its line: exactly one "<" (attribute values escape it).
+            if line.startswith("<" + el.tag) and line.endswith("/>") and line.count("<") == 1:
+                return line
+        return etree.tostring(el, encoding="unicode", with_tail=False)
+
+
+def _take(
+    el: etree._Element, path: Path, report: ReadReport, shift: int, source: _Lines
+) -> BackupMessage | None:
     """Read one record, count it if skipped, and free the parsed tree behind it."""
     message = None
     try:
-        message = _record(el, shift)
+        message = _record(el, shift, source)
     except ValueError as exc:
         report.reject(f"{path.name}:{(el.sourceline or 0) + shift}", str(exc))
     else:
@@ -286,7 +311,7 @@ def _take(el: etree._Element, path: Path, report: ReadReport, shift: int) -> Bac
     return message
 
 
-def _record(el: etree._Element, shift: int = 0) -> BackupMessage | None:
+def _record(el: etree._Element, shift: int, source: _Lines) -> BackupMessage | None:
     if el.tag == "sms":
         if el.get("type") != "1":
             return None
@@ -303,7 +328,7 @@ def _record(el: etree._Element, shift: int = 0) -> BackupMessage | None:
         sub_id=None if sub_id in (None, "", "-1", "null") else sub_id,
         kind=el.tag,
         line=(el.sourceline or 0) + shift,
-        raw=etree.tostring(el, encoding="unicode", with_tail=False),
+        raw=source.record(el),
     )
 
 

@@ -70,7 +70,15 @@ class Store:
         with self.connect() as con:
             return {
                 table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                for table in ("sources", "canaries", "controls", "plants", "messages")
+                for table in (
+                    "sources",
+                    "canaries",
+                    "controls",
+                    "plants",
+                    "import_batches",
+                    "messages",
+                    "quarantine",
+                )
             }
 
     def upgrade(self) -> list[int]:

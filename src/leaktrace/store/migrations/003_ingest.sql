@@ -24,7 +24,7 @@ CREATE TABLE import_batches (
 -- would turn the quarantine's "assign" UPDATE into a delete + insert.
 CREATE TABLE messages (
     id           BIGINT PRIMARY KEY DEFAULT nextval('message_id_seq'),
-    message_key  VARCHAR NOT NULL UNIQUE,   -- stable key: re-imports add nothing
+    message_key  UHUGEINT NOT NULL UNIQUE,  -- stable key (128 bits of SHA-256): re-imports add nothing
     batch_id     BIGINT NOT NULL,           -- the import batch it arrived in
     channel      VARCHAR NOT NULL,          -- sms | email
     recipient    VARCHAR NOT NULL,          -- the contact as received (E.164 or e-mail)

@@ -1,0 +1,82 @@
+"""Importing one SMS Backup & Restore file of about a million messages.
+
+Target (issue: ingestion): <= 60 s wall on 2 cores, <= 2 GB peak memory.
+Baseline on the same file in the same run: ``pandas.read_xml`` of the whole
+file, then one bulk insert of the DataFrame into a fresh DuckDB file (no
+dedup, no keys, no raw records, no recipient matching, no first-party flags).
+The file is made by ``leaktrace simulate`` (one canary, SMS only) and cached
+in ``bench/.data`` between runs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.measure import run_measured
+
+SCALE = 1_000_000  # --messages; for one canary the simulator lands at 1,124,900
+DATA = Path(__file__).parent / ".data" / f"ingest-{SCALE}"
+STUDY = ["--canaries", "1", "--controls", "0", "--email-share", "0", "--messages", str(SCALE)]
+
+BASELINE = """
+import sys, duckdb, pandas as pd
+frame = pd.read_xml(sys.argv[1], xpath="//sms", parser="lxml")
+con = duckdb.connect(sys.argv[2])
+con.execute("CREATE TABLE sms AS SELECT * FROM frame")
+print(con.execute("SELECT count(*) FROM sms").fetchone()[0])
+"""
+
+
+def _study() -> Path:
+    if not (DATA / "sms" / "canary-001.xml").exists():
+        shutil.rmtree(DATA, ignore_errors=True)
+        print(f"  making the file: leaktrace simulate {' '.join(STUDY)}")
+        subprocess.run(
+            [sys.executable, "-m", "leaktrace.cli", "simulate", str(DATA), *STUDY], check=True
+        )
+    return DATA
+
+
+def run() -> None:
+    """Print our import beside the pandas baseline on the same file."""
+    study = _study()
+    xml = study / "sms" / "canary-001.xml"
+    size_mb = xml.stat().st_size / 1e6
+    with tempfile.TemporaryDirectory() as scratch:
+        db = Path(scratch) / "s.duckdb"
+        cli = [sys.executable, "-m", "leaktrace.cli", "--db", str(db)]
+        subprocess.run([*cli, "import-roster", str(study)], check=True, capture_output=True)
+        ours_s, ours_mem, out = run_measured(
+            [*cli, "ingest", "--json", "--recipient", "canary-001", str(xml)]
+        )
+        (result,) = json.loads(out)
+        again_s, again_mem, out = run_measured(
+            [*cli, "ingest", "--json", "--recipient", "canary-001", str(xml)]
+        )
+        (again,) = json.loads(out)
+        base_s, base_mem, out = run_measured(
+            [sys.executable, "-c", BASELINE, str(xml), str(Path(scratch) / "base.duckdb")]
+        )
+        base_rows = int(out.strip())
+    n = result["inserted"]
+    print(f"  file: {xml.name}, {size_mb:.0f} MB, {n:,} received SMS ({result['skipped']} sent)")
+    rows = [
+        ("leaktrace ingest (new store)", ours_s, ours_mem, n),
+        ("leaktrace ingest (re-import, all duplicate)", again_s, again_mem, again["duplicate"]),
+        ("baseline pandas.read_xml + DuckDB insert", base_s, base_mem, base_rows),
+    ]
+    print(f"  {'':46} {'wall s':>8} {'msg/s':>9} {'peak MB':>8} {'rows':>10}")
+    for name, seconds, memory, count in rows:
+        print(
+            f"  {name:46} {seconds:8.1f} {count / seconds:9,.0f} {memory / 1e6:8,.0f} {count:10,}"
+        )
+    print(
+        f"  ours vs baseline: {base_s / ours_s:.2f}x the speed, "
+        f"{ours_mem / base_mem:.2f}x the memory; target <= 60 s and <= 2,000 MB: "
+        f"{'met' if ours_s <= 60 and ours_mem <= 2e9 else 'NOT met'}"
+    )

@@ -1,0 +1,45 @@
+"""Run a command and measure its wall time and the peak memory of its whole process tree."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+
+def _tree(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+            except OSError:
+                continue
+    return found
+
+
+def _rss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def run_measured(cmd: list[str], **kwargs) -> tuple[float, int, str]:
+    """(seconds, peak RSS summed over the process and its children in bytes, stdout)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, sum(_rss(p) for p in _tree(proc.pid)))
+        time.sleep(0.1)
+    seconds = time.perf_counter() - started
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:3]} failed: {err.decode()[-2000:]}")
+    return seconds, peak, out.decode()
