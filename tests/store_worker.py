@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from leaktrace.store import Store
 
 
-def _key(text: str) -> int:
+def key(text: str) -> int:
+    """The message key a writer gives its message called ``text``."""
     return int(hashlib.sha256(text.encode()).hexdigest()[:32], 16)
 
 
@@ -24,7 +25,7 @@ def write(path: str, name: str, count: int) -> None:
                 " received_at, body, raw, raw_sha256)"
                 " VALUES (?, 0, 'sms', '+8613800138000', '106900', ?, ?, '', '')",
                 [
-                    _key(f"{name}-{i}"),
+                    key(f"{name}-{i}"),
                     datetime.now(UTC),
                     f"您有30000元备用金额度 {name} {i} 回T退订",
                 ],

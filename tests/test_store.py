@@ -5,6 +5,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+import store_worker
 from leaktrace.store import Store, StoreBusy
 from leaktrace.store.connection import open_with_retry
 from leaktrace.store.migrations import available_migrations
@@ -95,5 +96,5 @@ def test_separate_processes_share_one_store_without_lock_errors_or_lost_writes(t
         assert "lock" not in stderr.lower()
     with duckdb.connect(str(path), read_only=True) as con:
         keys = {k for (k,) in con.execute("SELECT message_key FROM messages").fetchall()}
-    expected = {"holder"} | {f"{w}-{i}" for w in "ab" for i in range(60)}
+    expected = {0} | {store_worker.key(f"{w}-{i}") for w in "ab" for i in range(60)}
     assert keys == expected
