@@ -2,8 +2,9 @@
 
 Target (issue: ingestion): <= 60 s wall on 2 cores, <= 2 GB peak memory.
 Baseline on the same file in the same run: ``pandas.read_xml`` of the whole
-file, then one bulk insert of the DataFrame into a fresh DuckDB file (no
-dedup, no keys, no raw records, no recipient matching, no first-party flags).
+file's <sms> elements (it cannot read <mms> parts), then one bulk insert of the
+DataFrame into a fresh DuckDB file (no dedup, no keys, no raw records, no
+recipient matching, no first-party flags).
 The file is made by ``leaktrace simulate`` (one canary, SMS only) and cached
 in ``bench/.data`` between runs.
 """

@@ -296,3 +296,14 @@ def test_formats_are_detected_from_their_first_bytes(tmp_path):
         (tmp_path / name).write_bytes(data)
         assert detect_format(tmp_path / name) == expected[name], name
     shutil.rmtree(tmp_path)
+
+
+def test_tab_separated_exports_read_like_csv(study, tmp_path):
+    path = tmp_path / "export.tsv"
+    path.write_text(
+        "received_at\trecipient\tsender\tbody\n"
+        "2026-03-01T02:30:00Z\tphone-1\t10690001\t【安易花】额度3万, 回T退订\n",
+        encoding="utf-8",
+    )
+    assert import_file(study, path).inserted == 1
+    assert rows(study, "SELECT body FROM messages") == [("【安易花】额度3万, 回T退订",)]

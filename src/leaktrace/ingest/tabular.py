@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import datetime
@@ -83,7 +84,9 @@ def _records(
                 continue
             yield number, record, line.rstrip("\r\n"), None
         return
-    reader = csv.DictReader(text)
+    header_line = text.readline()
+    delimiter = "\t" if "\t" in header_line and "," not in header_line else ","
+    reader = csv.DictReader(itertools.chain([header_line], text), delimiter=delimiter)
     header = reader.fieldnames or []
     missing = [
         f"{ours} (as {columns[ours]!r})" if ours != columns[ours] else ours
