@@ -62,7 +62,7 @@ def open_with_retry(
     delay = 0.01
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             if not is_lock_error(exc):
                 raise
@@ -75,6 +75,10 @@ def open_with_retry(
                 ) from exc
             time.sleep(min(remaining, delay * (0.5 + random.random())))
             delay = min(delay * 2, 0.5)
+            continue
+        # DuckDB draws its own progress bar on long queries; ours (rich) is the one to show.
+        con.execute("SET enable_progress_bar = false")
+        return con
 
 
 @contextmanager
