@@ -1,0 +1,105 @@
+"""Typed slot masking: the variable parts of a message become <KIND>, their values kept.
+
+The slot kinds and their patterns are data (``data/slots.toml``), applied in
+order like Drain3's masking instructions. Before them come the two slots that
+need more than a pattern: the signature (split off and kept as an indicator)
+and the recipient's own persona name or the name variant a source was given
+(the strongest evidence attribution gets, so the exact spelling is kept).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+from leaktrace.text.normalize import normalize
+
+_PRIVATE = 0xF0000  # supplementary private-use plane: never in real messages after NFKC
+_MAX_SLOTS = 4096
+_TOKEN = re.compile("[\U000f0000-\U000f0fff]")
+_SIGNATURE = re.compile(r"^\s*【([^】]{1,30})】|【([^】]{1,30})】\s*$|^\s*\[([^\]]{1,30})\]")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One masked value: its kind (URL, AMOUNT, …) and the text it stood for."""
+
+    kind: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Masked:
+    """A message text as a template skeleton plus what was taken out of it."""
+
+    skeleton: str
+    signature: str | None
+    slots: tuple[Slot, ...] = field(default_factory=tuple)
+
+    def values(self, kind: str) -> list[str]:
+        """The values of one slot kind, in order."""
+        return [s.value for s in self.slots if s.kind == kind]
+
+
+@cache
+def instructions() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """The ordered (kind, compiled pattern) list from ``data/slots.toml``."""
+    data = tomllib.loads(
+        resources.files("leaktrace").joinpath("data/slots.toml").read_text(encoding="utf-8")
+    )
+    return tuple((entry["kind"], re.compile(entry["pattern"])) for entry in data["slot"])
+
+
+def url_host(url: str) -> str:
+    """The host of a link, lower-cased, with or without a scheme."""
+    rest = url.split("://", 1)[-1]
+    return re.split(r"[/?#:]", rest, maxsplit=1)[0].lower()
+
+
+def _names_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
+    unique = sorted({n for n in names if n and len(n) >= 2}, key=len, reverse=True)
+    if not unique:
+        return None
+    return re.compile("|".join(re.escape(n) for n in unique))
+
+
+def mask(text: str, names: Iterable[str] = ()) -> Masked:
+    """Normalise ``text`` and mask its signature, the given names and every typed slot."""
+    text = _TOKEN.sub("\ufffd", normalize(text))  # our placeholder range, if a text uses it
+    signature = None
+    found = _SIGNATURE.search(text)
+    if found:
+        signature = next(g for g in found.groups() if g is not None)
+        bracket = "【<SIG>】" if found.group(3) is None else "[<SIG>]"
+        start, end = found.span()
+        text = (text[:start] + bracket + text[end:]) if start == 0 else (text[:start] + bracket)
+    # While masking, each slot is one private-use character, so later patterns never
+    # see a placeholder's letters or digits; they become <KIND> at the end.
+    taken: list[Slot] = []
+
+    def keep(kind: str):
+        def replace(m: re.Match[str]) -> str:
+            group = next((g for g in ("v", "v2") if g in m.re.groupindex and m.group(g)), None)
+            token = chr(_PRIVATE + len(taken))
+            if group is None:
+                taken.append(Slot(kind, m.group(0).strip()))
+                return token
+            taken.append(Slot(kind, m.group(group)))
+            whole, start, end = m.group(0), m.start(group) - m.start(), m.end(group) - m.start()
+            return f"{whole[:start]}{token}{whole[end:]}"
+
+        return replace
+
+    pattern = _names_pattern(names)
+    if pattern is not None:
+        text = pattern.sub(keep("NAME"), text)
+    for kind, compiled in instructions():
+        if len(taken) < _MAX_SLOTS:
+            text = compiled.sub(keep(kind), text, count=_MAX_SLOTS - len(taken))
+    ordered = [taken[ord(ch) - _PRIVATE] for ch in _TOKEN.findall(text)]
+    skeleton = _TOKEN.sub(lambda m: f"<{taken[ord(m[0]) - _PRIVATE].kind}>", text)
+    return Masked(skeleton, signature, tuple(ordered))

@@ -1,0 +1,98 @@
+"""Normalisation and typed slot masking, in Chinese and English."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from leaktrace.text.normalize import normalize
+from leaktrace.text.slots import mask, url_host
+
+
+def test_normalize_folds_widths_and_drops_invisible_characters_and_emoji():
+    text = "【安易花】您有３００００元\u200b额度　点击ｈｔｔｐｓ://x.test 😎🔥👍🏽 回Ｔ退订 ✨"
+    assert normalize(text) == "【安易花】您有30000元额度 点击https://x.test 回T退订"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("点击https://ub1d.test/S6Indd立即领取", "URL", "https://ub1d.test/S6Indd"),
+        ("Claim now: http://4brp.test/H7LUmM today", "URL", "http://4brp.test/H7LUmM"),
+        ("戳 t.cn/A6x9Zq 领取", "URL", "t.cn/A6x9Zq"),
+        ("联系 service@loan.example 办理", "EMAIL", "service@loan.example"),
+        ("详询400-104-0152", "PHONE_400", "400-104-0152"),
+        ("客服热线4001040152", "PHONE_400", "4001040152"),
+        ("请致电95588查询", "PHONE_95", "95588"),
+        ("回拨1069007602123", "PHONE_106", "1069007602123"),
+        ("或致电13812345678", "PHONE_MOBILE", "13812345678"),
+        ("call +86 138 1234 5678 now", "PHONE_MOBILE", "+86 138 1234 5678"),
+        ("您有30000元备用金", "AMOUNT", "30000元"),
+        ("额度3万", "AMOUNT", "3万"),
+        ("最高¥20,000", "AMOUNT", "¥20,000"),
+        ("pre-approved for a $5,000 loan", "AMOUNT", "$5,000"),
+        ("将于3月31日到期", "DATE", "3月31日"),
+        ("截止2026-03-31", "DATE", "2026-03-31"),
+        ("Offer ends Mar 31.", "DATE", "Mar 31"),
+        ("于14:05支出", "TIME", "14:05"),
+        ("您的验证码是482913,5分钟内有效", "CODE", "482913"),
+        ("Your code is 123456.", "CODE", "123456"),
+        ("回T退订", "REPLY", "回T退订"),
+        ("拒收请回复R", "REPLY", "拒收请回复R"),
+        ("回复JY办理", "REPLY", "回复JY办理"),
+        ("回复Y+姓名领取", "REPLY", "回复Y+姓名"),
+        ("Reply STOP to opt out", "REPLY", "Reply STOP"),
+        ("加微信 loan_abc123 了解", "WECHAT", "loan_abc123"),
+        ("加QQ 12345678 咨询", "QQ", "12345678"),
+    ],
+)
+def test_each_slot_type_is_masked_and_its_value_kept(text, kind, value):
+    masked = mask(text)
+    assert value in masked.values(kind), masked
+    assert f"<{kind}>" in masked.skeleton
+
+
+def test_the_signature_is_split_off_at_the_start_or_the_end():
+    front = mask("【安易花】您有30000元备用金额度")
+    back = mask("您的验证码是482913。【快立保】")
+    english = mask("[CreditPlus] Dear customer")
+    assert (front.signature, front.skeleton) == ("安易花", "【<SIG>】您有<AMOUNT>备用金额度")
+    assert (back.signature, back.skeleton) == ("快立保", "您的验证码是<CODE>。【<SIG>】")
+    assert (english.signature, english.skeleton) == ("CreditPlus", "[<SIG>] Dear customer")
+
+
+def test_the_recipients_name_variant_is_masked_with_its_exact_spelling():
+    names = ["张伟", "张玮"]  # the persona's name and the variant given to one source
+    masked = mask("【安易花】尊敬的张玮，您有3万备用金", names=names)
+    assert masked.values("NAME") == ["张玮"]
+    assert masked.skeleton == "【<SIG>】尊敬的<NAME>,您有<AMOUNT>备用金"
+
+
+def test_two_messages_of_one_template_share_a_skeleton():
+    a = mask(
+        "【好借易】尊敬的客户，您有3万备用金额度将于1月14日到期，点击https://3e62.test/S6Indd立即领取，回TD退订"
+    )
+    b = mask(
+        "【好借易】尊敬的客户，您有8万元备用金额度将于2026-02-03到期，"
+        "点击https://3e62.test/xY1 立即领取，回TD退订"
+    )
+    assert a.skeleton == b.skeleton.replace("<URL> ", "<URL>")
+    assert url_host(a.values("URL")[0]) == "3e62.test"
+
+
+def test_placeholders_never_feed_later_patterns():
+    masked = mask("详询400-104-0152或95588")
+    assert masked.skeleton == "详询<PHONE_400>或<PHONE_95>"
+    assert [s.kind for s in masked.slots] == ["PHONE_400", "PHONE_95"]
+
+
+@given(st.text(max_size=200))
+def test_masking_any_text_keeps_every_value_and_leaves_no_private_tokens(text):
+    masked = mask(text)
+    plain = normalize(text)
+    plain = re.sub("[\U000f0000-\U000f0fff]", "\ufffd", plain)  # mask() reserves this range
+    assert all(s.value.strip() in plain for s in masked.slots)
+    assert not any(0xF0000 <= ord(ch) <= 0xF0FFF for ch in masked.skeleton)
