@@ -174,14 +174,16 @@ class _Renderer:
         self.campaigns = {c.id: c for c in world.campaigns}
         self.sources = {s.name: s for s in world.sources}
 
-    def render(self, event: Event, email: bool) -> tuple[str, str, str]:
-        """(sender, subject, body) of one event."""
+    def render(self, event: Event, email: bool) -> tuple[str, str, str, str]:
+        """(sender, subject, body, true template id) of one event."""
         rng, noise = self.rng, self.world.config.noise
         if event.kind == "first_party":
             source = self.sources[event.source]
             lang = source.lang
             key = "verification" if event.template == "fp-verification" else "marketing"
-            text = rng.choice(bank()["first_party"][key][lang])
+            texts = bank()["first_party"][key][lang]
+            variant = rng.randrange(len(texts))  # the same draw as rng.choice(texts)
+            text = texts[variant]
             reply = bank()["slots"]["reply"][lang][0]
             infra = Infra(source.name, source.mail_domain, reply, "")
             body = fill(
@@ -194,7 +196,7 @@ class _Renderer:
                 code=f"{rng.randrange(10**6):06d}",
             )
             sender = f"noreply@{source.mail_domain}" if email else source.sender_id
-            return sender, source.name, body
+            return sender, source.name, body, f"{event.template}-{lang}-{variant + 1}"
         campaign = self.campaigns[event.campaign]
         template = self.templates[event.template]
         body = fill(
@@ -206,9 +208,9 @@ class _Renderer:
             if not sender.isascii():
                 sender = f"service{rng.randrange(100)}@mail.{campaign.infra.url_host}"
             subject = body.split("，")[0].split(",")[0][:40]
-            return sender, subject, body
+            return sender, subject, body, event.template
         channel = rng.choice(campaign.channels)
-        return f"{channel}{rng.randrange(10**3):03d}", "", body
+        return f"{channel}{rng.randrange(10**3):03d}", "", body, event.template
 
 
 def _roster(world: World, directory: Path) -> None:
@@ -318,7 +320,7 @@ def simulate(config: SimConfig, directory: Path) -> SimResult:
     mms_rng = random.Random(config.seed * 31 + 5)
     for n, event in enumerate(schedule(world, scale), start=1):
         email = "@" in event.contact
-        sender, subject, body = renderer.render(event, email)
+        sender, subject, body, template = renderer.render(event, email)
         channel = "email" if email else "sms"
         if email:
             mbox.add(event.when, event.contact, sender, subject, body)
@@ -341,7 +343,7 @@ def simulate(config: SimConfig, directory: Path) -> SimResult:
                 "received_at_ms": epoch_ms(event.when),
                 "kind": event.kind,
                 "campaign": event.campaign,
-                "template": event.template,
+                "template": template,
                 "source": event.source,
                 "name_used": event.name or None,
             }

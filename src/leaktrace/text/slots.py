@@ -21,6 +21,7 @@ from leaktrace.text.normalize import normalize
 _PRIVATE = 0xF0000  # supplementary private-use plane: never in real messages after NFKC
 _MAX_SLOTS = 4096
 _TOKEN = re.compile("[\U000f0000-\U000f0fff]")
+_REPEATED = re.compile(r"(<[A-Z_0-9]+>)(?:[ ,;。，、]*\1)+")
 _SIGNATURE = re.compile(r"^\s*【([^】]{1,30})】|【([^】]{1,30})】\s*$|^\s*\[([^\]]{1,30})\]")
 
 
@@ -60,15 +61,20 @@ def url_host(url: str) -> str:
     return re.split(r"[/?#:]", rest, maxsplit=1)[0].lower()
 
 
-def _names_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
+@cache
+def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
     unique = sorted({n for n in names if n and len(n) >= 2}, key=len, reverse=True)
     if not unique:
         return None
     return re.compile("|".join(re.escape(n) for n in unique))
 
 
-def mask(text: str, names: Iterable[str] = ()) -> Masked:
-    """Normalise ``text`` and mask its signature, the given names and every typed slot."""
+def mask(text: str, names: Iterable[str] = (), platforms: Iterable[str] = ()) -> Masked:
+    """Normalise ``text`` and mask its signature, the given names and every typed slot.
+
+    ``names`` are the recipient's persona name and the variants it was planted under;
+    ``platforms`` the study's source names, which first-party texts spell out.
+    """
     text = _TOKEN.sub("\ufffd", normalize(text))  # our placeholder range, if a text uses it
     signature = None
     found = _SIGNATURE.search(text)
@@ -94,12 +100,15 @@ def mask(text: str, names: Iterable[str] = ()) -> Masked:
 
         return replace
 
-    pattern = _names_pattern(names)
-    if pattern is not None:
-        text = pattern.sub(keep("NAME"), text)
+    for kind, words in (("NAME", names), ("PLATFORM", platforms)):
+        pattern = _names_pattern(tuple(words))
+        if pattern is not None:
+            text = pattern.sub(keep(kind), text)
     for kind, compiled in instructions():
         if len(taken) < _MAX_SLOTS:
             text = compiled.sub(keep(kind), text, count=_MAX_SLOTS - len(taken))
     ordered = [taken[ord(ch) - _PRIVATE] for ch in _TOKEN.findall(text)]
     skeleton = _TOKEN.sub(lambda m: f"<{taken[ord(m[0]) - _PRIVATE].kind}>", text)
+    # "回Y领取,回T退订" is one reply instruction: runs of one slot kind read as one.
+    skeleton = _REPEATED.sub(r"\1", skeleton)
     return Masked(skeleton, signature, tuple(ordered))
