@@ -28,3 +28,21 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         return result.exit_code, result.output
 
     return run
+
+
+@pytest.fixture(scope="session")
+def sample_store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding the whole sample study (roster, SMS backups, mbox), built once."""
+    from zoneinfo import ZoneInfo
+
+    from leaktrace.demo import find_sample_data, sample_message_files
+    from leaktrace.ingest.importer import import_file, load_book
+    from leaktrace.roster_csv import import_roster
+
+    sample = find_sample_data()
+    store = Store(tmp_path_factory.mktemp("sample") / "sample.duckdb")
+    import_roster(store, sample, ZoneInfo("Asia/Shanghai"))
+    book = load_book(store)
+    for path, options in sample_message_files(sample):
+        import_file(store, path, options, book=book)
+    return store.path

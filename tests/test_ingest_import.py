@@ -13,7 +13,7 @@ import pytest
 from leaktrace import roster
 from leaktrace.demo import find_sample_data
 from leaktrace.ingest import importer, parallel
-from leaktrace.ingest.importer import ImportOptions, import_file, load_book
+from leaktrace.ingest.importer import ImportOptions, import_file
 from leaktrace.ingest.records import IngestError
 from leaktrace.model import Field, Source, SourceCategory
 from leaktrace.roster_csv import import_roster
@@ -48,15 +48,9 @@ def rows(store: Store, sql: str = "SELECT count(*) FROM messages") -> list[tuple
 
 
 @pytest.fixture(scope="module")
-def sample_study(tmp_path_factory: pytest.TempPathFactory) -> Store:
+def sample_study(sample_store_file: Path) -> Store:
     """The sample study's roster and all its SMS and e-mail exports, imported once."""
-    store = Store(tmp_path_factory.mktemp("sample") / "s.duckdb")
-    import_roster(store, SAMPLE, ZoneInfo("Asia/Shanghai"))
-    book = load_book(store)
-    for path in sorted((SAMPLE / "sms").glob("*.xml")):
-        import_file(store, path, ImportOptions(recipient=path.stem), book=book)
-    import_file(store, SAMPLE / "email" / "canaries.mbox", book=book)
-    return store
+    return Store(sample_store_file)
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from rich.table import Table
 from leaktrace import roster
 from leaktrace.cli_ingest import ingest_command, quarantine_app, receive_command
 from leaktrace.cli_study import demo_command, simulate_command
+from leaktrace.cli_templates import cluster_command, templates_command
 from leaktrace.ingest.quarantine import QuarantineError
 from leaktrace.ingest.records import IngestError
 from leaktrace.model import Source
@@ -403,6 +404,8 @@ app.command("simulate")(handles_errors(simulate_command))
 app.command("demo")(handles_errors(demo_command))
 app.command("ingest")(handles_errors(ingest_command))
 app.command("receive")(handles_errors(receive_command))
+app.command("cluster")(handles_errors(cluster_command))
+app.command("templates")(handles_errors(templates_command))
 for _command in quarantine_app.registered_commands:
     _command.callback = handles_errors(_command.callback)
 app.add_typer(quarantine_app, name="quarantine")

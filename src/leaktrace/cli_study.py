@@ -115,3 +115,5 @@ def demo_command(
         f"  messages from {len(result.imports)} files: {inserted} new, {duplicate} already "
         f"stored, {first_party} of the new ones first-party"
     )
+    if result.clustering is not None:
+        typer.echo(f"  templates: {result.clustering.templates}")

@@ -53,6 +53,15 @@ class TemplateIndex:
         mh.update_batch(shingles(skeleton))
         return mh
 
+    def found(self, skeleton: str, size: int, mh: MinHash | None = None) -> int:
+        """Add a template represented by ``skeleton``; return its id."""
+        key = len(self.representatives)
+        self.representatives.append(skeleton)
+        self.sizes.append(size)
+        self.lsh.insert(key, mh if mh is not None else self._minhash(skeleton))
+        self.assigned.setdefault(skeleton, key)
+        return key
+
     def assign(self, skeleton: str, count: int = 1) -> int:
         """The template of one skeleton, founding a new template when none is close enough."""
         known = self.assigned.get(skeleton)
@@ -66,10 +75,7 @@ class TemplateIndex:
             if score >= best_score:
                 best, best_score = key, score
         if best < 0:
-            best = len(self.representatives)
-            self.representatives.append(skeleton)
-            self.sizes.append(0)
-            self.lsh.insert(best, mh)
+            best = self.found(skeleton, 0, mh)
         self.sizes[best] += count
         self.assigned[skeleton] = best
         return best

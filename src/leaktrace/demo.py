@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from leaktrace.ingest.importer import ImportOptions, ImportResult, import_file, load_book
 from leaktrace.roster_csv import ImportReport, import_roster
 from leaktrace.store import Store
+from leaktrace.templates import ClusterResult, cluster_messages
 
 
 def find_sample_data() -> Path | None:
@@ -28,6 +29,7 @@ class DemoResult:
     roster: ImportReport
     counts: dict[str, int]
     imports: list[ImportResult] = field(default_factory=list)
+    clustering: ClusterResult | None = None
 
 
 def sample_message_files(sample: Path) -> list[tuple[Path, ImportOptions]]:
@@ -41,7 +43,7 @@ def sample_message_files(sample: Path) -> list[tuple[Path, ImportOptions]]:
 
 
 def build_demo(store: Store, sample: Path) -> DemoResult:
-    """Import the sample study's roster and its SMS backups and mailbox (re-runs add nothing)."""
+    """Import the sample study's roster, SMS backups and mailbox, then cluster templates."""
     # The sample's times carry offsets; the zone only matters for hand-edited rows.
     report = import_roster(store, sample, ZoneInfo("Asia/Shanghai"))
     book = load_book(store)
@@ -49,4 +51,5 @@ def build_demo(store: Store, sample: Path) -> DemoResult:
         import_file(store, path, options, book=book)
         for path, options in sample_message_files(sample)
     ]
-    return DemoResult(store.path, report, store.table_counts(), imports)
+    clustering = cluster_messages(store)
+    return DemoResult(store.path, report, store.table_counts(), imports, clustering)

@@ -1,0 +1,60 @@
+"""CLI commands for templates: ``cluster`` and ``templates``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from leaktrace.store import Store, default_db_path
+from leaktrace.templates import cluster_messages, list_templates
+
+out = Console()
+
+
+def _store(ctx: typer.Context) -> Store:
+    db = ctx.obj.get("db") if ctx.obj else None
+    return Store(db or default_db_path())
+
+
+def cluster_command(
+    ctx: typer.Context,
+    rebuild: Annotated[bool, typer.Option(help="Re-cluster every message from scratch.")] = False,
+    threshold: Annotated[
+        float | None,
+        typer.Option(help="rapidfuzz ratio (0-100) to join a template; a change rebuilds."),
+    ] = None,
+) -> None:
+    """Group messages into templates; only messages not yet clustered unless --rebuild."""
+    result = cluster_messages(_store(ctx), rebuild=rebuild, threshold=threshold)
+    what = "rebuilt" if result.rebuilt else "clustered"
+    out.print(
+        f"{what} {result.messages} messages: {result.templates} templates "
+        f"({result.new_templates} new)",
+        highlight=False,
+    )
+
+
+def templates_command(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="How many, biggest first.")] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The templates, biggest first, with their masked text."""
+    rows = list_templates(_store(ctx), limit)
+    if as_json:
+        data = [dataclasses.asdict(r) for r in rows]
+        out.print_json(json.dumps(data, ensure_ascii=False, default=str))
+        return
+    table = Table(title="templates")
+    for column in ("id", "size", "first seen", "last seen", "text"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            str(r.id), str(r.size), f"{r.first_seen:%Y-%m-%d}", f"{r.last_seen:%Y-%m-%d}", r.text
+        )
+    out.print(table)

@@ -1,0 +1,150 @@
+"""Templates in the store: cluster the messages not yet clustered, or rebuild them all."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from leaktrace.cluster import DEFAULT_THRESHOLD, TemplateIndex
+from leaktrace.store import Store
+from leaktrace.store.connection import transaction
+from leaktrace.text.slots import mask
+
+
+@dataclass(frozen=True)
+class ClusterResult:
+    """What one clustering run did."""
+
+    messages: int
+    templates: int
+    new_templates: int
+    rebuilt: bool
+
+
+@dataclass(frozen=True)
+class Template:
+    """One template as listed."""
+
+    id: int
+    text: str
+    size: int
+    first_seen: object
+    last_seen: object
+
+
+def _index(con, threshold: float) -> TemplateIndex:
+    index = TemplateIndex(threshold=threshold)
+    for template_id, text, size in con.execute(
+        "SELECT id, text, size FROM templates ORDER BY id"
+    ).fetchall():
+        assert template_id == len(index.representatives)
+        index.found(text, size)
+    index.assigned.update(
+        con.execute("SELECT skeleton, template_id FROM template_skeletons").fetchall()
+    )
+    return index
+
+
+def cluster_messages(
+    store: Store, *, rebuild: bool = False, threshold: float | None = None
+) -> ClusterResult:
+    """Give every unclustered message a template (all of them with ``rebuild``)."""
+    with store.connect() as con:
+        stored = con.execute(
+            "SELECT value FROM clustering_settings WHERE name = 'threshold'"
+        ).fetchone()
+        if threshold is None:
+            threshold = float(stored[0]) if stored else DEFAULT_THRESHOLD
+        elif stored and float(stored[0]) != threshold:
+            rebuild = True  # a new threshold means new templates
+        names: dict[int, set[str]] = defaultdict(set)
+        for canary_id, name in con.execute(
+            "SELECT id, name FROM canaries UNION ALL "
+            "SELECT canary_id, name_used FROM plants WHERE name_used IS NOT NULL"
+        ).fetchall():
+            names[canary_id].add(name)
+        platforms = tuple(r[0] for r in con.execute("SELECT name FROM sources").fetchall())
+        index = TemplateIndex(threshold=threshold) if rebuild else _index(con, threshold)
+        before = len(index.representatives)
+        where = (
+            ""
+            if rebuild
+            else ("WHERE NOT EXISTS (SELECT 1 FROM message_templates t WHERE t.message_id = m.id)")
+        )
+        rows = con.execute(
+            f"SELECT m.id, m.canary_id, m.body FROM messages m {where} ORDER BY m.id"
+        ).fetchall()
+    frozen = {cid: tuple(sorted(n)) for cid, n in names.items()}
+    masked = [mask(body, frozen.get(cid, ()), platforms) for _, cid, body in rows]
+    ids = index.assign_all([m.skeleton for m in masked])
+    table = pa.table(
+        {
+            "message_id": pa.array([r[0] for r in rows], pa.int64()),
+            "template_id": pa.array(ids, pa.int64()),
+            "skeleton": [m.skeleton for m in masked],
+            "signature": [m.signature for m in masked],
+            "slots": [
+                json.dumps([[s.kind, s.value] for s in m.slots], ensure_ascii=False) for m in masked
+            ],
+        }
+    )
+    representatives = pa.table(
+        {
+            "id": pa.array(range(len(index.representatives)), pa.int64()),
+            "text": index.representatives,
+        }
+    )
+    skeletons = pa.table(
+        {
+            "skeleton": list(index.assigned),
+            "template_id": pa.array(list(index.assigned.values()), pa.int64()),
+        }
+    )
+    with store.connect() as con, transaction(con):
+        if rebuild:
+            for table_name in ("templates", "template_skeletons", "message_templates"):
+                con.execute(f"DELETE FROM {table_name}")
+        con.register("fresh", table)
+        con.register("reps", representatives)
+        con.register("skels", skeletons)
+        con.execute("INSERT INTO message_templates SELECT * FROM fresh")
+        con.execute(
+            "INSERT INTO templates (id, text) SELECT id, text FROM reps"
+            " WHERE id NOT IN (SELECT id FROM templates)"
+        )
+        con.execute(
+            "INSERT INTO template_skeletons SELECT * FROM skels"
+            " WHERE skeleton NOT IN (SELECT skeleton FROM template_skeletons)"
+        )
+        con.execute(
+            """
+            UPDATE templates SET size = a.size, first_seen = a.first_seen, last_seen = a.last_seen
+            FROM (
+                SELECT t.template_id, count(*) AS size, min(m.received_at) AS first_seen,
+                       max(m.received_at) AS last_seen
+                FROM message_templates t JOIN messages m ON m.id = t.message_id
+                GROUP BY t.template_id
+            ) a WHERE templates.id = a.template_id
+            """
+        )
+        con.execute(
+            "INSERT OR REPLACE INTO clustering_settings VALUES ('threshold', ?)", [str(threshold)]
+        )
+        for name in ("fresh", "reps", "skels"):
+            con.unregister(name)
+    total = len(index.representatives)
+    return ClusterResult(len(rows), total, total - (0 if rebuild else before), rebuild)
+
+
+def list_templates(store: Store, limit: int = 50) -> list[Template]:
+    """The biggest templates first."""
+    with store.connect() as con:
+        rows = con.execute(
+            "SELECT id, text, size, first_seen, last_seen FROM templates"
+            " ORDER BY size DESC, id LIMIT ?",
+            [limit],
+        ).fetchall()
+    return [Template(*row) for row in rows]
