@@ -39,6 +39,8 @@ def _emoji_chars() -> re.Pattern[str]:
 
 def strip_emoji(text: str) -> str:
     """``text`` without emoji (skin tones, joiners and variation selectors included)."""
+    if text.isascii():  # the emoji class holds no ASCII code point
+        return text
     return _emoji_chars().sub("", text)
 
 
