@@ -1,0 +1,83 @@
+"""Template clustering: grouping accuracy and speed beside two baselines on the same messages.
+
+Baselines (issue: template clustering): a naive rapidfuzz leader clustering
+(digits and URLs masked, ``process.extractOne`` against every representative,
+cutoff 85) and Drain3 with its default configuration. Corpora:
+- ``study``: ``leaktrace simulate --messages 100000 --canaries 480 --controls 20
+  --seed 11`` (102,450 messages, true templates from truth.json);
+- ``long tail``: 50,000 of a simulated study plus 150,000 one-off texts from
+  Faker (zh_CN and en_US sentences), each its own true group.
+Corpora are cached in ``bench/.data``. The naive baseline is skipped on the long
+tail, where it compares every one-off with every earlier one (all pairs).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.measure import run_measured
+
+DATA = Path(__file__).parent / ".data"
+STUDY = DATA / "cluster-100k"
+TAIL = DATA / "cluster-longtail"
+
+
+def _simulate(directory: Path, *args: str) -> None:
+    if not (directory / "truth.json").exists():
+        shutil.rmtree(directory, ignore_errors=True)
+        subprocess.run(
+            [sys.executable, "-m", "leaktrace.cli", "simulate", str(directory), *args],
+            check=True,
+            capture_output=True,
+        )
+
+
+def _long_tail() -> None:
+    if (TAIL / "one_offs.txt").exists():
+        return
+    _simulate(TAIL, "--messages", "50000", "--canaries", "480", "--controls", "20", "--seed", "5")
+    from faker import Faker
+
+    lines = set()
+    for locale, seed in (("zh_CN", 1), ("en_US", 2)):
+        fake = Faker(locale)
+        fake.seed_instance(seed)
+        while len(lines) < (75_000 if locale == "zh_CN" else 150_000):
+            lines.add(fake.paragraph(nb_sentences=2).replace("\n", " "))
+    (TAIL / "one_offs.txt").write_text("\n".join(sorted(lines)) + "\n", encoding="utf-8")
+
+
+def _run(method: str, directory: Path) -> dict:
+    _, memory, out = run_measured(
+        [sys.executable, "-m", "bench.cluster_methods", method, str(directory)],
+        cwd=Path(__file__).parent.parent,
+    )
+    result = json.loads(out.strip().splitlines()[-1])
+    result["peak_mb"] = memory / 1e6
+    return result
+
+
+def run() -> None:
+    """Print each method's messages/s and grouping accuracy per corpus."""
+    _simulate(
+        STUDY, "--messages", "100000", "--canaries", "480", "--controls", "20", "--seed", "11"
+    )
+    _long_tail()
+    for name, directory, methods in (
+        ("study", STUDY, ("ours", "naive", "drain3")),
+        ("long tail", TAIL, ("ours", "drain3")),
+    ):
+        print(f"  corpus: {name}")
+        head = f"{'messages':>9} {'seconds':>8} {'msg/s':>8} {'templates':>9} {'GA':>6} {'MB':>6}"
+        print(f"  {'method':10} {head}")
+        for method in methods:
+            r = _run(method, directory)
+            print(
+                f"  {method:10} {r['messages']:9,} {r['seconds']:8.1f} "
+                f"{r['messages'] / r['seconds']:8,.0f} {r['templates']:9,} {r['accuracy']:6.3f}"
+                f" {r['peak_mb']:6,.0f}"
+            )

@@ -1,0 +1,100 @@
+"""One clustering method over a study's messages, run in its own process by bench_cluster.
+
+Prints one JSON line: messages, seconds, templates, grouping accuracy (when true
+templates are known).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from leaktrace.cluster import TemplateIndex, grouping_accuracy
+from leaktrace.text.slots import mask
+
+_NAIVE_MASK = re.compile(r"https?://\S+|[\w.-]+\.test/\S*|\d+")
+
+
+def load(directory: Path) -> tuple[list[str], list[str | None], dict[str, tuple], tuple, list]:
+    """Bodies, true templates (None for one-offs), names per canary, platforms, canaries."""
+    truth = json.loads((directory / "truth.json").read_text(encoding="utf-8"))
+    names: dict[str, set[str]] = defaultdict(set)
+    with (directory / "canaries.csv").open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            names[row["label"]].add(row["name"])
+    for plant in truth["plants"]:
+        if plant.get("name_used"):
+            names[plant["canary"]].add(plant["name_used"])
+    with (directory / "messages.csv").open(encoding="utf-8") as fh:
+        bodies = [row["body"] for row in csv.DictReader(fh)]
+    messages = truth["messages"]
+    true: list[str | None] = [m["template"] for m in messages]
+    canaries = [m["canary"] for m in messages]
+    extra = directory / "one_offs.txt"
+    if extra.exists():
+        for line in extra.read_text(encoding="utf-8").splitlines():
+            bodies.append(line)
+            true.append(None)
+            canaries.append("")
+    frozen = {k: tuple(sorted(v)) for k, v in names.items()}
+    return bodies, true, frozen, tuple(s["name"] for s in truth["sources"]), canaries
+
+
+def ours(bodies, names, platforms, canaries):
+    pairs = zip(bodies, canaries, strict=True)
+    skeletons = [mask(b, names.get(c, ()), platforms).skeleton for b, c in pairs]
+    return list(TemplateIndex().assign_all(skeletons))
+
+
+def naive(bodies, names, platforms, canaries):
+    from rapidfuzz import fuzz, process
+
+    representatives: list[str] = []
+    out = []
+    for body in bodies:
+        text = _NAIVE_MASK.sub("#", body)
+        hit = process.extractOne(text, representatives, scorer=fuzz.ratio, score_cutoff=85)
+        if hit is None:
+            representatives.append(text)
+            out.append(len(representatives) - 1)
+        else:
+            out.append(hit[2])
+    return out
+
+
+def drain(bodies, names, platforms, canaries):
+    from drain3 import TemplateMiner
+
+    miner = TemplateMiner()
+    return [miner.add_log_message(body)["cluster_id"] for body in bodies]
+
+
+def main() -> None:
+    method, directory = sys.argv[1], Path(sys.argv[2])
+    bodies, true, names, platforms, canaries = load(directory)
+    started = time.perf_counter()
+    predicted = {"ours": ours, "naive": naive, "drain3": drain}[method](
+        bodies, names, platforms, canaries
+    )
+    seconds = time.perf_counter() - started
+    # One-offs are their own true group each.
+    labels = [t if t is not None else f"one-off-{i}" for i, t in enumerate(true)]
+    print(
+        json.dumps(
+            {
+                "messages": len(bodies),
+                "seconds": seconds,
+                "templates": len(set(predicted)),
+                "accuracy": grouping_accuracy(predicted, labels),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
