@@ -24,6 +24,7 @@ from bench.measure import run_measured
 DATA = Path(__file__).parent / ".data"
 STUDY = DATA / "cluster-100k"
 TAIL = DATA / "cluster-longtail"
+LIMIT_S = 900  # a method still running after this is stopped and reported as such
 
 
 def _simulate(directory: Path, *args: str) -> None:
@@ -51,11 +52,15 @@ def _long_tail() -> None:
     (TAIL / "one_offs.txt").write_text("\n".join(sorted(lines)) + "\n", encoding="utf-8")
 
 
-def _run(method: str, directory: Path) -> dict:
-    _, memory, out = run_measured(
-        [sys.executable, "-m", "bench.cluster_methods", method, str(directory)],
-        cwd=Path(__file__).parent.parent,
-    )
+def _run(method: str, directory: Path) -> dict | None:
+    try:
+        _, memory, out = run_measured(
+            [sys.executable, "-m", "bench.cluster_methods", method, str(directory)],
+            timeout=LIMIT_S,
+            cwd=Path(__file__).parent.parent,
+        )
+    except TimeoutError:
+        return None
     result = json.loads(out.strip().splitlines()[-1])
     result["peak_mb"] = memory / 1e6
     return result
@@ -76,6 +81,9 @@ def run() -> None:
         print(f"  {'method':10} {head}")
         for method in methods:
             r = _run(method, directory)
+            if r is None:
+                print(f"  {method:10} stopped: still running after {LIMIT_S} s")
+                continue
             print(
                 f"  {method:10} {r['messages']:9,} {r['seconds']:8.1f} "
                 f"{r['messages'] / r['seconds']:8,.0f} {r['templates']:9,} {r['accuracy']:6.3f}"

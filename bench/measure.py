@@ -30,13 +30,20 @@ def _rss(pid: int) -> int:
     return 0
 
 
-def run_measured(cmd: list[str], **kwargs) -> tuple[float, int, str]:
-    """(seconds, peak RSS summed over the process and its children in bytes, stdout)."""
+def run_measured(cmd: list[str], timeout: float | None = None, **kwargs) -> tuple[float, int, str]:
+    """(seconds, peak RSS summed over the process and its children in bytes, stdout).
+
+    Past ``timeout`` seconds the process is killed and :class:`TimeoutError` raised.
+    """
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
     peak = 0
     while proc.poll() is None:
         peak = max(peak, sum(_rss(p) for p in _tree(proc.pid)))
+        if timeout is not None and time.perf_counter() - started > timeout:
+            proc.kill()
+            proc.communicate()
+            raise TimeoutError(f"{cmd[:4]} still running after {timeout:.0f} s")
         time.sleep(0.1)
     seconds = time.perf_counter() - started
     out, err = proc.communicate()
