@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from leaktrace.cluster import TemplateIndex, grouping_accuracy
-from leaktrace.text.slots import mask
+from leaktrace.text.batch import mask_many
 
 _NAIVE_MASK = re.compile(r"https?://\S+|[\w.-]+\.test/\S*|\d+")
 
@@ -46,8 +46,8 @@ def load(directory: Path) -> tuple[list[str], list[str | None], dict[str, tuple]
 
 
 def ours(bodies, names, platforms, canaries):
-    pairs = zip(bodies, canaries, strict=True)
-    skeletons = [mask(b, names.get(c, ()), platforms).skeleton for b, c in pairs]
+    masked = mask_many(bodies, [names.get(c, ()) for c in canaries], platforms)
+    skeletons = [m.skeleton for m in masked]
     return list(TemplateIndex().assign_all(skeletons))
 
 

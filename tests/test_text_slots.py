@@ -96,3 +96,14 @@ def test_masking_any_text_keeps_every_value_and_leaves_no_private_tokens(text):
     plain = re.sub("[\U000f0000-\U000f0fff]", "\ufffd", plain)  # mask() reserves this range
     assert all(s.value.strip() in plain for s in masked.slots)
     assert not any(0xF0000 <= ord(ch) <= 0xF0FFF for ch in masked.skeleton)
+
+
+def test_masking_on_every_core_gives_what_masking_in_turn_gives(monkeypatch):
+    from leaktrace.text import batch
+
+    texts = [f"【安易花】尊敬的张伟，您有{i}元额度，详询400-104-0152，回T退订" for i in range(40)]
+    names = [("张伟",)] * len(texts)
+    in_turn = batch.mask_many(texts, names)
+    monkeypatch.setattr(batch, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(batch, "CHUNK", 7)
+    assert batch.mask_many(texts, names) == in_turn

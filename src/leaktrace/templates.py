@@ -11,7 +11,7 @@ import pyarrow as pa
 from leaktrace.cluster import DEFAULT_THRESHOLD, TemplateIndex
 from leaktrace.store import Store
 from leaktrace.store.connection import transaction
-from leaktrace.text.slots import mask
+from leaktrace.text.batch import mask_many
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def cluster_messages(
             f"SELECT m.id, m.canary_id, m.body FROM messages m {where} ORDER BY m.id"
         ).fetchall()
     frozen = {cid: tuple(sorted(n)) for cid, n in names.items()}
-    masked = [mask(body, frozen.get(cid, ()), platforms) for _, cid, body in rows]
+    masked = mask_many([r[2] for r in rows], [frozen.get(r[1], ()) for r in rows], platforms)
     ids = index.assign_all([m.skeleton for m in masked])
     table = pa.table(
         {
