@@ -47,12 +47,15 @@ class Masked:
 
 
 @cache
-def instructions() -> tuple[tuple[str, re.Pattern[str]], ...]:
-    """The ordered (kind, compiled pattern) list from ``data/slots.toml``."""
+def instructions() -> tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...]:
+    """The ordered (kind, compiled pattern, required substrings) list from ``data/slots.toml``."""
     data = tomllib.loads(
         resources.files("leaktrace").joinpath("data/slots.toml").read_text(encoding="utf-8")
     )
-    return tuple((entry["kind"], re.compile(entry["pattern"])) for entry in data["slot"])
+    return tuple(
+        (entry["kind"], re.compile(entry["pattern"]), tuple(entry.get("requires", ())))
+        for entry in data["slot"]
+    )
 
 
 def url_host(url: str) -> str:
@@ -104,7 +107,10 @@ def mask(text: str, names: Iterable[str] = (), platforms: Iterable[str] = ()) ->
         pattern = _names_pattern(tuple(words))
         if pattern is not None:
             text = pattern.sub(keep(kind), text)
-    for kind, compiled in instructions():
+    lower = text.lower()
+    for kind, compiled, requires in instructions():
+        if requires and not any(r in lower for r in requires):
+            continue
         if len(taken) < _MAX_SLOTS:
             text = compiled.sub(keep(kind), text, count=_MAX_SLOTS - len(taken))
     ordered = [taken[ord(ch) - _PRIVATE] for ch in _TOKEN.findall(text)]
