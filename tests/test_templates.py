@@ -44,6 +44,7 @@ def test_every_message_gets_a_template_matching_the_true_ones(study):
     assert grouping_accuracy([got[k] for k in keys], [true[k] for k in keys]) >= 0.95
     biggest = list_templates(study, limit=1)[0]
     assert biggest.size > 300 and "<AMOUNT>" in biggest.text
+    assert biggest.category == "loan" and biggest.category_confidence > 0.5
 
 
 def test_a_second_run_clusters_only_new_messages_and_a_rebuild_agrees(study):

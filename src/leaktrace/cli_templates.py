@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -28,9 +29,13 @@ def cluster_command(
         float | None,
         typer.Option(help="rapidfuzz ratio (0-100) to join a template; a change rebuilds."),
     ] = None,
+    lexicon: Annotated[
+        Path | None,
+        typer.Option(help="A categories.toml of your own keywords, added to the shipped ones."),
+    ] = None,
 ) -> None:
     """Group messages into templates; only messages not yet clustered unless --rebuild."""
-    result = cluster_messages(_store(ctx), rebuild=rebuild, threshold=threshold)
+    result = cluster_messages(_store(ctx), rebuild=rebuild, threshold=threshold, lexicon=lexicon)
     what = "rebuilt" if result.rebuilt else "clustered"
     out.print(
         f"{what} {result.messages} messages: {result.templates} templates "
@@ -51,10 +56,15 @@ def templates_command(
         out.print_json(json.dumps(data, ensure_ascii=False, default=str))
         return
     table = Table(title="templates")
-    for column in ("id", "size", "first seen", "last seen", "text"):
+    for column in ("id", "size", "category", "first seen", "last seen", "text"):
         table.add_column(column)
     for r in rows:
         table.add_row(
-            str(r.id), str(r.size), f"{r.first_seen:%Y-%m-%d}", f"{r.last_seen:%Y-%m-%d}", r.text
+            str(r.id),
+            str(r.size),
+            f"{r.category} ({r.category_confidence:.2f})",
+            f"{r.first_seen:%Y-%m-%d}",
+            f"{r.last_seen:%Y-%m-%d}",
+            r.text,
         )
     out.print(table)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -12,6 +13,7 @@ from leaktrace.cluster import DEFAULT_THRESHOLD, TemplateIndex
 from leaktrace.store import Store
 from leaktrace.store.connection import transaction
 from leaktrace.text.batch import mask_many
+from leaktrace.text.categories import categorize, load_lexicon
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class Template:
     size: int
     first_seen: object
     last_seen: object
+    category: str
+    category_confidence: float
 
 
 def _index(con, threshold: float) -> TemplateIndex:
@@ -49,9 +53,16 @@ def _index(con, threshold: float) -> TemplateIndex:
 
 
 def cluster_messages(
-    store: Store, *, rebuild: bool = False, threshold: float | None = None
+    store: Store,
+    *,
+    rebuild: bool = False,
+    threshold: float | None = None,
+    lexicon: Path | None = None,
 ) -> ClusterResult:
-    """Give every unclustered message a template (all of them with ``rebuild``)."""
+    """Give every unclustered message a template (all of them with ``rebuild``).
+
+    Every template is (re)categorised from the keyword lexicon, plus ``lexicon`` if given.
+    """
     with store.connect() as con:
         stored = con.execute(
             "SELECT value FROM clustering_settings WHERE name = 'threshold'"
@@ -91,10 +102,14 @@ def cluster_messages(
             ],
         }
     )
+    words = load_lexicon(lexicon)
+    categories = [categorize(text, words) for text in index.representatives]
     representatives = pa.table(
         {
             "id": pa.array(range(len(index.representatives)), pa.int64()),
             "text": index.representatives,
+            "category": [c.name for c in categories],
+            "confidence": pa.array([c.confidence for c in categories], pa.float64()),
         }
     )
     skeletons = pa.table(
@@ -114,6 +129,10 @@ def cluster_messages(
         con.execute(
             "INSERT INTO templates (id, text) SELECT id, text FROM reps"
             " WHERE id NOT IN (SELECT id FROM templates)"
+        )
+        con.execute(
+            "UPDATE templates SET category = reps.category, category_confidence = reps.confidence"
+            " FROM reps WHERE templates.id = reps.id"
         )
         con.execute(
             "INSERT INTO template_skeletons SELECT * FROM skels"
@@ -143,7 +162,8 @@ def list_templates(store: Store, limit: int = 50) -> list[Template]:
     """The biggest templates first."""
     with store.connect() as con:
         rows = con.execute(
-            "SELECT id, text, size, first_seen, last_seen FROM templates"
+            "SELECT id, text, size, first_seen, last_seen, category, category_confidence"
+            " FROM templates"
             " ORDER BY size DESC, id LIMIT ?",
             [limit],
         ).fetchall()

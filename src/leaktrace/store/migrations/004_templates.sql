@@ -4,7 +4,9 @@ CREATE TABLE templates (
     text        VARCHAR NOT NULL,          -- representative skeleton: 【<SIG>】尊敬的<NAME>,…
     size        BIGINT NOT NULL DEFAULT 0,
     first_seen  TIMESTAMPTZ,
-    last_seen   TIMESTAMPTZ
+    last_seen   TIMESTAMPTZ,
+    category    VARCHAR,                   -- loan | gambling | fraud | marketing | verification | other
+    category_confidence DOUBLE
 );
 
 -- Every distinct skeleton seen and the template it joined.
