@@ -7,16 +7,16 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from datetime import datetime, tzinfo
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from leaktrace import roster
+from leaktrace.cli_common import UserError, parse_zone, store_from
 from leaktrace.cli_ingest import ingest_command, quarantine_app, receive_command
 from leaktrace.cli_study import demo_command, simulate_command
 from leaktrace.cli_templates import cluster_command, templates_command
@@ -32,7 +32,7 @@ from leaktrace.roster_csv import (
     roster_files,
 )
 from leaktrace.sim_world import SimulationError
-from leaktrace.store import Store, StoreBusy, default_db_path
+from leaktrace.store import StoreBusy
 
 app = typer.Typer(
     help="Trace who leaked or sold your personal data with canary identities.",
@@ -51,10 +51,6 @@ TzOpt = Annotated[
     str | None,
     typer.Option("--tz", help="Time zone for times without an offset (default: this machine's)."),
 ]
-
-
-class UserError(Exception):
-    """An error to show as one line, without a traceback."""
 
 
 def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -92,22 +88,6 @@ def main(
 ) -> None:
     """Trace who leaked or sold your personal data with canary identities."""
     ctx.obj = {"db": db}
-
-
-def _store(ctx: typer.Context) -> Store:
-    db = ctx.obj.get("db") if ctx.obj else None
-    return Store(db or default_db_path())
-
-
-def _zone(name: str | None) -> tzinfo:
-    if name is None:
-        zone = datetime.now().astimezone().tzinfo
-        assert zone is not None
-        return zone
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UserError(f"unknown time zone {name!r}; use a name like Asia/Shanghai") from None
 
 
 def _print_json(items: list[Any]) -> None:
@@ -150,7 +130,7 @@ def source_add(
         signatures=tuple(signature or ()),
         notes=notes,
     )
-    added = roster.add_source(_store(ctx), source)
+    added = roster.add_source(store_from(ctx), source)
     out.print(f"added source [bold]{added.name}[/bold] ({added.category.value})")
 
 
@@ -158,7 +138,7 @@ def source_add(
 @handles_errors
 def source_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List the sources."""
-    sources = roster.list_sources(_store(ctx))
+    sources = roster.list_sources(store_from(ctx))
     if as_json:
         _print_json(sources)
         return
@@ -178,7 +158,7 @@ def source_import(ctx: typer.Context, file: Path) -> None:
     """Import sources from a CSV file (name,category,url[,sender_ids,signatures,notes])."""
     if not file.is_file():
         raise UserError(f"{file} does not exist")
-    _print_report(import_roster_files(_store(ctx), {"sources.csv": file}, _zone(None)))
+    _print_report(import_roster_files(store_from(ctx), {"sources.csv": file}, parse_zone(None)))
 
 
 @canary_app.command("new")
@@ -201,7 +181,7 @@ def canary_new(
     """Make a canary: a Faker persona bound to a contact you control."""
     contacts = roster.read_pool(pool) if pool else []
     canary = roster.new_canary(
-        _store(ctx),
+        store_from(ctx),
         phone=phone,
         email=email,
         pool=contacts,
@@ -239,7 +219,7 @@ def canary_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List canaries and controls."""
-    canaries = roster.list_canaries(_store(ctx), controls)
+    canaries = roster.list_canaries(store_from(ctx), controls)
     if as_json:
         _print_json(canaries)
         return
@@ -280,7 +260,7 @@ def plant_command(
     tz: TzOpt = None,
 ) -> None:
     """Record that a canary was given to a source."""
-    zone = _zone(tz)
+    zone = parse_zone(tz)
     when = datetime.now(zone)
     if at:
         try:
@@ -290,7 +270,7 @@ def plant_command(
         if when.tzinfo is None:
             when = when.replace(tzinfo=zone)
     result = roster.plant(
-        _store(ctx),
+        store_from(ctx),
         canary,
         source,
         when,
@@ -319,7 +299,7 @@ def plants_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List plants in time order."""
-    plants = roster.list_plants(_store(ctx), source)
+    plants = roster.list_plants(store_from(ctx), source)
     if as_json:
         _print_json(plants)
         return
@@ -366,14 +346,14 @@ def import_roster_command(
     tz: TzOpt = None,
 ) -> None:
     """Import a roster planted by hand: sources.csv, canaries.csv, plants.csv."""
-    store = _store(ctx)
+    store = store_from(ctx)
     if len(paths) == 1 and paths[0].is_dir():
-        report = import_roster(store, paths[0], _zone(tz))
+        report = import_roster(store, paths[0], parse_zone(tz))
     else:
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
             raise UserError(f"no such file: {', '.join(missing)}")
-        report = import_roster_files(store, roster_files(paths), _zone(tz))
+        report = import_roster_files(store, roster_files(paths), parse_zone(tz))
     _print_report(report)
     if report.errors:
         raise typer.Exit(2)
@@ -385,7 +365,7 @@ def export_roster_command(
     ctx: typer.Context, directory: Annotated[Path, typer.Argument(help="Where to write.")]
 ) -> None:
     """Write the roster as sources.csv, canaries.csv and plants.csv."""
-    for path in export_roster(_store(ctx), directory):
+    for path in export_roster(store_from(ctx), directory):
         out.print(f"wrote {path}", highlight=False)
 
 
@@ -393,7 +373,7 @@ def export_roster_command(
 @handles_errors
 def info(ctx: typer.Context) -> None:
     """Show where the store is and what it holds."""
-    store = _store(ctx)
+    store = store_from(ctx)
     counts = store.table_counts()
     out.print(f"store: {store.path} (schema version {store.schema_version()})", highlight=False)
     for table, n in counts.items():

@@ -13,35 +13,20 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+from leaktrace.cli_common import parse_pairs, parse_zone, store_from
 from leaktrace.ingest.detect import FORMATS
 from leaktrace.ingest.importer import ImportOptions, ImportResult, import_file, load_book
 from leaktrace.ingest.inbox import Inbox, inbox_dir
 from leaktrace.ingest.quarantine import assign, list_quarantine, rematch
 from leaktrace.ingest.recipients import RecipientBook
 from leaktrace.ingest.records import IngestError
-from leaktrace.ingest.smsbackup import parse_sub_ids
-from leaktrace.store import Store, default_db_path
+from leaktrace.store import Store
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
 MAX_PROBLEMS_SHOWN = 20
 
 quarantine_app = typer.Typer(help="Messages for recipients that are no canary's contact.")
-
-
-def _store(ctx: typer.Context) -> Store:
-    db = ctx.obj.get("db") if ctx.obj else None
-    return Store(db or default_db_path())
-
-
-def _columns(pairs: list[str]) -> dict[str, str]:
-    mapping = {}
-    for pair in pairs:
-        ours, eq, theirs = pair.partition("=")
-        if not eq or not ours.strip() or not theirs.strip():
-            raise IngestError(f"--column wants NAME=THEIRS, e.g. body=content, not {pair!r}")
-        mapping[ours.strip()] = theirs.strip()
-    return mapping
 
 
 def _summary(result: ImportResult) -> None:
@@ -122,19 +107,17 @@ def ingest_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON results.")] = False,
 ) -> None:
     """Import message files (format detected) and/or the receiver's inbox; each file is atomic."""
-    from leaktrace.cli import _zone  # the one place zones are parsed
-
     if not files and not inbox:
         raise IngestError("give message files to import, or --inbox")
-    store = _store(ctx)
-    zone: tzinfo | None = _zone(tz) if tz else None
+    store = store_from(ctx)
+    zone: tzinfo | None = parse_zone(tz) if tz else None
     options = ImportOptions(
         format=fmt,
         recipient=recipient,
-        sub_ids=parse_sub_ids(sub_id) if sub_id else {},
+        sub_ids=parse_pairs([sub_id or ""], "--sub-id", "1=canary-001,2=canary-002"),
         encoding=encoding,
         tz=zone,
-        columns=_columns(column or []),
+        columns=parse_pairs(column or [], "--column", "body=content"),
     )
     results: list[dict] = []
     failed = 0
@@ -175,7 +158,7 @@ def quarantine_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Unknown recipients and how many messages wait for each."""
-    rows = list_quarantine(_store(ctx))
+    rows = list_quarantine(store_from(ctx))
     if as_json:
         out.print_json(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, default=str))
         return
@@ -197,14 +180,14 @@ def quarantine_assign(
     canary: Annotated[str, typer.Argument(help="The canary (label, phone or e-mail).")],
 ) -> None:
     """Give a quarantined recipient's messages to a canary."""
-    moved = assign(_store(ctx), recipient, canary)
+    moved = assign(store_from(ctx), recipient, canary)
     out.print(f"assigned {moved} messages to {canary}", highlight=False)
 
 
 @quarantine_app.command("rematch")
 def quarantine_rematch(ctx: typer.Context) -> None:
     """Match quarantined recipients against the canaries as they are now."""
-    moved = rematch(_store(ctx))
+    moved = rematch(store_from(ctx))
     out.print(f"matched {moved} messages to canaries")
 
 
@@ -236,7 +219,7 @@ def receive_command(
 
     from leaktrace.receiver import ReceiverConfig, create_app
 
-    store = _store(ctx)
+    store = store_from(ctx)
     config = ReceiverConfig(
         store_path=store.path,
         inbox_dir=inbox_dir(store.path),

@@ -11,15 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from leaktrace.store import Store, default_db_path
+from leaktrace.cli_common import store_from
 from leaktrace.templates import cluster_messages, list_templates
 
 out = Console()
-
-
-def _store(ctx: typer.Context) -> Store:
-    db = ctx.obj.get("db") if ctx.obj else None
-    return Store(db or default_db_path())
 
 
 def cluster_command(
@@ -35,7 +30,9 @@ def cluster_command(
     ] = None,
 ) -> None:
     """Group messages into templates; only messages not yet clustered unless --rebuild."""
-    result = cluster_messages(_store(ctx), rebuild=rebuild, threshold=threshold, lexicon=lexicon)
+    result = cluster_messages(
+        store_from(ctx), rebuild=rebuild, threshold=threshold, lexicon=lexicon
+    )
     what = "rebuilt" if result.rebuilt else "clustered"
     out.print(
         f"{what} {result.messages} messages: {result.templates} templates "
@@ -50,7 +47,7 @@ def templates_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The templates, biggest first, with their masked text."""
-    rows = list_templates(_store(ctx), limit)
+    rows = list_templates(store_from(ctx), limit)
     if as_json:
         data = [dataclasses.asdict(r) for r in rows]
         out.print_json(json.dumps(data, ensure_ascii=False, default=str))

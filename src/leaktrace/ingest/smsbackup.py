@@ -332,17 +332,6 @@ def _record(el: etree._Element, shift: int, source: _Lines) -> BackupMessage | N
     )
 
 
-def parse_sub_ids(text: str) -> dict[str, str]:
-    """``1=canary-001,2=+8613800138000`` as a mapping from SIM sub_id to recipient."""
-    mapping = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        sub_id, eq, recipient = item.partition("=")
-        if not eq or not sub_id.strip() or not recipient.strip():
-            raise IngestError(f"--sub-id wants SUB=RECIPIENT pairs like 1=canary-001, not {item!r}")
-        mapping[sub_id.strip()] = recipient.strip()
-    return mapping
-
-
 def read_smsbackup(
     path: Path,
     report: ReadReport,
