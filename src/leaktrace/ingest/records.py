@@ -8,9 +8,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-# A signature is the bracketed name a sender puts first or last: 【易信贷】 or [CreditPlus].
-_BRACKETED = r"(【[^】]{1,30}】|\[[^\]]{1,30}\])"
-_SIGNATURE = re.compile(rf"^\s*{_BRACKETED}|{_BRACKETED}\s*$")
+from leaktrace.text.signature import find_signature
+
 _SEPARATORS = re.compile(r"[\s\-()]")
 _CN_SERVICE = re.compile(r"^(?:\+86|0086)(?=10[56]|9\d{4}|[48]00|12)")
 _CN_MOBILE = re.compile(r"^(?:\+86|0086)?(1[3-9]\d{9})$")
@@ -74,10 +73,8 @@ def message_key(
 
 def split_signature(body: str) -> str | None:
     """The signature 【…】 or […] at the start or end of a message body, if any."""
-    match = _SIGNATURE.search(body)
-    if not match:
-        return None
-    return match[1] or match[2]
+    found = find_signature(body)
+    return found.text if found else None
 
 
 def normalize_sender(sender: str) -> str:

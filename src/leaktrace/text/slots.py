@@ -17,12 +17,12 @@ from functools import cache
 from importlib import resources
 
 from leaktrace.text.normalize import normalize
+from leaktrace.text.signature import find_signature
 
 _PRIVATE = 0xF0000  # supplementary private-use plane: never in real messages after NFKC
 _MAX_SLOTS = 4096
 _TOKEN = re.compile("[\U000f0000-\U000f0fff]")
 _REPEATED = re.compile(r"(<[A-Z_0-9]+>)(?:[ ,;。，、]*\1)+")
-_SIGNATURE = re.compile(r"^\s*【([^】]{1,30})】|【([^】]{1,30})】\s*$|^\s*\[([^\]]{1,30})\]")
 
 
 @dataclass(frozen=True)
@@ -80,12 +80,11 @@ def mask(text: str, names: Iterable[str] = (), platforms: Iterable[str] = ()) ->
     """
     text = _TOKEN.sub("\ufffd", normalize(text))  # our placeholder range, if a text uses it
     signature = None
-    found = _SIGNATURE.search(text)
+    found = find_signature(text)
     if found:
-        signature = next(g for g in found.groups() if g is not None)
-        bracket = "【<SIG>】" if found.group(3) is None else "[<SIG>]"
-        start, end = found.span()
-        text = (text[:start] + bracket + text[end:]) if start == 0 else (text[:start] + bracket)
+        signature = found.name
+        bracket = "【<SIG>】" if found.full_width else "[<SIG>]"
+        text = text[: found.start] + bracket + text[found.end :]
     # While masking, each slot is one private-use character, so later patterns never
     # see a placeholder's letters or digits; they become <KIND> at the end.
     taken: list[Slot] = []
