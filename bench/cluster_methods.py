@@ -6,43 +6,31 @@ templates are known).
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 from leaktrace.cluster import TemplateIndex, grouping_accuracy
+from leaktrace.sim_read import read_study_texts
 from leaktrace.text.batch import mask_many
 
 _NAIVE_MASK = re.compile(r"https?://\S+|[\w.-]+\.test/\S*|\d+")
 
 
-def load(directory: Path) -> tuple[list[str], list[str | None], dict[str, tuple], tuple, list]:
+def load(directory: Path) -> tuple[list[str], list[str | None], dict, tuple, list[str]]:
     """Bodies, true templates (None for one-offs), names per canary, platforms, canaries."""
-    truth = json.loads((directory / "truth.json").read_text(encoding="utf-8"))
-    names: dict[str, set[str]] = defaultdict(set)
-    with (directory / "canaries.csv").open(encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            names[row["label"]].add(row["name"])
-    for plant in truth["plants"]:
-        if plant.get("name_used"):
-            names[plant["canary"]].add(plant["name_used"])
-    with (directory / "messages.csv").open(encoding="utf-8") as fh:
-        bodies = [row["body"] for row in csv.DictReader(fh)]
-    messages = truth["messages"]
-    true: list[str | None] = [m["template"] for m in messages]
-    canaries = [m["canary"] for m in messages]
+    study = read_study_texts(directory)
+    bodies, canaries = list(study.bodies), list(study.canaries)
+    true: list[str | None] = list(study.templates)
     extra = directory / "one_offs.txt"
     if extra.exists():
         for line in extra.read_text(encoding="utf-8").splitlines():
             bodies.append(line)
             true.append(None)
             canaries.append("")
-    frozen = {k: tuple(sorted(v)) for k, v in names.items()}
-    return bodies, true, frozen, tuple(s["name"] for s in truth["sources"]), canaries
+    return bodies, true, study.names, study.platforms, canaries
 
 
 def ours(bodies, names, platforms, canaries):

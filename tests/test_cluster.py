@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import json
-from collections import defaultdict
-
 import pytest
 
 from leaktrace.cluster import TemplateIndex, grouping_accuracy
 from leaktrace.demo import find_sample_data
+from leaktrace.sim_read import read_study_texts
 from leaktrace.text.slots import mask
 
 SAMPLE = find_sample_data()
@@ -18,23 +15,12 @@ SAMPLE = find_sample_data()
 @pytest.fixture(scope="module")
 def sample_skeletons() -> tuple[list[str], list[str]]:
     """(skeleton, true template) of every sample message, masked with what the store knows."""
-    truth = json.loads((SAMPLE / "truth.json").read_text(encoding="utf-8"))
-    names: dict[str, set[str]] = defaultdict(set)
-    with (SAMPLE / "canaries.csv").open(encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            names[row["label"]].add(row["name"])
-    for plant in truth["plants"]:
-        if plant.get("name_used"):
-            names[plant["canary"]].add(plant["name_used"])
-    platforms = tuple(s["name"] for s in truth["sources"])
-    with (SAMPLE / "messages.csv").open(encoding="utf-8") as fh:
-        bodies = [row["body"] for row in csv.DictReader(fh)]
-    messages = truth["messages"]
+    study = read_study_texts(SAMPLE)
     skeletons = [
-        mask(body, tuple(sorted(names[m["canary"]])), platforms).skeleton
-        for body, m in zip(bodies, messages, strict=True)
+        mask(body, study.names.get(label, ()), study.platforms).skeleton
+        for body, label in zip(study.bodies, study.canaries, strict=True)
     ]
-    return skeletons, [m["template"] for m in messages]
+    return skeletons, study.templates
 
 
 def test_grouping_accuracy_on_the_sample_study_is_at_least_095(sample_skeletons):
