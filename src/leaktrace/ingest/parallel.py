@@ -10,11 +10,11 @@ sequential read would stop there.
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import queue
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from leaktrace.cores import usable_cores
 from leaktrace.ingest.recipients import RecipientBook
 from leaktrace.ingest.records import IngestError, ReadReport
 from leaktrace.ingest.smsbackup import Span, plan_spans, read_smsbackup
@@ -68,11 +68,6 @@ def _work(
     results.put((k, report, None, stage.files, stage.count))
 
 
-def workers() -> int:
-    """How many processes to use: the cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def stage_backup_in_parallel(
     path: Path,
     options: ImportOptions,
@@ -85,11 +80,11 @@ def stage_backup_in_parallel(
 
     ``None`` when it does not pay (small file, one core, another encoding).
     """
-    if workers() < 2 or path.stat().st_size < PARALLEL_MIN_BYTES:
+    if usable_cores() < 2 or path.stat().st_size < PARALLEL_MIN_BYTES:
         return None
     if options.encoding and options.encoding.replace("-", "").lower() not in ("utf8", "utf8sig"):
         return None
-    spans = plan_spans(path, workers())
+    spans = plan_spans(path, usable_cores())
     if len(spans) < 2:
         return None
     context = mp.get_context("spawn")  # never fork a process that has DuckDB threads

@@ -6,7 +6,7 @@ import multiprocessing as mp
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from leaktrace.ingest.parallel import workers
+from leaktrace.cores import usable_cores
 from leaktrace.text.slots import Masked, mask
 
 PARALLEL_MIN = 20_000  # below this, starting processes costs more than it saves
@@ -23,7 +23,7 @@ def mask_many(
     texts: Sequence[str], names: Sequence[tuple[str, ...]], platforms: tuple[str, ...] = ()
 ) -> list[Masked]:
     """``mask`` over many texts (each with its recipient's names), in order."""
-    cores = workers()
+    cores = usable_cores()
     if len(texts) < PARALLEL_MIN or cores < 2:
         return _mask_chunk(texts, names, platforms)
     spans = range(0, len(texts), CHUNK)
