@@ -61,7 +61,9 @@ def cluster_messages(
 ) -> ClusterResult:
     """Give every unclustered message a template (all of them with ``rebuild``).
 
-    Every template is (re)categorised from the keyword lexicon, plus ``lexicon`` if given.
+    New templates are categorised from the keyword lexicon; with ``lexicon`` (extra
+    keywords) every template is categorised again. Work on an incremental run is
+    proportional to the new messages and templates, not to the store.
     """
     with store.connect() as con:
         stored = con.execute(
@@ -79,7 +81,7 @@ def cluster_messages(
             names[canary_id].add(name)
         platforms = tuple(r[0] for r in con.execute("SELECT name FROM sources").fetchall())
         index = TemplateIndex(threshold=threshold) if rebuild else _index(con, threshold)
-        before = len(index.representatives)
+        before, known = len(index.representatives), len(index.assigned)
         where = (
             ""
             if rebuild
@@ -103,19 +105,21 @@ def cluster_messages(
         }
     )
     words = load_lexicon(lexicon)
-    categories = [categorize(text, words) for text in index.representatives]
+    first = 0 if lexicon is not None else before  # a rebuild starts from an empty index
+    categories = [categorize(text, words) for text in index.representatives[first:]]
     representatives = pa.table(
         {
-            "id": pa.array(range(len(index.representatives)), pa.int64()),
-            "text": index.representatives,
+            "id": pa.array(range(first, len(index.representatives)), pa.int64()),
+            "text": index.representatives[first:],
             "category": [c.name for c in categories],
             "confidence": pa.array([c.confidence for c in categories], pa.float64()),
         }
     )
+    added = list(index.assigned.items())[known:]  # dicts keep insertion order
     skeletons = pa.table(
         {
-            "skeleton": list(index.assigned),
-            "template_id": pa.array(list(index.assigned.values()), pa.int64()),
+            "skeleton": [k for k, _ in added],
+            "template_id": pa.array([v for _, v in added], pa.int64()),
         }
     )
     with store.connect() as con, transaction(con):
@@ -134,10 +138,7 @@ def cluster_messages(
             "UPDATE templates SET category = reps.category, category_confidence = reps.confidence"
             " FROM reps WHERE templates.id = reps.id"
         )
-        con.execute(
-            "INSERT INTO template_skeletons SELECT * FROM skels"
-            " WHERE skeleton NOT IN (SELECT skeleton FROM template_skeletons)"
-        )
+        con.execute("INSERT INTO template_skeletons SELECT * FROM skels")
         con.execute(
             """
             UPDATE templates SET size = a.size, first_seen = a.first_seen, last_seen = a.last_seen
@@ -145,6 +146,7 @@ def cluster_messages(
                 SELECT t.template_id, count(*) AS size, min(m.received_at) AS first_seen,
                        max(m.received_at) AS last_seen
                 FROM message_templates t JOIN messages m ON m.id = t.message_id
+                WHERE t.template_id IN (SELECT template_id FROM fresh)
                 GROUP BY t.template_id
             ) a WHERE templates.id = a.template_id
             """
