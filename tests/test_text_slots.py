@@ -8,13 +8,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leaktrace.text.normalize import normalize
-from leaktrace.text.slots import mask, url_host
+from leaktrace.text.normalize import ASTRAL_EMOJI, normalize, strip_emoji
+from leaktrace.text.slots import instructions, mask, url_host
 
 
 def test_normalize_folds_widths_and_drops_invisible_characters_and_emoji():
     text = "【安易花】您有３００００元\u200b额度　点击ｈｔｔｐｓ://x.test 😎🔥👍🏽 回Ｔ退订 ✨"
     assert normalize(text) == "【安易花】您有30000元额度 点击https://x.test 回T退订"
+
+
+def test_every_emoji_of_the_emoji_package_is_stripped():
+    import emoji
+
+    astral = {ord(ch) for e in emoji.EMOJI_DATA for ch in e if ord(ch) > 0xFFFF}
+    assert all(any(a <= p <= b for a, b in ASTRAL_EMOJI) for p in astral)
+    # A keycap keeps its ASCII base: "1️⃣" reads as 1.
+    kept = {e: "".join(ch for ch in e if ch.isascii()) for e in emoji.EMOJI_DATA}
+    assert all(strip_emoji(f"a{e}b") == f"a{kept[e]}b" for e in emoji.EMOJI_DATA)
+    assert strip_emoji("还款。【银行】¥3万") == "还款。【银行】¥3万"
 
 
 @pytest.mark.parametrize(
@@ -96,6 +107,42 @@ def test_masking_any_text_keeps_every_value_and_leaves_no_private_tokens(text):
     plain = re.sub("[\U000f0000-\U000f0fff]", "\ufffd", plain)  # mask() reserves this range
     assert all(s.value.strip() in plain for s in masked.slots)
     assert not any(0xF0000 <= ord(ch) <= 0xF0FFF for ch in masked.skeleton)
+
+
+# Pieces every slot pattern reacts to, so generated texts hit their edges.
+_PIECES = [
+    *"0123456789 +-./:,@年月日号点分元万块千kKT¥$€回复拒收退订姓名微信QqVvWwxX扣号码验证为您的",
+    "http://",
+    "https://",
+    "t.cn/",
+    ".com",
+    "106",
+    "400",
+    "95",
+    "86",
+    "RMB",
+    "USD",
+    "dollars",
+    "yuan",
+    "Mar",
+    "March",
+    "Sept",
+    "st",
+    "code is",
+    " is your",
+    "reply ",
+    "TXT ",
+    "a",
+    "Z",
+]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=30).map("".join))
+def test_the_starts_lookahead_never_changes_a_match(text):
+    for step in instructions():
+        assert [m.span() for m in step.scan.finditer(text)] == [
+            m.span() for m in step.pattern.finditer(text)
+        ], step.kind
 
 
 def test_masking_on_every_core_gives_what_masking_in_turn_gives(monkeypatch):

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from typing import NamedTuple
 
 from leaktrace.text.normalize import normalize
 from leaktrace.text.signature import find_signature
@@ -25,8 +26,7 @@ _TOKEN = re.compile("[\U000f0000-\U000f0fff]")
 _REPEATED = re.compile(r"(<[A-Z_0-9]+>)(?:[ ,;。，、]*\1)+")
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
     """One masked value: its kind (URL, AMOUNT, …) and the text it stood for."""
 
     kind: str
@@ -46,16 +46,44 @@ class Masked:
         return [s.value for s in self.slots if s.kind == kind]
 
 
+@dataclass(frozen=True)
+class Instruction:
+    """One slot kind's pattern, the groups holding its value, and its cheap pre-checks."""
+
+    kind: str
+    pattern: re.Pattern[str]  # as written in slots.toml
+    scan: re.Pattern[str]  # the same behind a lookahead for the characters a match starts with
+    value_groups: tuple[str, ...]  # named groups v, v2: only they are the value
+    requires: re.Pattern[str] | None  # one of these must occur in the lower-cased text
+
+
+def _behind_lookahead(pattern: str, starts: str | None) -> re.Pattern[str]:
+    flags = 0
+    if pattern.startswith("(?i)"):
+        pattern, flags = pattern[4:], re.IGNORECASE
+    return re.compile(f"(?=[{starts}])(?:{pattern})" if starts else pattern, flags)
+
+
 @cache
-def instructions() -> tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...]:
-    """The ordered (kind, compiled pattern, required substrings) list from ``data/slots.toml``."""
+def instructions() -> tuple[Instruction, ...]:
+    """The ordered masking instructions from ``data/slots.toml``."""
     data = tomllib.loads(
         resources.files("leaktrace").joinpath("data/slots.toml").read_text(encoding="utf-8")
     )
-    return tuple(
-        (entry["kind"], re.compile(entry["pattern"]), tuple(entry.get("requires", ())))
-        for entry in data["slot"]
-    )
+    out = []
+    for entry in data["slot"]:
+        pattern = re.compile(entry["pattern"])
+        requires = entry.get("requires")
+        out.append(
+            Instruction(
+                kind=entry["kind"],
+                pattern=pattern,
+                scan=_behind_lookahead(entry["pattern"], entry.get("starts")),
+                value_groups=tuple(g for g in ("v", "v2") if g in pattern.groupindex),
+                requires=re.compile("|".join(map(re.escape, requires))) if requires else None,
+            )
+        )
+    return tuple(out)
 
 
 def url_host(url: str) -> str:
@@ -78,7 +106,17 @@ def mask(text: str, names: Iterable[str] = (), platforms: Iterable[str] = ()) ->
     ``names`` are the recipient's persona name and the variants it was planted under;
     ``platforms`` the study's source names, which first-party texts spell out.
     """
-    text = _TOKEN.sub("\ufffd", normalize(text))  # our placeholder range, if a text uses it
+    return mask_normalized(normalize(text), tuple(names), tuple(platforms))
+
+
+def names_in(text: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The names that occur in ``text`` (normalised), in the given order."""
+    return tuple(n for n in names if n in text)
+
+
+def mask_normalized(text: str, names: tuple[str, ...], platforms: tuple[str, ...]) -> Masked:
+    """``mask`` of a text that ``normalize`` already returned."""
+    text = _TOKEN.sub("\ufffd", text)  # our placeholder range, if a text uses it
     signature = None
     found = find_signature(text)
     if found:
@@ -88,30 +126,32 @@ def mask(text: str, names: Iterable[str] = (), platforms: Iterable[str] = ()) ->
     # While masking, each slot is one private-use character, so later patterns never
     # see a placeholder's letters or digits; they become <KIND> at the end.
     taken: list[Slot] = []
+    kind, groups = "", ()
 
-    def keep(kind: str):
-        def replace(m: re.Match[str]) -> str:
-            group = next((g for g in ("v", "v2") if g in m.re.groupindex and m.group(g)), None)
-            token = chr(_PRIVATE + len(taken))
-            if group is None:
-                taken.append(Slot(kind, m.group(0).strip()))
-                return token
-            taken.append(Slot(kind, m.group(group)))
-            whole, start, end = m.group(0), m.start(group) - m.start(), m.end(group) - m.start()
-            return f"{whole[:start]}{token}{whole[end:]}"
+    def replace(m: re.Match[str]) -> str:
+        token = chr(_PRIVATE + len(taken))
+        for group in groups:
+            if m.group(group):
+                taken.append(Slot(kind, m.group(group)))
+                whole, at = m.group(0), m.start()
+                return f"{whole[: m.start(group) - at]}{token}{whole[m.end(group) - at :]}"
+        taken.append(Slot(kind, m.group(0).strip()))
+        return token
 
-        return replace
-
-    for kind, words in (("NAME", names), ("PLATFORM", platforms)):
-        pattern = _names_pattern(tuple(words))
+    for kind, words in (("NAME", names_in(text, names)), ("PLATFORM", platforms)):
+        pattern = _names_pattern(words)
         if pattern is not None:
-            text = pattern.sub(keep(kind), text)
+            text = pattern.sub(replace, text)
     lower = text.lower()
-    for kind, compiled, requires in instructions():
-        if requires and not any(r in lower for r in requires):
+    for step in instructions():
+        if step.requires is not None and step.requires.search(lower) is None:
             continue
-        if len(taken) < _MAX_SLOTS:
-            text = compiled.sub(keep(kind), text, count=_MAX_SLOTS - len(taken))
+        if len(taken) >= _MAX_SLOTS:
+            break
+        kind, groups = step.kind, step.value_groups
+        text = step.scan.sub(replace, text, count=_MAX_SLOTS - len(taken))
+    if not taken:
+        return Masked(_REPEATED.sub(r"\1", text), signature, ())
     ordered = [taken[ord(ch) - _PRIVATE] for ch in _TOKEN.findall(text)]
     skeleton = _TOKEN.sub(lambda m: f"<{taken[ord(m[0]) - _PRIVATE].kind}>", text)
     # "回Y领取,回T退订" is one reply instruction: runs of one slot kind read as one.
