@@ -19,7 +19,7 @@ from leaktrace import roster
 from leaktrace.cli_common import UserError, parse_zone, store_from
 from leaktrace.cli_ingest import ingest_command, quarantine_app, receive_command
 from leaktrace.cli_study import demo_command, simulate_command
-from leaktrace.cli_templates import cluster_command, templates_command
+from leaktrace.cli_templates import campaigns_command, cluster_command, templates_command
 from leaktrace.ingest.quarantine import QuarantineError
 from leaktrace.ingest.records import IngestError
 from leaktrace.model import Source
@@ -386,6 +386,7 @@ app.command("ingest")(handles_errors(ingest_command))
 app.command("receive")(handles_errors(receive_command))
 app.command("cluster")(handles_errors(cluster_command))
 app.command("templates")(handles_errors(templates_command))
+app.command("campaigns")(handles_errors(campaigns_command))
 for _command in quarantine_app.registered_commands:
     _command.callback = handles_errors(_command.callback)
 app.add_typer(quarantine_app, name="quarantine")

@@ -117,3 +117,5 @@ def demo_command(
     )
     if result.clustering is not None:
         typer.echo(f"  templates: {result.clustering.templates}")
+    if result.campaigns is not None:
+        typer.echo(f"  campaigns: {result.campaigns.campaigns}")

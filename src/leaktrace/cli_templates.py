@@ -1,4 +1,4 @@
-"""CLI commands for templates: ``cluster`` and ``templates``."""
+"""CLI commands for templates and campaigns: ``cluster``, ``templates``, ``campaigns``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from leaktrace.campaigns import campaign_indicators, link_campaigns, list_campaigns
 from leaktrace.cli_common import store_from
 from leaktrace.templates import cluster_messages, list_templates
 
@@ -28,15 +29,29 @@ def cluster_command(
         Path | None,
         typer.Option(help="A categories.toml of your own keywords, added to the shipped ones."),
     ] = None,
+    max_templates: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="An indicator seen with more templates than this is shared infrastructure "
+            "and links no campaign (default 8, then the last value used).",
+        ),
+    ] = None,
 ) -> None:
-    """Group messages into templates; only messages not yet clustered unless --rebuild."""
-    result = cluster_messages(
-        store_from(ctx), rebuild=rebuild, threshold=threshold, lexicon=lexicon
-    )
+    """Group messages into templates (only new ones unless --rebuild), then link campaigns."""
+    store = store_from(ctx)
+    result = cluster_messages(store, rebuild=rebuild, threshold=threshold, lexicon=lexicon)
     what = "rebuilt" if result.rebuilt else "clustered"
     out.print(
         f"{what} {result.messages} messages: {result.templates} templates "
         f"({result.new_templates} new)",
+        highlight=False,
+    )
+    linked = link_campaigns(store, max_templates)
+    out.print(
+        f"campaigns: {linked.campaigns} linking {linked.linked_messages} messages; "
+        f"{linked.unlinked_messages} messages carry no specific indicator; "
+        f"{linked.shared_indicators} indicators too widely shared to link",
         highlight=False,
     )
 
@@ -63,5 +78,48 @@ def templates_command(
             f"{r.first_seen:%Y-%m-%d}",
             f"{r.last_seen:%Y-%m-%d}",
             r.text,
+        )
+    out.print(table)
+
+
+def campaigns_command(
+    ctx: typer.Context,
+    show: Annotated[
+        int | None, typer.Option(help="One campaign: its indicators and why they link.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="How many, biggest first.")] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The campaigns, biggest first, or one campaign's indicators with --show."""
+    store = store_from(ctx)
+    if show is not None:
+        rows = [dataclasses.asdict(i) for i in campaign_indicators(store, show)]
+        if as_json:
+            out.print_json(json.dumps(rows, ensure_ascii=False))
+            return
+        table = Table(title=f"campaign {show}: indicators (links = joins its messages)")
+        for column in ("kind", "value", "messages", "templates", "links"):
+            table.add_column(column)
+        for r in rows:
+            table.add_row(*(str(r[c]) for c in ("kind", "value", "messages", "templates", "links")))
+        out.print(table)
+        return
+    campaigns = list_campaigns(store, limit)
+    if as_json:
+        data = [dataclasses.asdict(c) for c in campaigns]
+        out.print_json(json.dumps(data, ensure_ascii=False, default=str))
+        return
+    table = Table(title="campaigns")
+    for column in ("id", "label", "messages", "templates", "category", "first seen", "last seen"):
+        table.add_column(column)
+    for c in campaigns:
+        table.add_row(
+            str(c.id),
+            c.label,
+            str(c.size),
+            str(c.templates),
+            c.category or "",
+            f"{c.first_seen:%Y-%m-%d}",
+            f"{c.last_seen:%Y-%m-%d}",
         )
     out.print(table)

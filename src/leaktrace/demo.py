@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from leaktrace.campaigns import CampaignResult, link_campaigns
 from leaktrace.ingest.importer import ImportOptions, ImportResult, import_file, load_book
 from leaktrace.roster_csv import ImportReport, import_roster
 from leaktrace.store import Store
@@ -30,6 +31,7 @@ class DemoResult:
     counts: dict[str, int]
     imports: list[ImportResult] = field(default_factory=list)
     clustering: ClusterResult | None = None
+    campaigns: CampaignResult | None = None
 
 
 def sample_message_files(sample: Path) -> list[tuple[Path, ImportOptions]]:
@@ -42,8 +44,8 @@ def sample_message_files(sample: Path) -> list[tuple[Path, ImportOptions]]:
     return files
 
 
-def build_demo(store: Store, sample: Path) -> DemoResult:
-    """Import the sample study's roster, SMS backups and mailbox, then cluster templates."""
+def import_study(store: Store, sample: Path) -> tuple[ImportReport, list[ImportResult]]:
+    """Import a (simulated) study's roster, SMS backups and mailbox as a user would."""
     # The sample's times carry offsets; the zone only matters for hand-edited rows.
     report = import_roster(store, sample, ZoneInfo("Asia/Shanghai"))
     book = load_book(store)
@@ -51,5 +53,12 @@ def build_demo(store: Store, sample: Path) -> DemoResult:
         import_file(store, path, options, book=book)
         for path, options in sample_message_files(sample)
     ]
+    return report, imports
+
+
+def build_demo(store: Store, sample: Path) -> DemoResult:
+    """Import the sample study, then cluster templates and link campaigns."""
+    report, imports = import_study(store, sample)
     clustering = cluster_messages(store)
-    return DemoResult(store.path, report, store.table_counts(), imports, clustering)
+    campaigns = link_campaigns(store)
+    return DemoResult(store.path, report, store.table_counts(), imports, clustering, campaigns)

@@ -138,7 +138,8 @@ def mask_normalized(text: str, names: tuple[str, ...], platforms: tuple[str, ...
         taken.append(Slot(kind, m.group(0).strip()))
         return token
 
-    for kind, words in (("NAME", names_in(text, names)), ("PLATFORM", platforms)):
+    for name_kind, words in (("NAME", names_in(text, names)), ("PLATFORM", platforms)):
+        kind = name_kind  # read by replace()
         pattern = _names_pattern(words)
         if pattern is not None:
             text = pattern.sub(replace, text)
