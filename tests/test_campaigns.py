@@ -91,8 +91,9 @@ def write_aggregated_study(path: Path) -> None:
     """Two loan campaigns and twelve unrelated senders, all using one short-link host.
 
     Campaign 甲 sends from channel 10690001 + a random extension, campaign 乙 from
-    10690002; each has its own call-back number and signature. Every message of all
-    fourteen senders carries a dwz.cn link: the aggregator.
+    10690002; each has its own call-back number and signature. The twelve others
+    share an aggregator's channel 10659999, each with its own signature. Every
+    message of all fourteen senders carries a dwz.cn link.
     """
     rng = random.Random(3)
     fake = Faker("zh_CN")
@@ -121,8 +122,8 @@ def write_aggregated_study(path: Path) -> None:
         rows.append(
             (
                 f"2026-03-{n + 1:02d}T12:00:00+08:00",
-                f"1065{n:04d}{rng.randrange(1000):03d}",
-                f"【{fake.company_prefix()}】{fake.sentence(nb_words=8)}dwz.cn/{n}x",
+                f"10659999{rng.randrange(1000):03d}",
+                f"【{fake.company_prefix()}{n}】{fake.sentence(nb_words=8)}dwz.cn/{n}x",
             )
         )
     with path.open("w", encoding="utf-8", newline="") as fh:
@@ -165,9 +166,14 @@ def test_an_aggregators_short_link_host_does_not_glue_unrelated_senders(aggregat
     indicators = {(i.kind, i.value): i for i in campaign_indicators(aggregated, jia)}
     host = indicators[("url_host", "dwz.cn")]
     assert not host.links and host.templates >= 12
-    # The random extensions fold into one channel bound to the signature.
-    channels = [i for i in indicators.values() if i.kind == "channel"]
-    assert [c.value for c in channels] == ["10690001…【甲贷】"] and channels[0].messages == 10
+    # The random extensions fold into one channel, and one channel bound to the signature.
+    channels = sorted(
+        (i.kind, i.value, i.messages) for i in indicators.values() if "channel" in i.kind
+    )
+    assert channels == [
+        ("channel", "10690001…", 10),
+        ("channel_signature", "10690001…【甲贷】", 10),
+    ]
     with aggregated.connect() as con:
         reasons = con.execute(
             "SELECT kind_a, value_a, kind_b, value_b, messages FROM campaign_links"
@@ -175,9 +181,13 @@ def test_an_aggregators_short_link_host_does_not_glue_unrelated_senders(aggregat
             [jia],
         ).fetchall()
     assert {frozenset([(a, va), (b, vb)]) for a, va, b, vb, _ in reasons} == {
-        frozenset([("channel", "10690001…【甲贷】"), ("phone", "4001112222")])
+        frozenset([("channel", "10690001…"), ("channel_signature", "10690001…【甲贷】")]),
+        frozenset([("channel", "10690001…"), ("phone", "4001112222")]),
     }
-    assert reasons[0][4] == 10
+    assert {r[4] for r in reasons} == {10}
+    # The aggregator's channel joins nothing; each of its clients stays apart.
+    others = [v for k, v in found.items() if k not in ("甲贷", "乙花")]
+    assert len(others) == 12 and len(set().union(*others)) == 12
 
 
 def test_without_the_specificity_limit_the_aggregator_glues_everything(aggregated):

@@ -20,7 +20,7 @@ CREATE TABLE message_campaigns (
 -- shared infrastructure (an aggregator, a public short-link host) and only listed.
 CREATE TABLE campaign_indicators (
     campaign_id  BIGINT NOT NULL,
-    kind         VARCHAR NOT NULL,         -- channel | sender | sender_domain | url_host | callback | wechat | qq | email | signature | reply
+    kind         VARCHAR NOT NULL,         -- channel | channel_signature | sender | sender_domain | url_host | callback | wechat | qq | email | signature | reply
     value        VARCHAR NOT NULL,
     messages     BIGINT NOT NULL,          -- of this campaign's messages carrying it
     templates    BIGINT NOT NULL,          -- distinct templates it was seen with, store-wide
