@@ -35,8 +35,7 @@ def load(directory: Path) -> tuple[list[str], list[str | None], dict, tuple, lis
 
 def ours(bodies, names, platforms, canaries):
     masked = mask_many(bodies, [names.get(c, ()) for c in canaries], platforms)
-    skeletons = [m.skeleton for m in masked]
-    return list(TemplateIndex().assign_all(skeletons))
+    return list(TemplateIndex().assign_all(masked.skeletons))
 
 
 def naive(bodies, names, platforms, canaries):

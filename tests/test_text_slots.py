@@ -145,12 +145,25 @@ def test_the_starts_lookahead_never_changes_a_match(text):
         ], step.kind
 
 
-def test_masking_on_every_core_gives_what_masking_in_turn_gives(monkeypatch):
+def test_masking_many_on_every_core_gives_what_masking_each_text_gives(monkeypatch):
     from leaktrace.text import batch
 
-    texts = [f"【安易花】尊敬的张伟，您有{i}元额度，详询400-104-0152，回T退订" for i in range(40)]
-    names = [("张伟",)] * len(texts)
+    # Repeated bodies sent to recipients with different names: the name is masked
+    # only where it occurs, and each text still gets its own answer.
+    texts = [
+        f"【安易花】尊敬的张伟，您有{i % 7}元额度，详询400-104-0152，回T退订" for i in range(40)
+    ]
+    texts += [f"Dear Ada, ${i % 3},000 is yours at x{i % 2}.test" for i in range(20)]
+    names = [("张伟",) if i % 2 else ("李娜",) for i in range(40)] + [("Ada",), ()] * 10
+    one_by_one = [mask(t, n) for t, n in zip(texts, names, strict=True)]
+    expected = (
+        [m.skeleton for m in one_by_one],
+        [m.signature for m in one_by_one],
+        [m.slots_json for m in one_by_one],
+    )
     in_turn = batch.mask_many(texts, names)
+    assert (in_turn.skeletons, in_turn.signatures, in_turn.slots) == expected
+    assert in_turn.skeletons[1] != in_turn.skeletons[0] and "<NAME>" in in_turn.skeletons[1]
     monkeypatch.setattr(batch, "PARALLEL_MIN", 0)
     monkeypatch.setattr(batch, "CHUNK", 7)
     assert batch.mask_many(texts, names) == in_turn

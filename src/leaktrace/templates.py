@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,16 +91,14 @@ def cluster_messages(
         ).fetchall()
     frozen = {cid: tuple(sorted(n)) for cid, n in names.items()}
     masked = mask_many([r[2] for r in rows], [frozen.get(r[1], ()) for r in rows], platforms)
-    ids = index.assign_all([m.skeleton for m in masked])
+    ids = index.assign_all(masked.skeletons)
     table = pa.table(
         {
             "message_id": pa.array([r[0] for r in rows], pa.int64()),
             "template_id": pa.array(ids, pa.int64()),
-            "skeleton": [m.skeleton for m in masked],
-            "signature": [m.signature for m in masked],
-            "slots": [
-                json.dumps([[s.kind, s.value] for s in m.slots], ensure_ascii=False) for m in masked
-            ],
+            "skeleton": masked.skeletons,
+            "signature": masked.signatures,
+            "slots": masked.slots,
         }
     )
     words = load_lexicon(lexicon)

@@ -1,9 +1,11 @@
 """Masking many messages: each distinct text once, chunks of them on every core.
 
-Spam repeats itself: the same body reaches many recipients (a third of a simulated
-study's messages repeat an earlier body). A body is normalised once and masked once
-per distinct set of the recipient's names that actually occur in it, which for most
-bodies is none, so duplicates cost a dictionary lookup.
+Spam repeats itself: the same body reaches many recipients (on a simulated study of
+a million messages 580k bodies are distinct). A body is normalised once and masked
+once per distinct set of the recipient's names that actually occur in it, which for
+most bodies is none, so duplicates cost a dictionary lookup. Workers send back plain
+strings (skeleton, signature, slots as JSON), which cross the process boundary far
+cheaper than objects.
 """
 
 from __future__ import annotations
@@ -11,36 +13,47 @@ from __future__ import annotations
 import multiprocessing as mp
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 from leaktrace.cores import usable_cores
 from leaktrace.text.normalize import normalize
-from leaktrace.text.slots import Masked, mask_normalized, names_in
+from leaktrace.text.slots import mask_normalized, names_in
 
 PARALLEL_MIN = 20_000  # distinct bodies; below this, starting processes costs more than it saves
-CHUNK = 5_000
+CHUNK = 10_000
 
 Work = list[tuple[str, tuple[tuple[str, ...], ...]]]  # body, the name sets it was sent to
+Row = tuple[str, str | None, str]  # skeleton, signature, slots JSON
 
 
-def _mask_bodies(work: Work, platforms: tuple[str, ...]) -> list[list[Masked]]:
-    out = []
+@dataclass(frozen=True)
+class MaskedBatch:
+    """``mask`` of many texts as columns, in the texts' order."""
+
+    skeletons: list[str]
+    signatures: list[str | None]
+    slots: list[str]  # JSON [[kind, value], …] per text
+
+
+def _mask_bodies(work: Work, platforms: tuple[str, ...]) -> list[Row]:
+    """One row per (body, name set), in order."""
+    out: list[Row] = []
     for body, name_sets in work:
         text = normalize(body)
-        done: dict[tuple[str, ...], Masked] = {}
-        row = []
+        done: dict[tuple[str, ...], Row] = {}
         for names in name_sets:
             present = names_in(text, names)
-            masked = done.get(present)
-            if masked is None:
-                masked = done[present] = mask_normalized(text, present, platforms)
-            row.append(masked)
-        out.append(row)
+            row = done.get(present)
+            if row is None:
+                masked = mask_normalized(text, present, platforms)
+                row = done[present] = (masked.skeleton, masked.signature, masked.slots_json)
+            out.append(row)
     return out
 
 
 def mask_many(
     texts: Sequence[str], names: Sequence[tuple[str, ...]], platforms: tuple[str, ...] = ()
-) -> list[Masked]:
+) -> MaskedBatch:
     """``mask`` over many texts (each with its recipient's names), in order."""
     bodies: dict[str, int] = {}
     name_sets: list[dict[tuple[str, ...], int]] = []
@@ -52,9 +65,12 @@ def mask_many(
         sets = name_sets[body]
         refs.append((body, sets.setdefault(recipient_names, len(sets))))
     work: Work = [(text, tuple(sets)) for text, sets in zip(bodies, name_sets, strict=True)]
+    first = [0] * len(work)  # each body's first row
+    for i in range(1, len(work)):
+        first[i] = first[i - 1] + len(work[i - 1][1])
     cores = usable_cores()
     if len(work) < PARALLEL_MIN or cores < 2:
-        results = _mask_bodies(work, platforms)
+        rows = _mask_bodies(work, platforms)
     else:
         spans = range(0, len(work), CHUNK)
         # spawn, never fork: the caller may hold DuckDB threads.
@@ -62,5 +78,10 @@ def mask_many(
             parts = pool.map(
                 _mask_bodies, [work[i : i + CHUNK] for i in spans], [platforms] * len(spans)
             )
-            results = [row for part in parts for row in part]
-    return [results[body][k] for body, k in refs]
+            rows = [row for part in parts for row in part]
+    picked = [rows[first[body] + k] for body, k in refs]
+    return MaskedBatch(
+        skeletons=[r[0] for r in picked],
+        signatures=[r[1] for r in picked],
+        slots=[r[2] for r in picked],
+    )

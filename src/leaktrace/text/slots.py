@@ -9,11 +9,12 @@ and the recipient's own persona name or the name variant a source was given
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import NamedTuple
 
@@ -44,6 +45,11 @@ class Masked:
     def values(self, kind: str) -> list[str]:
         """The values of one slot kind, in order."""
         return [s.value for s in self.slots if s.kind == kind]
+
+    @cached_property
+    def slots_json(self) -> str:
+        """The slots as stored: JSON ``[[kind, value], …]`` in text order."""
+        return json.dumps(self.slots, ensure_ascii=False)
 
 
 @dataclass(frozen=True)
