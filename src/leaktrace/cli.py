@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from leaktrace import roster
+from leaktrace.cli_attribute import attribute_command
 from leaktrace.cli_common import UserError, parse_zone, store_from
 from leaktrace.cli_ingest import ingest_command, quarantine_app, receive_command
 from leaktrace.cli_study import demo_command, simulate_command
@@ -387,6 +388,7 @@ app.command("receive")(handles_errors(receive_command))
 app.command("cluster")(handles_errors(cluster_command))
 app.command("templates")(handles_errors(templates_command))
 app.command("campaigns")(handles_errors(campaigns_command))
+app.command("attribute")(handles_errors(attribute_command))
 for _command in quarantine_app.registered_commands:
     _command.callback = handles_errors(_command.callback)
 app.add_typer(quarantine_app, name="quarantine")

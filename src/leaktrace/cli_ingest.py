@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+from leaktrace.analysis import analyse
 from leaktrace.cli_common import parse_pairs, parse_zone, store_from
 from leaktrace.ingest.detect import FORMATS
 from leaktrace.ingest.importer import ImportOptions, ImportResult, import_file, load_book
@@ -105,6 +106,13 @@ def ingest_command(
         bool, typer.Option("--inbox", help="Also drain the receiver's inbox into the store.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON results.")] = False,
+    analyse_after: Annotated[
+        bool,
+        typer.Option(
+            "--analyse/--no-analyse",
+            help="Cluster the new messages, relink campaigns and attribute again afterwards.",
+        ),
+    ] = True,
 ) -> None:
     """Import message files (format detected) and/or the receiver's inbox; each file is atomic."""
     if not files and not inbox:
@@ -142,6 +150,10 @@ def ingest_command(
                 _summary(result)
             if not drained:
                 out.print("inbox: nothing waiting")
+    if analyse_after and any(r.get("inserted") for r in results):
+        analysed = analyse(store)
+        if not as_json:
+            out.print(analysed.summary(), highlight=False)
     if as_json:
         out.print_json(json.dumps(results, ensure_ascii=False, default=str))
     elif any(r.get("quarantined") for r in results):

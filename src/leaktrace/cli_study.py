@@ -115,7 +115,5 @@ def demo_command(
         f"  messages from {len(result.imports)} files: {inserted} new, {duplicate} already "
         f"stored, {first_party} of the new ones first-party"
     )
-    if result.clustering is not None:
-        typer.echo(f"  templates: {result.clustering.templates}")
-    if result.campaigns is not None:
-        typer.echo(f"  campaigns: {result.campaigns.campaigns}")
+    if result.analysis is not None:
+        typer.echo(f"  {result.analysis.summary()}")

@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from leaktrace.campaigns import CampaignResult, link_campaigns
+from leaktrace.analysis import AnalysisResult, analyse
 from leaktrace.ingest.importer import ImportOptions, ImportResult, import_file, load_book
 from leaktrace.roster_csv import ImportReport, import_roster
 from leaktrace.store import Store
-from leaktrace.templates import ClusterResult, cluster_messages
 
 
 def find_sample_data() -> Path | None:
@@ -30,8 +29,7 @@ class DemoResult:
     roster: ImportReport
     counts: dict[str, int]
     imports: list[ImportResult] = field(default_factory=list)
-    clustering: ClusterResult | None = None
-    campaigns: CampaignResult | None = None
+    analysis: AnalysisResult | None = None
 
 
 def sample_message_files(sample: Path) -> list[tuple[Path, ImportOptions]]:
@@ -57,8 +55,7 @@ def import_study(store: Store, sample: Path) -> tuple[ImportReport, list[ImportR
 
 
 def build_demo(store: Store, sample: Path) -> DemoResult:
-    """Import the sample study, then cluster templates and link campaigns."""
+    """Import the sample study, then cluster, link campaigns and attribute."""
     report, imports = import_study(store, sample)
-    clustering = cluster_messages(store)
-    campaigns = link_campaigns(store)
-    return DemoResult(store.path, report, store.table_counts(), imports, clustering, campaigns)
+    analysed = analyse(store)
+    return DemoResult(store.path, report, store.table_counts(), imports, analysed)

@@ -1,0 +1,39 @@
+"""The analysis chain after new messages: templates, campaigns, attribution."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from leaktrace.attribution import Attribution
+from leaktrace.campaigns import CampaignResult, link_campaigns
+from leaktrace.store import Store
+from leaktrace.templates import ClusterResult, cluster_messages
+from leaktrace.verdicts import run_attribution
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """What one pass of the chain did."""
+
+    clustering: ClusterResult
+    campaigns: CampaignResult
+    attribution: Attribution
+
+    def summary(self) -> str:
+        """One line for the terminal."""
+        counts: dict[str, int] = {}
+        for v in self.attribution.verdicts:
+            counts[v.verdict] = counts.get(v.verdict, 0) + 1
+        verdicts = ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
+        return (
+            f"analysed: {self.clustering.messages} new messages clustered "
+            f"({self.clustering.templates} templates), {self.campaigns.campaigns} campaigns; "
+            f"sources: {verdicts or 'none'}"
+        )
+
+
+def analyse(store: Store) -> AnalysisResult:
+    """Cluster the messages not yet clustered, relink campaigns, attribute again."""
+    clustering = cluster_messages(store)
+    campaigns = link_campaigns(store)
+    return AnalysisResult(clustering, campaigns, run_attribution(store))

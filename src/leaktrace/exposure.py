@@ -1,0 +1,91 @@
+"""What attribution reasons about, read from the store once as small tables.
+
+Messages are reduced to *exposures*: per (unit, canary) the first and last time the
+canary received the unit, and how many messages. A unit is a campaign, or the
+template of a message that no campaign holds. First-party messages (a source's own
+texts to a canary planted there) are left out: they prove nothing about leaks.
+Name markers are the messages that address a canary by the name spelling it was
+given at one source only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+from leaktrace.store import Store
+
+_EXPOSURES = """
+SELECT coalesce('c' || mc.campaign_id, 't' || t.template_id) AS unit,
+       m.canary_id, min(m.received_at) AS first_at, max(m.received_at) AS last_at,
+       count(*) AS messages,
+       count(*) FILTER (WHERE t.slots LIKE '%["NAME",%') AS named
+FROM messages m
+JOIN message_templates t ON t.message_id = m.id
+LEFT JOIN message_campaigns mc ON mc.message_id = m.id
+WHERE m.canary_id IS NOT NULL AND NOT m.first_party
+GROUP BY ALL
+"""
+
+# A plant's marker is the name spelling it gave when no other plant of that canary
+# gave the same: a sender who knows both that contact and that spelling had them,
+# directly or not, from that one source (random dialling knows neither).
+_MARKER_HITS = """
+WITH named AS (
+    SELECT m.id AS message_id, m.canary_id, m.received_at,
+           coalesce('c' || mc.campaign_id, 't' || t.template_id) AS unit,
+           unnest(from_json(t.slots, '[["VARCHAR"]]')) AS kv
+    FROM messages m
+    JOIN message_templates t ON t.message_id = m.id
+    LEFT JOIN message_campaigns mc ON mc.message_id = m.id
+    WHERE m.canary_id IS NOT NULL AND NOT m.first_party AND t.slots LIKE '%["NAME",%'
+), markers AS (
+    SELECT p.canary_id, p.source_id, p.name_used, p.planted_at
+    FROM plants p
+    WHERE p.name_used IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM plants o WHERE o.canary_id = p.canary_id
+                      AND o.id <> p.id AND o.name_used = p.name_used)
+)
+SELECT n.message_id, n.canary_id, k.source_id, n.received_at, n.unit, k.name_used
+FROM named n JOIN markers k ON k.canary_id = n.canary_id AND n.kv[1] = 'NAME'
+     AND n.kv[2] = k.name_used AND n.received_at >= k.planted_at
+"""
+
+
+@dataclass(frozen=True)
+class StudyFrames:
+    """The roster and the exposures, as pandas tables."""
+
+    sources: pd.DataFrame  # id, name, category
+    canaries: pd.DataFrame  # id, label, is_control, contact ("phone" | "email")
+    plants: pd.DataFrame  # canary_id, source_id, planted_at, fields
+    exposures: pd.DataFrame  # unit, canary_id, first_at, last_at, messages, named
+    units: pd.DataFrame  # unit, label, category
+    markers: pd.DataFrame  # message_id, canary_id, source_id, received_at, unit, name_used
+    latest: datetime | None  # the last message received: "now" for the study
+
+
+def load_frames(store: Store) -> StudyFrames:
+    """Read everything attribution needs in one pass over the store."""
+    with store.connect() as con:
+        frames = StudyFrames(
+            sources=con.sql("SELECT id, name, category FROM sources ORDER BY id").df(),
+            canaries=con.sql(
+                "SELECT id, label, is_control,"
+                " CASE WHEN phone IS NOT NULL THEN 'phone' ELSE 'email' END AS contact"
+                " FROM canaries ORDER BY id"
+            ).df(),
+            plants=con.sql(
+                "SELECT canary_id, source_id, planted_at, fields FROM plants ORDER BY planted_at"
+            ).df(),
+            exposures=con.sql(_EXPOSURES).df(),
+            units=con.sql(
+                "SELECT 'c' || id AS unit, label, category FROM campaigns UNION ALL"
+                " SELECT 't' || id, text, category FROM templates"
+            ).df(),
+            markers=con.sql(_MARKER_HITS).df(),
+            latest=con.execute("SELECT max(received_at) FROM messages").fetchone()[0],
+        )
+    return frames
