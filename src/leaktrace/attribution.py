@@ -8,12 +8,14 @@ For every unit (campaign, or template outside any campaign) and source S:
   when it received the unit after S's first plant — the same window;
 - a one-sided hypergeometric test (Fisher's exact test, scipy) gives the chance of
   S's hits under "the unit reaches S's canaries no more than the others"; p-values
-  of all pairs tested are adjusted with Benjamini–Hochberg; the lift is S's hit rate
-  over the others' (smoothed).
+  of all pairs that could show a leak (at least ``min_hits`` hits: Tarone's rule for
+  discrete tests) are adjusted together with Benjamini–Hochberg; the lift is S's
+  hit rate over the others' (smoothed).
 Units reaching at least ``background_rate`` of the controls are background (they
 reach everyone) and are not tested. A message addressing a canary by the name
-spelling given only to one source (a name marker) attributes that canary's exposure
-to that source: decisive evidence, and the exposure no longer counts for any other
+spelling given only to one source, or delivered to the plus-tagged address given
+only to one source (a marker), attributes that canary's exposure to that source:
+decisive evidence, and the exposure no longer counts for any other
 source the canary was planted at.
 """
 
@@ -44,6 +46,9 @@ class Settings:
     min_days: float = 14.0  # median days since planting below this: insufficient data
     min_controls: int = 3  # fewer controls: background cannot be told apart
     use_markers: bool = True  # off: statistics alone (the bench measures both)
+    # The usual time from a leak to its first spam (a list changes hands, a campaign
+    # runs): the point estimate of a leak date, inside the window the data allow.
+    leak_lag_days: float = 7.0
 
 
 DEFAULTS = Settings()
@@ -196,7 +201,12 @@ def attribute(
         k = a + table["others_hit"].to_numpy()
         total = n_s + table["others"].to_numpy()
         p = np.where(a > 0, hypergeom.sf(a - 1, total, k, n_s), 1.0)
-        q = false_discovery_control(p, method="bh")
+        # Tarone: a pair with fewer hits than min_hits can never show a leak, so it
+        # is not part of the family the adjustment divides the error rate over.
+        testable = a >= settings.min_hits
+        q = np.ones_like(p)
+        if testable.any():
+            q[testable] = false_discovery_control(p[testable], method="bh")
         rate_others = (table["others_hit"] + 0.5) / (table["others"] + 1.0)
         lift = (a / n_s) / rate_others.to_numpy()
         significant = (q <= settings.alpha) & (a >= settings.min_hits) & (lift >= settings.min_lift)
@@ -290,8 +300,8 @@ def _verdict(ctx: _Context, source, times: np.ndarray | None, results, markers) 
         n, k = len(marks), marks["canary_id"].nunique()
         verdict.reason = (
             f"{n} message{'s' * (n > 1)} addressed {k} {'canaries' if k > 1 else 'canary'} by"
-            f" the name spelling given only to this source (first: {label} as"
-            f" {first.name_used!r})."
+            f" the name spelling or plus-tagged address given only to this source (first:"
+            f" {label} as {first.marker!r})."
         )
     elif leaking:
         top = leaking[0]
@@ -398,17 +408,22 @@ def _date_the_leak(ctx, verdict: SourceVerdict, times, leaking, marks) -> None:
         verdict.leak_pattern = "batch" if later else None
         verdict.not_hit_after = len(later)
         verdict.leak_window = (_when(latest_plant), _when(upper))
-        verdict.estimated_leak_date = _when((latest_plant + upper) / 2)
+        verdict.estimated_leak_date = _when(_estimate(latest_plant, upper, seen, ctx.settings))
     else:
         earliest = min(firsts, key=firsts.get)
         verdict.leak_pattern = "continuous"
         verdict.leak_window = (_when(times[earliest]), _when(seen))
-        verdict.estimated_leak_date = _when((times[earliest] + seen) / 2)
+        verdict.estimated_leak_date = _when(_estimate(times[earliest], seen, seen, ctx.settings))
     contacts = set(canaries["contact"].iloc[list(firsts)])
     named = any(
         ctx.named[ctx.unit_index[r.unit], index[c]] for r in leaking for c in r.hit_canaries
     )
     verdict.fields_leaked = sorted(contacts | ({"name"} if named or len(marks) else set()))
+
+
+def _estimate(low: float, high: float, seen: float, settings: Settings) -> float:
+    """The usual lag before the first spam, kept inside the window [low, high]."""
+    return min(high, max(low, seen - settings.leak_lag_days * DAY))
 
 
 def _overlap(results: list[UnitExposure]) -> list[tuple[int, int, list[str]]]:

@@ -4,8 +4,8 @@ Messages are reduced to *exposures*: per (unit, canary) the first and last time 
 canary received the unit, and how many messages. A unit is a campaign, or the
 template of a message that no campaign holds. First-party messages (a source's own
 texts to a canary planted there) are left out: they prove nothing about leaks.
-Name markers are the messages that address a canary by the name spelling it was
-given at one source only.
+Markers are the messages that address a canary by the name spelling it was given
+at one source only, or reach the plus-tagged e-mail address given to one source.
 """
 
 from __future__ import annotations
@@ -48,9 +48,19 @@ WITH named AS (
       AND NOT EXISTS (SELECT 1 FROM plants o WHERE o.canary_id = p.canary_id
                       AND o.id <> p.id AND o.name_used = p.name_used)
 )
-SELECT n.message_id, n.canary_id, k.source_id, n.received_at, n.unit, k.name_used
+SELECT n.message_id, n.canary_id, k.source_id, n.received_at, n.unit, k.name_used AS marker
 FROM named n JOIN markers k ON k.canary_id = n.canary_id AND n.kv[1] = 'NAME'
      AND n.kv[2] = k.name_used AND n.received_at >= k.planted_at
+UNION
+-- Mail delivered to the plus-tagged address given to one source only.
+SELECT m.id, m.canary_id, p.source_id, m.received_at,
+       coalesce('c' || mc.campaign_id, 't' || t.template_id), p.email_used
+FROM messages m
+JOIN plants p ON p.canary_id = m.canary_id AND lower(m.recipient) = lower(p.email_used)
+     AND contains(p.email_used, '+') AND m.received_at >= p.planted_at
+JOIN message_templates t ON t.message_id = m.id
+LEFT JOIN message_campaigns mc ON mc.message_id = m.id
+WHERE NOT m.first_party
 """
 
 
@@ -63,7 +73,7 @@ class StudyFrames:
     plants: pd.DataFrame  # canary_id, source_id, planted_at, fields
     exposures: pd.DataFrame  # unit, canary_id, first_at, last_at, messages, named
     units: pd.DataFrame  # unit, label, category
-    markers: pd.DataFrame  # message_id, canary_id, source_id, received_at, unit, name_used
+    markers: pd.DataFrame  # message_id, canary_id, source_id, received_at, unit, marker
     latest: datetime | None  # the last message received: "now" for the study
 
 

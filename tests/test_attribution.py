@@ -1,0 +1,236 @@
+"""Attribution on real stores: simulated studies scored against truth, and hand-built cases."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from leaktrace import roster
+from leaktrace.analysis import analyse
+from leaktrace.attribution import Settings, attribute
+from leaktrace.exposure import load_frames
+from leaktrace.ingest.importer import ImportOptions, import_file
+from leaktrace.model import Source, SourceCategory
+from leaktrace.sim_score import import_simulated, score, true_leaks
+from leaktrace.sim_world import SimConfig
+from leaktrace.simulate import simulate
+from leaktrace.store import Store
+from leaktrace.verdicts import source_reports
+
+T0 = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
+REPORT_KEYS = {
+    "name", "category", "verdict", "reason", "score", "p_value", "canaries_planted",
+    "canaries_hit", "controls_hit", "first_leak_seen", "estimated_leak_date", "leak_window",
+    "leak_pattern", "not_hit_after", "fields_leaked", "top_campaigns", "evidence_message_ids",
+    "timeline",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=[1, 2, 3])
+def simulated(request, tmp_path_factory) -> tuple[Store, Path]:
+    """A simulated 30-source study (10 canaries each, 20 controls) imported and analysed."""
+    directory = tmp_path_factory.mktemp(f"seed{request.param}")
+    simulate(SimConfig(seed=request.param, canaries_per_source=10, controls=20), directory / "s")
+    store = Store(directory / "s.duckdb")
+    import_simulated(store, directory / "s")
+    return store, directory / "s"
+
+
+def test_leaked_verdicts_match_the_truth(simulated):
+    store, directory = simulated
+    leaks = true_leaks(directory)
+    result = attribute(load_frames(store))
+    full = score(result.verdicts, leaks)
+    assert full.precision >= 0.95 and full.recall >= 0.90
+    assert full.clean_called_leaked == 0
+    # The statistics alone never call a clean source leaked either.
+    alone = score(
+        attribute(load_frames(store), settings=Settings(use_markers=False)).verdicts, leaks
+    )
+    assert alone.clean_called_leaked == 0 and alone.recall >= 0.75
+    # Leak campaigns never reached a control.
+    assert all(v.controls_hit == 0 for v in result.verdicts if v.verdict == "leaked")
+
+
+def test_background_campaigns_are_recognised_and_never_tested(simulated):
+    store, directory = simulated
+    truth = json.loads((directory / "truth.json").read_text(encoding="utf-8"))
+    result = attribute(load_frames(store))
+    with store.connect() as con:
+        campaign_of = dict(
+            con.execute("SELECT message_id, campaign_id FROM message_campaigns").fetchall()
+        )
+    # messages.csv was imported in truth order, one row per message.
+    background = {
+        f"c{campaign_of[i + 1]}"
+        for i, m in enumerate(truth["messages"])
+        if m["kind"] == "background"
+    }
+    found = set(result.background)
+    assert len(background & found) >= 0.9 * len(background)
+    assert not any(u.unit in found for u in result.exposures)
+
+
+def test_batch_leaks_are_dated_and_later_canaries_not_hit_are_reported(simulated):
+    store, directory = simulated
+    truth = json.loads((directory / "truth.json").read_text(encoding="utf-8"))
+    batch = {
+        s["name"]: s["leak"]
+        for s in truth["sources"]
+        if s["leaked"] and s["leak"]["kind"] == "batch"
+    }
+    verdicts = {v.name: v for v in attribute(load_frames(store)).verdicts}
+    dated = [verdicts[name] for name in batch if verdicts[name].verdict == "leaked"]
+    assert dated
+    for v in dated:
+        true = datetime.fromisoformat(batch[v.name]["start"])
+        assert abs((v.estimated_leak_date - true).days) <= 10, v.name
+        low, high = v.leak_window
+        assert low <= v.first_leak_seen and high <= v.first_leak_seen
+    assert any(v.leak_pattern == "batch" and v.not_hit_after > 0 for v in dated)
+
+
+def test_attribute_json_is_one_object_per_source_with_the_documented_fields(
+    simulated, cli, monkeypatch
+):
+    store, _ = simulated
+    monkeypatch.setenv("LEAKTRACE_DB", str(store.path))
+    code, out = cli("attribute", "--json")
+    reports = json.loads(out)
+    assert code == 0 and len(reports) == 30
+    assert all(set(r) == REPORT_KEYS for r in reports)
+    leaked = [r for r in reports if r["verdict"] == "leaked"]
+    assert leaked and all(r["evidence_message_ids"] for r in leaked)
+    assert reports == source_reports(store)
+    code, out = cli("attribute", "--overlap", "--json")
+    edges = json.loads(out)
+    assert code == 0 and all({"source", "target", "units", "weight"} <= set(e) for e in edges)
+
+
+# --- hand-built studies --------------------------------------------------------------------
+
+
+def hand_study(
+    tmp_path: Path, *, canaries: int = 6, controls: int = 4, days_ago: float = 60
+) -> Store:
+    """Sources A (sender 10690001, 【甲商城】) and B; ``canaries`` planted at each."""
+    store = Store(tmp_path / "s.duckdb")
+    for name, sender in (("A", "10690001"), ("B", "10690002")):
+        roster.add_source(
+            store,
+            Source(
+                name=name,
+                category=SourceCategory.ECOMMERCE,
+                sender_ids=(sender,),
+                signatures=(f"【{'甲' if name == 'A' else '乙'}商城】",),
+            ),
+        )
+    planted = T0
+    for i in range(canaries):
+        for source, offset in (("A", 0), ("B", 100)):
+            label = f"{source.lower()}-{i}"
+            roster.new_canary(store, phone=f"+447700900{offset + i:03d}", label=label, seed=i)
+            roster.plant(store, label, source, planted + timedelta(days=60 - days_ago))
+    for i in range(controls):
+        roster.new_canary(
+            store, phone=f"+447700900{200 + i:03d}", label=f"ctl-{i}", control=True, seed=i
+        )
+    return store
+
+
+def send(store: Store, tmp_path: Path, rows: list[tuple[datetime, str, str, str]]) -> None:
+    """Import (time, recipient label's phone, sender, body) rows as a CSV export."""
+    phones = {c.label: c.phone for c in roster.list_canaries(store)}
+    path = tmp_path / f"sms-{len(list(tmp_path.glob('sms-*.csv')))}.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["received_at", "recipient", "sender", "body"])
+        for when, label, sender, body in rows:
+            writer.writerow([when.isoformat(), phones[label], sender, body])
+    import_file(store, path, ImportOptions())
+    analyse(store)
+
+
+def verdict_of(store: Store, name: str):
+    return next(v for v in attribute(load_frames(store)).verdicts if v.name == name)
+
+
+def test_first_party_messages_are_no_evidence(tmp_path):
+    store = hand_study(tmp_path)
+    day = T0 + timedelta(days=70)
+    # A's own verification texts to each of its canaries: every canary, no one else.
+    rows = [
+        (day + timedelta(hours=i), f"a-{i}", f"10690001{i:03d}", f"【甲商城】验证码{1000 + i}")
+        for i in range(6)
+    ]
+    send(store, tmp_path, rows)
+    with store.connect() as con:
+        assert con.execute("SELECT bool_and(first_party) FROM messages").fetchone()[0]
+    assert verdict_of(store, "A").verdict == "clean"
+
+
+def test_a_campaign_reaching_one_sources_canaries_is_a_leak_and_background_is_not(tmp_path):
+    store = hand_study(tmp_path)
+    day = T0 + timedelta(days=70)
+    hour = timedelta(hours=1)
+    leak = [
+        (
+            day + i * hour,
+            f"a-{i}",
+            f"10695555{i:03d}",
+            f"【鑫享贷】有{i + 2}万元额度，点k4v6.test/{i}",
+        )
+        for i in range(5)
+    ]
+    everyone = [*(f"a-{i}" for i in range(6)), *(f"b-{i}" for i in range(6))]
+    everyone += [f"ctl-{i}" for i in range(4)]
+    background = [
+        (day + i * hour, label, f"10657777{i:03d}", f"【博彩城】注册送{i}8元，戳cy0h.test/{i}")
+        for i, label in enumerate(everyone)
+    ]
+    send(store, tmp_path, leak + background)
+    result = attribute(load_frames(store))
+    assert len(result.background) == 1
+    verdicts = {v.name: v for v in result.verdicts}
+    assert verdicts["A"].verdict == "leaked" and verdicts["A"].canaries_hit == 5
+    assert verdicts["B"].verdict == "clean"
+    assert verdicts["A"].fields_leaked == ["phone"]
+    assert "reached 5 of 6 canaries" in verdicts["A"].reason
+
+
+def test_a_name_marker_attributes_a_contact_planted_at_two_sources(tmp_path):
+    store = hand_study(tmp_path, canaries=3)
+    planted = roster.plant(store, "a-0", "B", T0 + timedelta(days=1)).plant
+    variant = planted.name_used
+    persona = next(c for c in roster.list_canaries(store) if c.label == "a-0").persona.name
+    assert variant and variant != persona
+    day = T0 + timedelta(days=70)
+    # Spam to a-0 using the spelling only B was given: B leaked, not A.
+    send(
+        store,
+        tmp_path,
+        [(day, "a-0", "10695555001", f"【鑫享贷】{variant}您好，您有3万元额度，回T退订")],
+    )
+    v = {x.name: x for x in attribute(load_frames(store)).verdicts}
+    assert v["B"].verdict == "leaked" and v["B"].fields_leaked == ["name", "phone"]
+    assert variant in v["B"].reason and v["B"].marker_messages
+    assert v["A"].verdict != "leaked"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "why"),
+    [
+        ({"canaries": 2}, "Only 2 canaries planted"),
+        ({"controls": 1}, "Only 1 controls"),
+        ({"days_ago": 5}, "planted a median 5 days ago"),
+    ],
+)
+def test_too_little_to_judge_is_insufficient_data(tmp_path, kwargs, why):
+    store = hand_study(tmp_path, **kwargs)
+    send(store, tmp_path, [(T0 + timedelta(days=60), "a-0", "10657777001", "【博彩城】注册送18元")])
+    v = verdict_of(store, "A")
+    assert v.verdict == "insufficient data" and why in v.reason
