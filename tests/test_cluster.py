@@ -44,3 +44,16 @@ def test_grouping_accuracy_counts_a_message_only_when_its_whole_group_is_right()
     assert grouping_accuracy([1, 1, 2, 2], ["a", "a", "b", "b"]) == 1.0
     assert grouping_accuracy([1, 1, 1, 2], ["a", "a", "b", "b"]) == 0.0
     assert grouping_accuracy([1, 1, 2, 3], ["a", "a", "b", "b"]) == 0.5
+
+
+def test_a_variant_minhash_misses_still_joins_an_established_template(monkeypatch):
+    from leaktrace import cluster
+
+    common = "【<SIG>】尊敬的<NAME>,您有<AMOUNT>备用金额度将于<DATE>到期,点击<URL>立即领取,<REPLY>"
+    variant = "【<SIG>】尊敬的客户,您<AMOUNT>备用金頟度将于<DATE>到期,点击<URL>立即领取,<REPLY>"
+    skeletons = [common] * 50 + [variant]
+    ids = TemplateIndex().assign_all(skeletons)
+    assert len(set(ids)) == 1
+    # Without the scan of established templates, LSH alone founds a second template.
+    monkeypatch.setattr(cluster, "ESTABLISHED", 10**9)
+    assert len(set(TemplateIndex().assign_all(skeletons))) == 2

@@ -94,6 +94,14 @@ def test_two_messages_of_one_template_share_a_skeleton():
     assert url_host(a.values("URL")[0]) == "3e62.test"
 
 
+def test_a_latin_name_written_with_look_alike_digits_is_still_the_name():
+    masked = mask("Dear J3nnifer Dav1la, your $5,000 is ready", ["Jennifer Davila"])
+    assert masked.skeleton == "Dear <NAME>, your <AMOUNT> is ready"
+    assert masked.values("NAME") == ["J3nnifer Dav1la"]  # the evidence, as written
+    assert mask("尊敬的张伟", ["张伟"]).values("NAME") == ["张伟"]
+    assert mask("Dear Jennifer", ["Jenny"]).values("NAME") == []
+
+
 def test_placeholders_never_feed_later_patterns():
     masked = mask("详询400-104-0152或95588")
     assert masked.skeleton == "详询<PHONE_400>或<PHONE_95>"

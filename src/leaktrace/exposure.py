@@ -50,7 +50,10 @@ WITH named AS (
 )
 SELECT n.message_id, n.canary_id, k.source_id, n.received_at, n.unit, k.name_used AS marker
 FROM named n JOIN markers k ON k.canary_id = n.canary_id AND n.kv[1] = 'NAME'
-     AND n.kv[2] = k.name_used AND n.received_at >= k.planted_at
+     AND n.received_at >= k.planted_at
+     -- W0ods is Woods: the look-alikes the masking accepts fold back (text/slots.py).
+     AND translate(lower(n.kv[2]), 'i10|!3@45$78', 'llolleaasstb')
+         = translate(lower(k.name_used), 'i10|!3@45$78', 'llolleaasstb')
 UNION
 -- Mail delivered to the plus-tagged address given to one source only.
 SELECT m.id, m.canary_id, p.source_id, m.received_at,

@@ -98,12 +98,38 @@ def url_host(url: str) -> str:
     return re.split(r"[/?#:]", rest, maxsplit=1)[0].lower()
 
 
+# Spammers write Latin names with look-alike digits and signs (W0ods, J3nnifer) to
+# slip past filters; a name still matches them. Chinese names match exactly.
+_LOOKALIKES = {"o": "0", "i": "1l!|", "l": "1|", "e": "3", "a": "4@", "s": "5$", "t": "7", "b": "8"}
+
+
+@cache
+def _name_regex(name: str) -> str:
+    if not name.isascii():
+        return re.escape(name)
+    parts = []
+    for ch in name:
+        if ch.isalpha():
+            chars = {ch.lower(), ch.upper(), *_LOOKALIKES.get(ch.lower(), "")}
+            parts.append("[" + "".join(re.escape(c) for c in sorted(chars)) + "]")
+        elif ch.isspace():
+            parts.append(r"\s+")
+        else:
+            parts.append(re.escape(ch))
+    return "".join(parts)
+
+
+@cache
+def _name_matcher(name: str) -> re.Pattern[str]:
+    return re.compile(_name_regex(name))
+
+
 @cache
 def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
     unique = sorted({n for n in names if n and len(n) >= 2}, key=len, reverse=True)
     if not unique:
         return None
-    return re.compile("|".join(re.escape(n) for n in unique))
+    return re.compile("|".join(_name_regex(n) for n in unique))
 
 
 def mask(text: str, names: Iterable[str] = (), platforms: Iterable[str] = ()) -> Masked:
@@ -117,7 +143,7 @@ def mask(text: str, names: Iterable[str] = (), platforms: Iterable[str] = ()) ->
 
 def names_in(text: str, names: tuple[str, ...]) -> tuple[str, ...]:
     """The names that occur in ``text`` (normalised), in the given order."""
-    return tuple(n for n in names if n in text)
+    return tuple(n for n in names if n in text or (n.isascii() and _name_matcher(n).search(text)))
 
 
 def mask_normalized(text: str, names: tuple[str, ...], platforms: tuple[str, ...]) -> Masked:
