@@ -46,3 +46,16 @@ def sample_store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for path, options in sample_message_files(sample):
         import_file(store, path, options, book=book)
     return store.path
+
+
+@pytest.fixture(scope="session")
+def analysed_store_file(sample_store_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample study's store after clustering, campaign linking and attribution."""
+    import shutil
+
+    from leaktrace.analysis import analyse
+
+    path = tmp_path_factory.mktemp("analysed") / "analysed.duckdb"
+    shutil.copyfile(sample_store_file, path)
+    analyse(Store(path))
+    return path

@@ -18,6 +18,7 @@ from rich.table import Table
 from leaktrace import roster
 from leaktrace.cli_attribute import attribute_command
 from leaktrace.cli_common import UserError, parse_zone, store_from
+from leaktrace.cli_dashboard import dashboard_command
 from leaktrace.cli_ingest import ingest_command, quarantine_app, receive_command
 from leaktrace.cli_study import demo_command, simulate_command
 from leaktrace.cli_templates import campaigns_command, cluster_command, templates_command
@@ -389,6 +390,7 @@ app.command("cluster")(handles_errors(cluster_command))
 app.command("templates")(handles_errors(templates_command))
 app.command("campaigns")(handles_errors(campaigns_command))
 app.command("attribute")(handles_errors(attribute_command))
+app.command("dashboard")(handles_errors(dashboard_command))
 for _command in quarantine_app.registered_commands:
     _command.callback = handles_errors(_command.callback)
 app.add_typer(quarantine_app, name="quarantine")

@@ -1,0 +1,72 @@
+"""What every page shares: the store, cached queries keyed by the store's version."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import streamlit as st
+
+from leaktrace import views
+from leaktrace.store import Store, default_db_path
+
+T = TypeVar("T")
+
+
+def db_path() -> Path:
+    """``--db`` after ``--`` on the streamlit command line, else ``LEAKTRACE_DB``/the default."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--db")
+    known, _ = parser.parse_known_args(sys.argv[1:])
+    return Path(known.db).expanduser() if known.db else default_db_path()
+
+
+@st.cache_resource
+def _store(path: str) -> Store:
+    # A Store holds a path; every operation opens and closes its own connection, so
+    # the CLI and the receiver can import into the same file while this app runs.
+    return Store(Path(path))
+
+
+def store() -> Store:
+    """The store this dashboard shows."""
+    return _store(str(db_path()))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _cached(name: str, version: tuple, args: tuple):
+    return getattr(views, name)(store(), *args)
+
+
+def query(view: Callable[..., T], *args) -> T:
+    """``view(store, *args)``, cached until the store file changes."""
+    return _cached(view.__name__, views.store_version(store().path), args)
+
+
+def changed() -> None:
+    """After a write: drop cached query results (the file version also changes)."""
+    _cached.clear()
+
+
+def empty_store_guide() -> bool:
+    """On a store with no canaries, show the first steps and return True."""
+    if query(views.overview).counts.get("canaries", 0):
+        return False
+    st.info(
+        "This store is empty. Plant your first canary: add a source on **Sources & canaries**,"
+        " make a canary bound to a phone number or e-mail address you control, record where"
+        " you gave it, then import what that phone or mailbox receives on **Messages**."
+        " Or run `leaktrace demo` for a simulated study."
+    )
+    return True
+
+
+def env_note() -> None:
+    """Where this dashboard reads from, in the sidebar."""
+    st.sidebar.caption(f"store: `{store().path}`")
+    if os.environ.get("LEAKTRACE_DB"):
+        st.sidebar.caption("(from LEAKTRACE_DB)")

@@ -1,0 +1,105 @@
+"""Leak sources: exposure heatmap, plant-to-spam timelines, verdicts, and the messages behind."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from common import empty_store_guide, env_note, query
+from leaktrace import views
+
+st.title("Leak sources")
+env_note()
+if not empty_store_guide():
+    reports = query(views.verdict_reports)
+    if not reports:
+        st.caption("No attribution yet: import messages, or run `leaktrace attribute`.")
+        st.stop()
+    table = pd.DataFrame(
+        [
+            {
+                "source": r["name"],
+                "verdict": r["verdict"],
+                "score": r["score"],
+                "adjusted p": r["p_value"],
+                "hit / planted": f"{r['canaries_hit']}/{r['canaries_planted']}",
+                "leak date (est.)": (r["estimated_leak_date"] or "")[:10],
+                "fields leaked": ", ".join(r["fields_leaked"]),
+                "why": r["reason"],
+            }
+            for r in reports
+        ]
+    )
+    st.subheader("Verdicts")
+    picked = st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key="verdict-table",
+        column_config={
+            "adjusted p": st.column_config.NumberColumn(format="%.1e"),
+            "why": st.column_config.TextColumn(width="large"),
+        },
+    )
+    exposure = query(views.exposure_matrix)
+    st.subheader("Exposure: source × campaign")
+    st.caption("Colour: lift of the source's hit rate over everyone else's; ● significant.")
+    shown = exposure[exposure["hit"] > 0]
+    if not shown.empty:
+        base = alt.Chart(shown).encode(
+            x=alt.X("unit:N", title="campaign"),
+            y=alt.Y("source:N"),
+            tooltip=[
+                "source",
+                "label",
+                "hit",
+                "planted",
+                "others_hit",
+                "others",
+                "lift",
+                "p_adjusted",
+            ],
+        )
+        st.altair_chart(
+            base.mark_rect().encode(color=alt.Color("lift:Q", scale=alt.Scale(type="log")))
+            + base.transform_filter("datum.significant").mark_text(text="●", color="white"),
+            width="stretch",
+        )
+    rows = picked.selection.rows if picked else []
+    names = table["source"].tolist()
+    source = st.selectbox("Source", names, index=rows[0] if rows else 0, key="leak-source")
+    report = next(r for r in reports if r["name"] == source)
+    # Reasons quote campaign labels, which quote spam: plain text, never markdown.
+    st.subheader(f"{source}: {report['verdict']}")
+    st.text(report["reason"])
+    timeline = pd.DataFrame(report["timeline"])
+    if not timeline.empty:
+        timeline["planted_at"] = pd.to_datetime(timeline["planted_at"])
+        timeline["first_spam_at"] = pd.to_datetime(timeline["first_spam_at"])
+        st.altair_chart(
+            alt.Chart(timeline)
+            .mark_rule(strokeWidth=3)
+            .encode(
+                x="planted_at:T", x2="first_spam_at:T", y="canary:N", tooltip=["canary", "days"]
+            )
+            + alt.Chart(timeline).mark_point(filled=True).encode(x="planted_at:T", y="canary:N"),
+            width="stretch",
+        )
+    units = exposure.loc[exposure["source"] == source].sort_values("p_adjusted")
+    if not units.empty:
+        unit = st.selectbox(
+            "Campaign reaching this source",
+            units["unit"].tolist(),
+            format_func=lambda u: f"{u}: {units.loc[units['unit'] == u, 'label'].iat[0][:60]}",
+        )
+        cell = query(views.exposure_messages, source, unit)
+        st.caption(f"{len(cell)} messages of {unit} to {source}'s canaries after planting")
+        st.dataframe(
+            cell,
+            hide_index=True,
+            width="stretch",
+            column_config={"body": st.column_config.TextColumn("text", width="large")},
+        )

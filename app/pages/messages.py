@@ -1,0 +1,152 @@
+"""Messages: upload exports, add one by hand, search, and sort out the quarantine."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import streamlit as st
+
+from common import changed, env_note, query, store
+from leaktrace import views
+from leaktrace.analysis import analyse
+from leaktrace.ingest.importer import ImportOptions, import_file
+from leaktrace.ingest.quarantine import QuarantineError, assign, list_quarantine
+from leaktrace.ingest.records import IngestError
+
+st.title("Messages")
+env_note()
+upload, by_hand, pending = st.tabs(["Upload exports", "Add by hand", "Quarantine"])
+
+with upload:
+    st.caption(
+        "SMS Backup & Restore XML, iOS sms.db, mbox/.eml, CSV/TSV/JSONL — the same import as"
+        " `leaktrace ingest`: each file lands whole or not at all, duplicates are skipped."
+    )
+    files = st.file_uploader("Export files", accept_multiple_files=True, key="exports")
+    recipient = st.text_input(
+        "Recipient (canary label or contact) for files that do not name one",
+        help="An SMS Backup file does not say whose phone it came from.",
+    )
+    if files and st.button("Import", type="primary"):
+        with tempfile.TemporaryDirectory() as tmp:
+            for file in files:
+                path = Path(tmp) / Path(file.name).name
+                path.write_bytes(file.getvalue())
+                bar = st.progress(0.0, text=f"importing {file.name}")
+                try:
+                    result = import_file(
+                        store(),
+                        path,
+                        ImportOptions(recipient=recipient or None),
+                        progress=lambda done, total, bar=bar: bar.progress(
+                            min(1.0, done / total) if total else 1.0
+                        ),
+                    )
+                except IngestError as exc:
+                    bar.empty()
+                    st.error(f"{file.name}: {exc} (nothing from it was stored)")
+                    continue
+                bar.progress(1.0, text=f"{file.name} imported")
+                st.success(
+                    f"{file.name}: {result.inserted} new, {result.duplicate} duplicates,"
+                    f" {result.rejected} rejected, {result.quarantined} in quarantine,"
+                    f" {result.first_party} first-party"
+                )
+                for problem in result.problems[:20]:
+                    st.warning(problem)
+        with st.spinner("Clustering, linking campaigns, attributing…"):
+            st.info(analyse(store()).summary())
+        changed()
+
+with by_hand, st.form("by-hand", clear_on_submit=True):
+    canaries = query(views.canaries_table)
+    c1, c2 = st.columns(2)
+    label = c1.selectbox("Recipient", canaries["label"].tolist() or ["—"])
+    sender = c2.text_input("Sender", placeholder="1069… or an address")
+    body = st.text_area("Text, exactly as received")
+    when = st.text_input(
+        "Received at (ISO 8601 with offset)", value=datetime.now(UTC).isoformat(timespec="seconds")
+    )
+    if st.form_submit_button("Add message"):
+        row = canaries.loc[canaries["label"] == label]
+        contact = None if row.empty else (row["phone"].iat[0] or row["email"].iat[0])
+        if not (contact and sender and body.strip()):
+            st.error("A recipient, a sender and a text are needed.")
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "by-hand.jsonl"
+                path.write_text(
+                    json.dumps(
+                        {"received_at": when, "recipient": contact, "sender": sender, "body": body},
+                        ensure_ascii=False,
+                    )
+                    + "\n",
+                    encoding="utf-8",
+                )
+                try:
+                    result = import_file(store(), path, ImportOptions())
+                    analyse(store())
+                    changed()
+                    st.success("Added." if result.inserted else "Already stored.")
+                except IngestError as exc:
+                    st.error(str(exc))
+
+with pending:
+    waiting = list_quarantine(store())
+    if not waiting:
+        st.caption("No messages for unknown recipients.")
+    for item in waiting:
+        with st.form(f"assign-{item.recipient}"):
+            st.text(f"{item.recipient}: {item.messages} messages, last {item.last_seen:%Y-%m-%d}")
+            canary = st.selectbox(
+                "Assign to canary",
+                query(views.canaries_table)["label"].tolist(),
+                key=f"to-{item.recipient}",
+            )
+            if st.form_submit_button("Assign"):
+                try:
+                    moved = assign(store(), item.recipient, canary)
+                    analyse(store())
+                    changed()
+                    st.success(f"{moved} messages now belong to {canary}.")
+                except QuarantineError as exc:
+                    st.error(str(exc))
+
+st.subheader("Search")
+categories = ["", "loan", "gambling", "fraud", "marketing", "verification", "other"]
+c1, c2, c3, c4 = st.columns(4)
+text = c1.text_input("Text contains")
+recipient_filter = c2.text_input("Recipient")
+source = c3.selectbox("Planted at source", ["", *query(views.sources_table)["name"].tolist()])
+sender_filter = c4.text_input("Sender starts with")
+c5, c6, c7, c8 = st.columns(4)
+template = c5.number_input("Template", min_value=-1, value=-1, step=1, help="-1: any")
+category = c6.selectbox("Category", categories)
+party = c7.selectbox("First-party", ["any", "only", "excluded"])
+dates = c8.date_input("Received between", value=())
+where = views.MessageFilter(
+    text=text,
+    recipient=recipient_filter,
+    source=source,
+    sender=sender_filter,
+    template=None if template < 0 else int(template),
+    category=category,
+    first_party={"any": None, "only": True, "excluded": False}[party],
+    since=dates[0] if len(dates) > 0 else None,
+    until=dates[1] if len(dates) > 1 else None,
+)
+found = query(views.messages, where)
+st.caption(f"{len(found):,} messages shown (at most {views.ROW_LIMIT:,}, newest first)")
+st.dataframe(
+    found,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "received_at": st.column_config.DatetimeColumn("received", format="YYYY-MM-DD HH:mm"),
+        "body": st.column_config.TextColumn("text", width="large"),
+        "first_party": st.column_config.CheckboxColumn("first-party"),
+    },
+)

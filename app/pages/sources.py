@@ -1,0 +1,142 @@
+"""Sources & canaries: add sources, make canaries, plant them, import and export the roster."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from common import changed, env_note, query, store
+from leaktrace import roster, views
+from leaktrace.model import Field, Source, SourceCategory
+from leaktrace.roster import RosterError
+from leaktrace.roster_csv import export_roster, import_roster_files, roster_files
+
+st.title("Sources & canaries")
+env_note()
+
+add_source, add_canary, add_plant, files = st.tabs(
+    ["Add a source", "New canary", "Plant", "Roster files"]
+)
+with add_source, st.form("source", clear_on_submit=True):
+    name = st.text_input("Name", placeholder="企查查")
+    category = st.selectbox("Category", [c.value for c in SourceCategory])
+    url = st.text_input("URL (optional)")
+    sender_ids = st.text_input(
+        "Sender IDs of its own messages", help="106 numbers, short codes, mail domains; spaces"
+    )
+    signatures = st.text_input("Signatures", placeholder="【企查查】")
+    if st.form_submit_button("Add source") and name:
+        try:
+            roster.add_source(
+                store(),
+                Source(
+                    name=name.strip(),
+                    category=SourceCategory(category),
+                    url=url or None,
+                    sender_ids=tuple(sender_ids.split()),
+                    signatures=tuple(signatures.split()),
+                ),
+            )
+            changed()
+            st.success(f"Added source {name}.")
+        except RosterError as exc:
+            st.error(str(exc))
+
+with add_canary, st.form("canary", clear_on_submit=True):
+    st.caption(
+        "Bind a Faker persona to a phone number or address **you control**; never plant a"
+        " number made up by Faker, it may be someone's."
+    )
+    phone = st.text_input("Phone (E.164 or national)")
+    email = st.text_input("or e-mail")
+    c1, c2, c3 = st.columns(3)
+    locale = c1.selectbox("Persona locale", ["zh_CN", "en_US"])
+    seed = c2.number_input("Seed (optional)", min_value=0, value=0, step=1)
+    control = c3.checkbox("Control (never planted)")
+    if st.form_submit_button("Make canary"):
+        try:
+            canary = roster.new_canary(
+                store(),
+                phone=phone or None,
+                email=email or None,
+                locale=locale,
+                seed=int(seed) or None,
+                control=control,
+            )
+            changed()
+            st.success(f"{canary.label}: {canary.persona.name} ({canary.phone or canary.email})")
+        except RosterError as exc:
+            st.error(str(exc))
+
+with add_plant:
+    canaries = query(views.canaries_table)
+    sources = query(views.sources_table)
+    plantable = canaries.loc[~canaries["control"], "label"].tolist()
+    if not plantable or sources.empty:
+        st.caption("Add a source and a canary first.")
+    else:
+        with st.form("plant"):
+            c1, c2 = st.columns(2)
+            canary_label = c1.selectbox("Canary", plantable)
+            source_name = c2.selectbox("Source", sources["name"].tolist())
+            c3, c4, c5 = st.columns(3)
+            day = c3.date_input("Planted on", value=datetime.now(UTC).date())
+            at = c4.time_input("at", value=time(10, 0))
+            zone = c5.text_input("Time zone", value="Asia/Shanghai")
+            fields = st.multiselect(
+                "Fields given", [f.value for f in Field], default=["name", "phone"]
+            )
+            if st.form_submit_button("Record plant"):
+                try:
+                    when = datetime.combine(day, at, tzinfo=ZoneInfo(zone))
+                    result = roster.plant(
+                        store(), canary_label, source_name, when, tuple(Field(f) for f in fields)
+                    )
+                    changed()
+                    st.success(
+                        f"Planted {canary_label} at {source_name}; marker:"
+                        f" {result.plant.marker or '—'}"
+                    )
+                    for warning in result.warnings:
+                        st.warning(warning)
+                except (RosterError, KeyError, ValueError) as exc:
+                    st.error(str(exc))
+
+with files:
+    uploads = st.file_uploader(
+        "Import sources.csv, canaries.csv, plants.csv", type="csv", accept_multiple_files=True
+    )
+    if uploads and st.button("Import roster"):
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = []
+            for upload in uploads:
+                path = Path(tmp) / Path(upload.name).name
+                path.write_bytes(upload.getvalue())
+                paths.append(path)
+            try:
+                report = import_roster_files(
+                    store(), roster_files(paths), ZoneInfo("Asia/Shanghai")
+                )
+                changed()
+                st.success(f"Added {report.added}; unchanged {report.unchanged}.")
+                for error in report.errors:
+                    st.error(str(error))
+            except RosterError as exc:
+                st.error(str(exc))
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in export_roster(store(), Path(tmp)):
+            st.download_button(f"Download {path.name}", path.read_bytes(), path.name, "text/csv")
+
+st.subheader("Sources")
+st.dataframe(query(views.sources_table), hide_index=True, width="stretch")
+st.subheader("Canaries and controls")
+table = query(views.canaries_table)
+search = st.text_input("Filter canaries", placeholder="label, name, phone or source")
+if search:
+    mask = table.astype(str).apply(lambda col: col.str.contains(search, case=False, regex=False))
+    table = table[mask.any(axis=1)]
+st.dataframe(table, hide_index=True, width="stretch")

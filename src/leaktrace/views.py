@@ -1,0 +1,300 @@
+"""Read models for the dashboard: each function answers one view's question as a DataFrame.
+
+The dashboard only renders these; the questions, their SQL and their limits live
+here, where the CLI and the tests can use them too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from leaktrace.store import Store
+
+ROW_LIMIT = 5_000  # rows a table view fetches at most; filters narrow it down
+
+
+def store_version(path: Path) -> tuple[int, int, int, int]:
+    """Changes whenever the store file or its write-ahead log changes; opens nothing."""
+    out = []
+    for file in (path, path.with_name(path.name + ".wal")):
+        try:
+            stat = file.stat()
+            out += [stat.st_mtime_ns, stat.st_size]
+        except FileNotFoundError:
+            out += [0, 0]
+    return tuple(out)  # type: ignore[return-value]
+
+
+def _df(store: Store, sql: str, params: list | dict | None = None) -> pd.DataFrame:
+    with store.connect() as con:
+        return con.execute(sql, params or []).df()
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The study at a glance."""
+
+    counts: dict[str, int]
+    verdicts: pd.DataFrame  # verdict, sources
+    per_day: pd.DataFrame  # day, category, messages
+    watch: pd.DataFrame  # leaked and suspected sources with their reason
+    last_import: dict | None
+
+
+def overview(store: Store) -> Overview:
+    """Counts, sources by verdict, messages per day by category, sources to watch."""
+    counts = store.table_counts()
+    with store.connect() as con:
+        planted = con.execute("SELECT count(DISTINCT canary_id) FROM plants").fetchone()[0]
+        counts["planted canaries"] = planted
+        verdicts = con.execute(
+            "SELECT verdict, count(*) AS sources FROM source_verdicts GROUP BY verdict"
+            " ORDER BY sources DESC"
+        ).df()
+        per_day = con.execute(
+            """
+            SELECT CAST(date_trunc('day', m.received_at) AS DATE) AS day,
+                   CASE WHEN m.first_party THEN 'first-party'
+                        ELSE coalesce(tp.category, 'unclustered') END AS category,
+                   count(*) AS messages
+            FROM messages m
+            LEFT JOIN message_templates t ON t.message_id = m.id
+            LEFT JOIN templates tp ON tp.id = t.template_id
+            GROUP BY ALL ORDER BY day
+            """
+        ).df()
+        watch = con.execute(
+            "SELECT s.name AS source, v.verdict, round(v.score, 3) AS score,"
+            " json_extract_string(v.report, '$.reason') AS reason"
+            " FROM source_verdicts v JOIN sources s ON s.id = v.source_id"
+            " WHERE v.verdict IN ('leaked', 'suspected')"
+            " ORDER BY v.verdict, v.score DESC"
+        ).df()
+        last = con.execute(
+            "SELECT file_name AS file, format, finished_at, inserted, duplicate, rejected"
+            " FROM import_batches ORDER BY id DESC LIMIT 1"
+        ).df()
+    return Overview(
+        counts, verdicts, per_day, watch, None if last.empty else last.iloc[0].to_dict()
+    )
+
+
+def sources_table(store: Store) -> pd.DataFrame:
+    """Sources with their sender IDs, signatures, plants and verdict."""
+    return _df(
+        store,
+        """
+        SELECT s.name, s.category, s.url, array_to_string(s.sender_ids, ' ') AS sender_ids,
+               array_to_string(s.signatures, ' ') AS signatures,
+               count(p.id) AS canaries, v.verdict
+        FROM sources s LEFT JOIN plants p ON p.source_id = s.id
+        LEFT JOIN source_verdicts v ON v.source_id = s.id
+        GROUP BY ALL ORDER BY s.name
+        """,
+    )
+
+
+def canaries_table(store: Store) -> pd.DataFrame:
+    """Canaries and controls with their persona and where each was planted."""
+    return _df(
+        store,
+        """
+        SELECT c.label, c.is_control AS control, c.name, c.locale, c.phone, c.email,
+               string_agg(s.name || ' (' || strftime(p.planted_at, '%Y-%m-%d') || ', '
+                          || coalesce(p.marker, '—') || ')', '; ' ORDER BY p.planted_at)
+                   AS plants
+        FROM canaries c LEFT JOIN plants p ON p.canary_id = c.id
+        LEFT JOIN sources s ON s.id = p.source_id
+        GROUP BY ALL ORDER BY c.label
+        """,
+    )
+
+
+@dataclass(frozen=True)
+class MessageFilter:
+    """What the message table is narrowed to; empty fields do not filter."""
+
+    text: str = ""
+    recipient: str = ""
+    source: str = ""
+    sender: str = ""
+    template: int | None = None
+    campaign: int | None = None
+    category: str = ""
+    first_party: bool | None = None
+    since: date | None = None
+    until: date | None = None
+
+
+def messages(store: Store, where: MessageFilter, limit: int = ROW_LIMIT) -> pd.DataFrame:
+    """Messages matching ``where``, newest first, at most ``limit``."""
+    clauses, params = [], []
+    if where.text:
+        clauses.append("m.body ILIKE ?")
+        params.append(f"%{where.text}%")
+    if where.recipient:
+        clauses.append("(c.label = ? OR m.recipient = ?)")
+        params += [where.recipient, where.recipient]
+    if where.source:
+        clauses.append(
+            "m.canary_id IN (SELECT p.canary_id FROM plants p JOIN sources s"
+            " ON s.id = p.source_id WHERE s.name = ?)"
+        )
+        params.append(where.source)
+    if where.sender:
+        clauses.append("m.sender LIKE ?")
+        params.append(f"{where.sender}%")
+    for column, value in (("t.template_id", where.template), ("mc.campaign_id", where.campaign)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if where.category:
+        clauses.append("tp.category = ?")
+        params.append(where.category)
+    if where.first_party is not None:
+        clauses.append("m.first_party = ?")
+        params.append(where.first_party)
+    if where.since:
+        clauses.append("m.received_at >= ?")
+        params.append(where.since)
+    if where.until:
+        clauses.append("m.received_at < CAST(? AS DATE) + INTERVAL 1 DAY")
+        params.append(where.until)
+    filters = " AND ".join(clauses) or "true"
+    params.append(limit)
+    return _df(
+        store,
+        f"""
+        SELECT m.id, m.received_at, c.label AS recipient, m.sender, m.body,
+               t.template_id AS template, mc.campaign_id AS campaign, tp.category,
+               m.first_party, m.channel
+        FROM messages m
+        LEFT JOIN canaries c ON c.id = m.canary_id
+        LEFT JOIN message_templates t ON t.message_id = m.id
+        LEFT JOIN message_campaigns mc ON mc.message_id = m.id
+        LEFT JOIN templates tp ON tp.id = t.template_id
+        WHERE {filters}
+        ORDER BY m.received_at DESC, m.id DESC LIMIT ?
+        """,
+        params,
+    )
+
+
+def templates_table(store: Store) -> pd.DataFrame:
+    """Templates, biggest first, with their masked text."""
+    return _df(
+        store,
+        "SELECT id, text, size, category, round(category_confidence, 2) AS confidence,"
+        " first_seen, last_seen FROM templates WHERE size > 0 ORDER BY size DESC, id",
+    )
+
+
+def template_timeline(store: Store, template_id: int) -> pd.DataFrame:
+    """Messages per day of one template."""
+    return _df(
+        store,
+        "SELECT CAST(date_trunc('day', m.received_at) AS DATE) AS day, count(*) AS messages"
+        " FROM message_templates t JOIN messages m ON m.id = t.message_id"
+        " WHERE t.template_id = ? GROUP BY day ORDER BY day",
+        [template_id],
+    )
+
+
+def template_messages(store: Store, template_id: int, limit: int = 200) -> pd.DataFrame:
+    """One template's messages with their slot values (kind: value; …)."""
+    frame = _df(
+        store,
+        "SELECT m.id, m.received_at, c.label AS recipient, m.sender, m.body, t.slots"
+        " FROM message_templates t JOIN messages m ON m.id = t.message_id"
+        " LEFT JOIN canaries c ON c.id = m.canary_id"
+        " WHERE t.template_id = ? ORDER BY m.received_at DESC LIMIT ?",
+        [template_id, limit],
+    )
+    frame["slots"] = frame["slots"].map(lambda s: "; ".join(f"{k}: {v}" for k, v in json.loads(s)))
+    return frame
+
+
+def campaigns_table(store: Store) -> pd.DataFrame:
+    """Campaigns, biggest first, with their linking indicators."""
+    return _df(
+        store,
+        """
+        SELECT c.id, c.label, c.size, c.templates, c.category, c.first_seen, c.last_seen,
+               string_agg(i.kind || ' ' || i.value, ', ' ORDER BY i.messages DESC)
+                   FILTER (WHERE i.links) AS linked_by
+        FROM campaigns c LEFT JOIN campaign_indicators i ON i.campaign_id = c.id
+        GROUP BY ALL ORDER BY c.size DESC, c.id
+        """,
+    )
+
+
+def campaign_reasons(store: Store, campaign_id: int) -> pd.DataFrame:
+    """Why a campaign's messages are one campaign: indicator pairs seen together."""
+    return _df(
+        store,
+        "SELECT kind_a || ' ' || value_a AS indicator, kind_b || ' ' || value_b AS seen_with,"
+        " messages FROM campaign_links WHERE campaign_id = ? ORDER BY messages DESC",
+        [campaign_id],
+    )
+
+
+def exposure_matrix(store: Store) -> pd.DataFrame:
+    """Every tested (source, campaign) pair: hits, lift, adjusted p, significance."""
+    return _df(
+        store,
+        """
+        SELECT s.name AS source, e.unit, coalesce(c.label, tp.text, e.unit) AS label,
+               e.hit, e.planted, e.others_hit, e.others, e.controls_hit,
+               round(e.lift, 2) AS lift, e.q_value AS p_adjusted, e.significant
+        FROM unit_exposures e JOIN sources s ON s.id = e.source_id
+        LEFT JOIN campaigns c ON e.unit = 'c' || c.id
+        LEFT JOIN templates tp ON e.unit = 't' || tp.id
+        ORDER BY s.name, e.unit
+        """,
+    )
+
+
+def verdict_reports(store: Store) -> list[dict]:
+    """The kept attribution report of every source (see ``verdicts.source_reports``)."""
+    from leaktrace.verdicts import source_reports
+
+    return source_reports(store)
+
+
+def evidence_messages(store: Store, ids: list[int]) -> pd.DataFrame:
+    """The messages behind a verdict, in time order, raw text included."""
+    if not ids:
+        return pd.DataFrame(
+            columns=["id", "received_at", "recipient", "sender", "body", "raw_sha256"]
+        )
+    return _df(
+        store,
+        "SELECT m.id, m.received_at, c.label AS recipient, m.sender, m.body, m.raw_sha256"
+        " FROM messages m LEFT JOIN canaries c ON c.id = m.canary_id"
+        " WHERE list_contains(?, m.id) ORDER BY m.received_at",
+        [ids],
+    )
+
+
+def exposure_messages(store: Store, source: str, unit: str) -> pd.DataFrame:
+    """The messages of one unit to one source's canaries after their plant: a heatmap cell."""
+    return _df(
+        store,
+        """
+        SELECT m.id, m.received_at, c.label AS recipient, m.sender, m.body
+        FROM messages m
+        JOIN canaries c ON c.id = m.canary_id
+        JOIN plants p ON p.canary_id = m.canary_id AND m.received_at >= p.planted_at
+        JOIN sources s ON s.id = p.source_id AND s.name = ?
+        JOIN message_templates t ON t.message_id = m.id
+        LEFT JOIN message_campaigns mc ON mc.message_id = m.id
+        WHERE NOT m.first_party AND coalesce('c' || mc.campaign_id, 't' || t.template_id) = ?
+        ORDER BY m.received_at
+        """,
+        [source, unit],
+    )
