@@ -88,7 +88,8 @@ if not empty_store_guide():
             + alt.Chart(timeline).mark_point(filled=True).encode(x="planted_at:T", y="canary:N"),
             width="stretch",
         )
-    units = exposure.loc[exposure["source"] == source].sort_values("p_adjusted")
+    units = exposure.loc[(exposure["source"] == source) & (exposure["hit"] > 0)]
+    units = units.sort_values(["p_adjusted", "hit"], ascending=[True, False])
     if not units.empty:
         unit = st.selectbox(
             "Campaign reaching this source",

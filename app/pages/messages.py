@@ -28,6 +28,7 @@ with upload:
     files = st.file_uploader("Export files", accept_multiple_files=True, key="exports")
     recipient = st.text_input(
         "Recipient (canary label or contact) for files that do not name one",
+        key="upload-recipient",
         help="An SMS Backup file does not say whose phone it came from.",
     )
     if files and st.button("Import", type="primary"):
@@ -118,8 +119,8 @@ with pending:
 st.subheader("Search")
 categories = ["", "loan", "gambling", "fraud", "marketing", "verification", "other"]
 c1, c2, c3, c4 = st.columns(4)
-text = c1.text_input("Text contains")
-recipient_filter = c2.text_input("Recipient")
+text = c1.text_input("Text contains", key="q-text")
+recipient_filter = c2.text_input("Recipient", key="q-recipient")
 source = c3.selectbox("Planted at source", ["", *query(views.sources_table)["name"].tolist()])
 sender_filter = c4.text_input("Sender starts with")
 c5, c6, c7, c8 = st.columns(4)

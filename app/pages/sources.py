@@ -22,13 +22,15 @@ add_source, add_canary, add_plant, files = st.tabs(
     ["Add a source", "New canary", "Plant", "Roster files"]
 )
 with add_source, st.form("source", clear_on_submit=True):
-    name = st.text_input("Name", placeholder="企查查")
+    name = st.text_input("Name", placeholder="企查查", key="source-name")
     category = st.selectbox("Category", [c.value for c in SourceCategory])
     url = st.text_input("URL (optional)")
     sender_ids = st.text_input(
-        "Sender IDs of its own messages", help="106 numbers, short codes, mail domains; spaces"
+        "Sender IDs of its own messages",
+        help="106 numbers, short codes, mail domains; spaces",
+        key="source-senders",
     )
-    signatures = st.text_input("Signatures", placeholder="【企查查】")
+    signatures = st.text_input("Signatures", placeholder="【企查查】", key="source-signatures")
     if st.form_submit_button("Add source") and name:
         try:
             roster.add_source(
@@ -51,7 +53,7 @@ with add_canary, st.form("canary", clear_on_submit=True):
         "Bind a Faker persona to a phone number or address **you control**; never plant a"
         " number made up by Faker, it may be someone's."
     )
-    phone = st.text_input("Phone (E.164 or national)")
+    phone = st.text_input("Phone (E.164 or national)", key="canary-phone")
     email = st.text_input("or e-mail")
     c1, c2, c3 = st.columns(3)
     locale = c1.selectbox("Persona locale", ["zh_CN", "en_US"])
