@@ -1,0 +1,142 @@
+"""The dashboard in a real browser: a Streamlit server and headless Debian chromium."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from leaktrace.cli_dashboard import streamlit_command
+from leaktrace.demo import find_sample_data
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium (make test installs it)"
+)
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path, analysed_store_file: Path):
+    """``streamlit run`` on a free port against a copy of the analysed sample store."""
+    db = tmp_path / "s.duckdb"
+    shutil.copyfile(analysed_store_file, db)
+    port = free_port()
+    cmd = streamlit_command(db, port, "127.0.0.1")
+    cmd[cmd.index("--browser.gatherUsageStats") : cmd.index("--browser.gatherUsageStats")] = [
+        "--server.fileWatcherType",
+        "none",
+    ]
+    log = (tmp_path / "streamlit.log").open("w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read() == b"ok":
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail((tmp_path / "streamlit.log").read_text())
+        time.sleep(0.2)
+    yield url, db
+    proc.terminate()
+    proc.wait(10)
+
+
+def settle(page) -> None:
+    """Wait as Streamlit's own e2e helpers do: connected, script done, no skeletons."""
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']")
+    page.wait_for_selector(
+        "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000
+    )
+    page.wait_for_function("document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0")
+    assert page.get_by_test_id("stException").count() == 0, page.content()[:2000]
+
+
+def go(page, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+    settle(page)
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox labelled ``label`` by typing it."""
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
+    box.click()
+    page.keyboard.type(option)
+    page.keyboard.press("Enter")
+    settle(page)
+
+
+def test_plant_upload_and_drill_down_in_a_real_browser(server, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _ = server
+    backup = sorted((find_sample_data() / "sms").glob("*.xml"))[0]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        settle(page)
+        expect(page.get_by_text("Leaked and suspected sources")).to_be_visible(timeout=60_000)
+        page.screenshot(path=tmp_path / "1-overview.png", full_page=True)
+
+        go(page, "Sources & canaries")
+        page.get_by_text("New canary", exact=True).click()
+        page.get_by_label("Phone (E.164 or national)").fill("+8613800138123")
+        page.get_by_role("button", name="Make canary").click()
+        settle(page)
+        expect(page.get_by_text("canary-131").first).to_be_visible(timeout=60_000)
+        page.get_by_text("Plant", exact=True).click()
+        choose(page, "Canary", "canary-131")
+        page.get_by_role("button", name="Record plant").click()
+        settle(page)
+        expect(page.get_by_text("Planted canary-131")).to_be_visible(timeout=60_000)
+        page.screenshot(path=tmp_path / "2-planted.png", full_page=True)
+
+        go(page, "Messages")
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+            files=[{"name": backup.name, "mimeType": "text/xml", "buffer": backup.read_bytes()}]
+        )
+        settle(page)
+        page.get_by_role("textbox", name="Recipient (canary label or contact)").fill(backup.stem)
+        page.keyboard.press("Enter")
+        settle(page)
+        page.get_by_role("button", name="Import").click()
+        settle(page)
+        expect(page.get_by_text(f"{backup.name}: 0 new")).to_be_visible(timeout=60_000)
+        page.screenshot(path=tmp_path / "3-imported.png", full_page=True)
+
+        go(page, "Leak sources")
+        expect(page.get_by_text("Exposure: source × campaign")).to_be_visible(timeout=60_000)
+        subheaders = page.get_by_test_id("stHeading").all_inner_texts()
+        assert any(": leaked" in h for h in subheaders), subheaders
+        expect(page.get_by_text("messages of c").first).to_be_visible(
+            timeout=60_000
+        )  # the drill-down caption
+        page.screenshot(path=tmp_path / "4-leak-drill-down.png", full_page=True)
+        browser.close()
+    assert all(
+        (tmp_path / f).stat().st_size > 10_000 for f in ("1-overview.png", "4-leak-drill-down.png")
+    )
