@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.bench_cluster import MILLION_STORE, _store_run
+from bench.bench_cluster import analysed_million_store
 from bench.measure import run_measured
 from leaktrace.attribution import Settings, attribute
 from leaktrace.exposure import load_frames
@@ -30,6 +30,7 @@ from leaktrace.sim_score import detection_delays, import_simulated, median, scor
 from leaktrace.sim_world import SimConfig
 from leaktrace.simulate import simulate
 from leaktrace.store import Store
+from leaktrace.verdicts import run_attribution
 
 SEEDS = range(1, 21)
 SETTINGS = {
@@ -84,16 +85,10 @@ def run() -> None:
 
 
 def _speed() -> None:
-    if not MILLION_STORE.exists():
-        _store_run()
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "s.duckdb"
-        shutil.copyfile(MILLION_STORE, copy)
-        from leaktrace.analysis import analyse
-        from leaktrace.verdicts import run_attribution
-
+        shutil.copyfile(analysed_million_store(), copy)
         store = Store(copy)
-        analyse(store)  # clustering and campaigns: measured by bench_cluster
         started = time.perf_counter()
         run_attribution(store)
         inside = time.perf_counter() - started

@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from bench.streamlit_browser import CHROMIUM, CHROMIUM_ARGS, dashboard, settle
 
-from leaktrace.cli_dashboard import streamlit_command
 from leaktrace.demo import find_sample_data
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Debian's chromium (make test installs it)"
 )
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -39,40 +20,8 @@ def server(tmp_path: Path, analysed_store_file: Path):
     """``streamlit run`` on a free port against a copy of the analysed sample store."""
     db = tmp_path / "s.duckdb"
     shutil.copyfile(analysed_store_file, db)
-    port = free_port()
-    cmd = streamlit_command(db, port, "127.0.0.1")
-    cmd[cmd.index("--browser.gatherUsageStats") : cmd.index("--browser.gatherUsageStats")] = [
-        "--server.fileWatcherType",
-        "none",
-    ]
-    log = (tmp_path / "streamlit.log").open("w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.read() == b"ok":
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail((tmp_path / "streamlit.log").read_text())
-        time.sleep(0.2)
-    yield url, db
-    proc.terminate()
-    proc.wait(10)
-
-
-def settle(page) -> None:
-    """Wait as Streamlit's own e2e helpers do: connected, script done, no skeletons."""
-    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']")
-    page.wait_for_selector(
-        "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000
-    )
-    page.wait_for_function("document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0")
-    assert page.get_by_test_id("stException").count() == 0, page.content()[:2000]
+    with dashboard(db, tmp_path / "streamlit.log") as url:
+        yield url, db
 
 
 def go(page, title: str) -> None:
@@ -95,7 +44,7 @@ def test_plant_upload_and_drill_down_in_a_real_browser(server, tmp_path):
     url, _ = server
     backup = sorted((find_sample_data() / "sms").glob("*.xml"))[0]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
         settle(page)

@@ -276,7 +276,7 @@ def evidence_messages(store: Store, ids: list[int]) -> pd.DataFrame:
         store,
         "SELECT m.id, m.received_at, c.label AS recipient, m.sender, m.body, m.raw_sha256"
         " FROM messages m LEFT JOIN canaries c ON c.id = m.canary_id"
-        " WHERE list_contains(?, m.id) ORDER BY m.received_at",
+        " WHERE m.id IN (SELECT unnest(CAST(? AS BIGINT[]))) ORDER BY m.received_at",
         [ids],
     )
 

@@ -1,0 +1,57 @@
+"""Dashboard render times on the 1M-message store, in headless chromium.
+
+The analysed 1M store (bench_cluster's study, clustered, linked and attributed)
+is served by ``streamlit run``; after one visit warms the server (imports, first
+connection), each page is opened fresh and timed from navigation until Streamlit
+reports the script done and no placeholder is left. Target: 3 s per page.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from bench.bench_cluster import analysed_million_store
+from bench.streamlit_browser import CHROMIUM, CHROMIUM_ARGS, dashboard, settle
+
+PAGES = {
+    "Overview": "",
+    "Sources & canaries": "sources",
+    "Messages": "messages",
+    "Templates & campaigns": "templates",
+    "Leak sources": "leaks",
+    "Evidence": "evidence",
+}
+
+
+def run() -> None:
+    """Print each page's first render time after a warm-up."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        print("  skipped: needs Debian's chromium (apt-get install chromium)")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "s.duckdb"
+        shutil.copyfile(analysed_million_store(), db)
+        with dashboard(db, Path(tmp) / "streamlit.log") as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            started = time.perf_counter()
+            page.goto(url)
+            settle(page, timeout_ms=300_000)
+            print(
+                f"  warm-up (server's first page, first queries): {time.perf_counter() - started:.1f} s"
+            )
+            for title, path in PAGES.items():
+                fresh = browser.new_page(viewport={"width": 1400, "height": 1000})
+                started = time.perf_counter()
+                fresh.goto(f"{url}/{path}")
+                settle(fresh, timeout_ms=300_000)
+                seconds = time.perf_counter() - started
+                verdict = "ok" if seconds <= 3 else "over 3 s"
+                print(f"  {title:24} {seconds:5.2f} s  {verdict}")
+                fresh.close()
+            browser.close()
