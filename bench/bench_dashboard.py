@@ -42,9 +42,8 @@ def run() -> None:
             started = time.perf_counter()
             page.goto(url)
             settle(page, timeout_ms=300_000)
-            print(
-                f"  warm-up (server's first page, first queries): {time.perf_counter() - started:.1f} s"
-            )
+            warm = time.perf_counter() - started
+            print(f"  warm-up (the server's first page and first queries): {warm:.1f} s")
             for title, path in PAGES.items():
                 fresh = browser.new_page(viewport={"width": 1400, "height": 1000})
                 started = time.perf_counter()
