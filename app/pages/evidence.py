@@ -21,7 +21,7 @@ if not empty_store_guide():
     report = next(r for r in reports if r["name"] == source)
     st.subheader(f"{report['verdict']} (score {report['score']:.2f})")
     st.text(report["reason"])  # quotes spam: plain text, never markdown
-    messages = query(views.evidence_messages, report["evidence_message_ids"])
+    messages = query(views.evidence_messages, source)
     st.caption(
         f"{len(messages)} messages. Texts are shown as received; the SHA-256 is of the raw"
         " imported record."

@@ -77,8 +77,8 @@ if not empty_store_guide():
     st.text(report["reason"])
     timeline = pd.DataFrame(report["timeline"])
     if not timeline.empty:
-        timeline["planted_at"] = pd.to_datetime(timeline["planted_at"])
-        timeline["first_spam_at"] = pd.to_datetime(timeline["first_spam_at"])
+        timeline["planted_at"] = pd.to_datetime(timeline["planted_at"], format="ISO8601")
+        timeline["first_spam_at"] = pd.to_datetime(timeline["first_spam_at"], format="ISO8601")
         st.altair_chart(
             alt.Chart(timeline)
             .mark_rule(strokeWidth=3)

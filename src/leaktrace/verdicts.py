@@ -115,14 +115,17 @@ def run_attribution(store: Store, settings: Settings = DEFAULTS) -> Attribution:
         )
         for v in result.verdicts:
             ids = sorted(set(evidence.get(v.source_id, [])) | set(v.marker_messages))
+            report = _report(v, labels, ids)
+            del report["evidence_message_ids"]
             con.execute(
-                "INSERT INTO source_verdicts VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO source_verdicts VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     v.source_id,
                     v.verdict,
                     v.score,
                     v.p_value,
-                    json.dumps(_report(v, labels, ids), ensure_ascii=False),
+                    json.dumps(report, ensure_ascii=False),
+                    ids,
                 ],
             )
         if len(exposures):
@@ -139,15 +142,40 @@ def run_attribution(store: Store, settings: Settings = DEFAULTS) -> Attribution:
     return result
 
 
-def source_reports(store: Store) -> list[dict]:
-    """The kept report of every source, leaked first, then by score."""
+def source_reports(store: Store, evidence: bool = True) -> list[dict]:
+    """The kept report of every source, leaked first, then by score.
+
+    ``evidence=False`` leaves out ``evidence_message_ids`` (thousands per leaked
+    source on a big study) for views that do not list them.
+    """
+    column = "evidence" if evidence else "NULL"
     with store.connect() as con:
         rows = con.execute(
-            "SELECT report FROM source_verdicts ORDER BY"
+            f"SELECT report, {column} FROM source_verdicts ORDER BY"
             " CASE verdict WHEN 'leaked' THEN 0 WHEN 'suspected' THEN 1"
             " WHEN 'insufficient data' THEN 2 ELSE 3 END, score DESC, source_id"
         ).fetchall()
-    return [json.loads(r[0]) for r in rows]
+    out = []
+    for report, ids in rows:
+        data = json.loads(report)
+        if evidence:
+            # Keep the documented field order: evidence ids come before the timeline.
+            timeline = data.pop("timeline")
+            data["evidence_message_ids"] = list(ids)
+            data["timeline"] = timeline
+        out.append(data)
+    return out
+
+
+def evidence_ids(store: Store, source: str) -> list[int]:
+    """The messages behind one source's verdict."""
+    with store.connect() as con:
+        row = con.execute(
+            "SELECT v.evidence FROM source_verdicts v JOIN sources s ON s.id = v.source_id"
+            " WHERE s.name = ?",
+            [source],
+        ).fetchone()
+    return list(row[0]) if row else []
 
 
 def overlap_edges(store: Store) -> list[dict]:

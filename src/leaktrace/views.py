@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from leaktrace.store import Store
+from leaktrace.verdicts import evidence_ids, source_reports
 
 ROW_LIMIT = 5_000  # rows a table view fetches at most; filters narrow it down
 
@@ -260,14 +261,13 @@ def exposure_matrix(store: Store) -> pd.DataFrame:
 
 
 def verdict_reports(store: Store) -> list[dict]:
-    """The kept attribution report of every source (see ``verdicts.source_reports``)."""
-    from leaktrace.verdicts import source_reports
-
-    return source_reports(store)
+    """The kept attribution report of every source, without the evidence id lists."""
+    return source_reports(store, evidence=False)
 
 
-def evidence_messages(store: Store, ids: list[int]) -> pd.DataFrame:
-    """The messages behind a verdict, in time order, raw text included."""
+def evidence_messages(store: Store, source: str) -> pd.DataFrame:
+    """The messages behind a source's verdict, in time order, raw text included."""
+    ids = evidence_ids(store, source)
     if not ids:
         return pd.DataFrame(
             columns=["id", "received_at", "recipient", "sender", "body", "raw_sha256"]

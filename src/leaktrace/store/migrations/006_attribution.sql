@@ -7,13 +7,15 @@ CREATE TABLE attribution_runs (
     settings     JSON NOT NULL
 );
 
--- One row per source; `report` is the object `leaktrace attribute --json` prints.
+-- One row per source; `report` plus `evidence` is the object `leaktrace attribute
+-- --json` prints (the ids are kept apart: thousands per source on a big study).
 CREATE TABLE source_verdicts (
     source_id    BIGINT PRIMARY KEY,
     verdict      VARCHAR NOT NULL,          -- leaked | suspected | clean | insufficient data
     score        DOUBLE NOT NULL,
     p_value      DOUBLE,
-    report       JSON NOT NULL
+    report       JSON NOT NULL,
+    evidence     BIGINT[] NOT NULL          -- evidence_message_ids
 );
 
 -- Every (unit, source) pair tested: the heatmap of exposure.
