@@ -70,3 +70,17 @@ def env_note() -> None:
     st.sidebar.caption(f"store: `{store().path}`")
     if os.environ.get("LEAKTRACE_DB"):
         st.sidebar.caption("(from LEAKTRACE_DB)")
+
+
+def done(message: str) -> None:
+    """After a write shown on this page: say so, drop the cache and draw the page again."""
+    st.session_state["flash"] = message
+    changed()
+    st.rerun()
+
+
+def flash() -> None:
+    """The message a write left before the page was drawn again."""
+    message = st.session_state.pop("flash", None)
+    if message:
+        st.success(message)

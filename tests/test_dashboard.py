@@ -100,6 +100,17 @@ def test_messages_page_imports_an_uploaded_backup_and_reports_it(demo, monkeypat
     assert any("0 new" in s.value and "duplicates" in s.value for s in at.success)
 
 
+def test_templates_can_be_merged_by_hand(demo, monkeypatch):
+    at = open_app(demo, monkeypatch, "templates")
+    table = at.dataframe[0].value
+    first, second = (int(i) for i in table["id"].iloc[:2])
+    at.number_input(key="merge-from").set_value(first)
+    at.number_input(key="merge-into").set_value(second)
+    at.button[0].click().run()
+    assert any(f"Template {first} merged into {second}" in s.value for s in at.success)
+    assert first not in set(at.dataframe[0].value["id"])
+
+
 def test_no_page_renders_message_text_as_html():
     for path in APP.rglob("*.py"):
         assert "unsafe_allow_html" not in path.read_text(encoding="utf-8"), path

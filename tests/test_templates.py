@@ -11,7 +11,12 @@ import pytest
 from leaktrace.cluster import grouping_accuracy
 from leaktrace.demo import find_sample_data
 from leaktrace.store import Store
-from leaktrace.templates import cluster_messages, list_templates
+from leaktrace.templates import (
+    TemplateEditError,
+    cluster_messages,
+    list_templates,
+    split_template,
+)
 
 SAMPLE = find_sample_data()
 
@@ -77,3 +82,79 @@ def test_changing_the_threshold_rebuilds(study):
     cluster_messages(study)
     result = cluster_messages(study, threshold=95)
     assert result.rebuilt and result.templates > 23
+
+
+def add_message(store: Store, tmp_path: Path, body: str, second: int) -> None:
+    """One new SMS to canary-001, as a CSV export."""
+    from leaktrace.ingest.importer import ImportOptions, import_file
+
+    with store.connect() as con:
+        phone = con.execute("SELECT phone FROM canaries WHERE label = 'canary-001'").fetchone()[0]
+    path = tmp_path / f"new-{second}.csv"
+    path.write_text(
+        "received_at,recipient,sender,body\n"
+        f'2026-06-01T10:00:{second:02d}+08:00,{phone},1069000000{second},"{body}"\n',
+        encoding="utf-8",
+    )
+    assert import_file(store, path, ImportOptions()).inserted == 1
+
+
+def template_of_last(store: Store) -> int:
+    with store.connect() as con:
+        return con.execute(
+            "SELECT template_id FROM message_templates ORDER BY message_id DESC LIMIT 1"
+        ).fetchone()[0]
+
+
+def test_a_hand_merge_holds_for_later_messages(study, tmp_path, cli, monkeypatch):
+    cluster_messages(study)
+    first, second = list_templates(study, limit=2)
+    monkeypatch.setenv("LEAKTRACE_DB", str(study.path))
+    code, out = cli("merge-templates", str(first.id), str(second.id))
+    assert code == 0 and f"{first.size} messages moved" in out
+    assert [t.id for t in list_templates(study, limit=100)].count(first.id) == 0
+    merged = next(t for t in list_templates(study, limit=100) if t.id == second.id)
+    assert merged.size == first.size + second.size
+    with study.connect() as con:
+        body = con.execute(
+            "SELECT m.body FROM messages m JOIN message_templates t ON t.message_id = m.id"
+            " WHERE t.skeleton = ? LIMIT 1",
+            [first.text],
+        ).fetchone()
+    body = body[0] if body else None
+    assert body is not None
+    add_message(study, tmp_path, body, 1)  # the same wording: a known skeleton
+    cluster_messages(study)
+    assert template_of_last(study) == second.id
+    add_message(study, tmp_path, body.replace("，", "。", 1) + "！", 2)  # a new variant
+    cluster_messages(study)
+    assert template_of_last(study) == second.id
+    code, out = cli("merge-templates", str(first.id), str(second.id))
+    assert code == 1 and "was merged into" in out
+
+
+def test_a_hand_split_gives_a_wording_its_own_template_now_and_later(study, tmp_path):
+    cluster_messages(study)
+    with study.connect() as con:
+        template, skeleton, message, body = con.execute(
+            """
+            SELECT t.template_id, t.skeleton, t.message_id, m.body
+            FROM message_templates t JOIN messages m ON m.id = t.message_id
+            WHERE t.template_id IN (SELECT template_id FROM template_skeletons
+                                    GROUP BY template_id HAVING count(*) > 1)
+              AND t.skeleton <> (SELECT text FROM templates WHERE id = t.template_id)
+            ORDER BY t.message_id LIMIT 1
+            """
+        ).fetchone()
+    new, moved = split_template(study, message)
+    assert moved >= 1
+    with study.connect() as con:
+        assert con.execute(
+            "SELECT DISTINCT template_id FROM message_templates WHERE skeleton = ?", [skeleton]
+        ).fetchall() == [(new,)]
+    add_message(study, tmp_path, body, 3)
+    cluster_messages(study)
+    assert template_of_last(study) == new
+    assert new != template
+    with pytest.raises(TemplateEditError, match="only this skeleton"):
+        split_template(study, message)

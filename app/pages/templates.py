@@ -5,11 +5,15 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from common import empty_store_guide, env_note, query
+from common import done, empty_store_guide, env_note, flash, query, store
 from leaktrace import views
+from leaktrace.campaigns import link_campaigns
+from leaktrace.templates import TemplateEditError, merge_templates, split_template
+from leaktrace.verdicts import run_attribution
 
 st.title("Templates & campaigns")
 env_note()
+flash()
 if not empty_store_guide():
     templates_tab, campaigns_tab = st.tabs(["Templates", "Campaigns"])
     with templates_tab:
@@ -51,6 +55,37 @@ if not empty_store_guide():
                     "slots": st.column_config.TextColumn("slot values", width="medium"),
                 },
             )
+        with st.expander("Merge or split templates by hand"):
+            st.caption(
+                "Kept in the store: later messages follow your edit. Campaigns and verdicts"
+                " are recomputed. `leaktrace cluster --rebuild` starts over without edits."
+            )
+            with st.form("merge"):
+                c1, c2 = st.columns(2)
+                source = c1.number_input("Merge template", min_value=0, step=1, key="merge-from")
+                target = c2.number_input("into template", min_value=0, step=1, key="merge-into")
+                if st.form_submit_button("Merge"):
+                    try:
+                        moved = merge_templates(store(), int(source), int(target))
+                        link_campaigns(store())
+                        run_attribution(store())
+                    except TemplateEditError as exc:
+                        st.error(str(exc))
+                    else:
+                        done(f"Template {source} merged into {target}: {moved} messages.")
+            with st.form("split"):
+                message = st.number_input(
+                    "Give the wording of message", min_value=0, step=1, key="split-message"
+                )
+                if st.form_submit_button("Split into its own template"):
+                    try:
+                        new, moved = split_template(store(), int(message))
+                        link_campaigns(store())
+                        run_attribution(store())
+                    except TemplateEditError as exc:
+                        st.error(str(exc))
+                    else:
+                        done(f"New template {new} with {moved} messages.")
     with campaigns_tab:
         campaigns = query(views.campaigns_table)
         st.caption(

@@ -21,7 +21,13 @@ from leaktrace.cli_common import UserError, parse_zone, store_from
 from leaktrace.cli_dashboard import dashboard_command
 from leaktrace.cli_ingest import ingest_command, quarantine_app, receive_command
 from leaktrace.cli_study import demo_command, simulate_command
-from leaktrace.cli_templates import campaigns_command, cluster_command, templates_command
+from leaktrace.cli_templates import (
+    campaigns_command,
+    cluster_command,
+    merge_command,
+    split_command,
+    templates_command,
+)
 from leaktrace.ingest.quarantine import QuarantineError
 from leaktrace.ingest.records import IngestError
 from leaktrace.model import Source
@@ -35,6 +41,7 @@ from leaktrace.roster_csv import (
 )
 from leaktrace.sim_world import SimulationError
 from leaktrace.store import StoreBusy
+from leaktrace.templates import TemplateEditError
 
 app = typer.Typer(
     help="Trace who leaked or sold your personal data with canary identities.",
@@ -69,6 +76,7 @@ def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             SimulationError,
             IngestError,
             QuarantineError,
+            TemplateEditError,
         ) as exc:
             err.print(f"[red]error:[/red] {exc}", highlight=False)
             raise typer.Exit(1) from None
@@ -389,6 +397,8 @@ app.command("receive")(handles_errors(receive_command))
 app.command("cluster")(handles_errors(cluster_command))
 app.command("templates")(handles_errors(templates_command))
 app.command("campaigns")(handles_errors(campaigns_command))
+app.command("merge-templates")(handles_errors(merge_command))
+app.command("split-template")(handles_errors(split_command))
 app.command("attribute")(handles_errors(attribute_command))
 app.command("dashboard")(handles_errors(dashboard_command))
 for _command in quarantine_app.registered_commands:

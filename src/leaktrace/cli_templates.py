@@ -13,7 +13,8 @@ from rich.table import Table
 
 from leaktrace.campaigns import campaign_indicators, link_campaigns, list_campaigns
 from leaktrace.cli_common import store_from
-from leaktrace.templates import cluster_messages, list_templates
+from leaktrace.templates import cluster_messages, list_templates, merge_templates, split_template
+from leaktrace.verdicts import run_attribution
 
 out = Console()
 
@@ -123,3 +124,32 @@ def campaigns_command(
             f"{c.last_seen:%Y-%m-%d}",
         )
     out.print(table)
+
+
+def _relink(store) -> None:
+    linked = link_campaigns(store)
+    run_attribution(store)
+    out.print(f"campaigns relinked ({linked.campaigns}); attribution updated", highlight=False)
+
+
+def merge_command(
+    ctx: typer.Context,
+    source: Annotated[int, typer.Argument(help="The template to merge away.")],
+    target: Annotated[int, typer.Argument(help="The template that absorbs it.")],
+) -> None:
+    """Merge one template into another by hand; later clustering runs respect it."""
+    store = store_from(ctx)
+    moved = merge_templates(store, source, target)
+    out.print(f"template {source} merged into {target}: {moved} messages moved", highlight=False)
+    _relink(store)
+
+
+def split_command(
+    ctx: typer.Context,
+    message: Annotated[int, typer.Argument(help="A message whose wording gets its own template.")],
+) -> None:
+    """Split the exact skeleton of one message off into a template of its own."""
+    store = store_from(ctx)
+    new, moved = split_template(store, message)
+    out.print(f"new template {new} with {moved} messages", highlight=False)
+    _relink(store)

@@ -59,6 +59,7 @@ class TemplateIndex:
     established: list[int] = field(default_factory=list)  # ids scanned when LSH finds nothing
     _established_text: list[str] = field(default_factory=list)
     _established_ids: set[int] = field(default_factory=set)
+    merged: dict[int, int] = field(default_factory=dict)  # merged by hand: template → target
 
     def _minhash(self, skeleton: str) -> MinHash:
         mh = MinHash(num_perm=NUM_PERM, seed=1)
@@ -105,6 +106,8 @@ class TemplateIndex:
                 best = self.established[hit[2]]
         if best < 0:
             best = self.found(skeleton, 0, mh)
+        while best in self.merged:  # a template merged by hand lives on in its target
+            best = self.merged[best]
         self.sizes[best] += count
         self.assigned[skeleton] = best
         self._grow(best)

@@ -48,6 +48,11 @@ def _index(con, threshold: float) -> TemplateIndex:
     index.assigned.update(
         con.execute("SELECT skeleton, template_id FROM template_skeletons").fetchall()
     )
+    index.merged.update(
+        con.execute(
+            "SELECT id, merged_into FROM templates WHERE merged_into IS NOT NULL"
+        ).fetchall()
+    )
     return index
 
 
@@ -162,8 +167,99 @@ def list_templates(store: Store, limit: int = 50) -> list[Template]:
     with store.connect() as con:
         rows = con.execute(
             "SELECT id, text, size, first_seen, last_seen, category, category_confidence"
-            " FROM templates"
+            " FROM templates WHERE merged_into IS NULL"
             " ORDER BY size DESC, id LIMIT ?",
             [limit],
         ).fetchall()
     return [Template(*row) for row in rows]
+
+
+class TemplateEditError(ValueError):
+    """A hand edit of templates that cannot be done (unknown or merged template)."""
+
+
+def _live(con, template_id: int) -> None:
+    row = con.execute("SELECT merged_into FROM templates WHERE id = ?", [template_id]).fetchone()
+    if row is None:
+        raise TemplateEditError(f"there is no template {template_id}")
+    if row[0] is not None:
+        raise TemplateEditError(f"template {template_id} was merged into template {row[0]}")
+
+
+def _recount(con, ids: list[int]) -> None:
+    con.execute(
+        """
+        UPDATE templates SET size = coalesce(a.size, 0), first_seen = a.first_seen,
+               last_seen = a.last_seen
+        FROM (SELECT t.id, count(m.id) AS size, min(m.received_at) AS first_seen,
+                     max(m.received_at) AS last_seen
+              FROM templates t
+              LEFT JOIN message_templates mt ON mt.template_id = t.id
+              LEFT JOIN messages m ON m.id = mt.message_id
+              WHERE t.id IN (SELECT unnest(CAST(? AS BIGINT[]))) GROUP BY t.id) a
+        WHERE templates.id = a.id
+        """,
+        [ids],
+    )
+
+
+def merge_templates(store: Store, source: int, target: int) -> int:
+    """Merge template ``source`` into ``target`` by hand; return the messages moved.
+
+    Kept in the store: later incremental runs send what would have joined ``source``
+    to ``target``. ``cluster --rebuild`` starts over without hand edits.
+    """
+    if source == target:
+        raise TemplateEditError("a template cannot be merged into itself")
+    with store.transaction() as con:
+        _live(con, source)
+        _live(con, target)
+        moved = con.execute(
+            "SELECT count(*) FROM message_templates WHERE template_id = ?", [source]
+        ).fetchone()[0]
+        for table in ("message_templates", "template_skeletons"):
+            con.execute(
+                f"UPDATE {table} SET template_id = ? WHERE template_id = ?", [target, source]
+            )
+        con.execute("UPDATE templates SET merged_into = ? WHERE id = ?", [target, source])
+        con.execute("UPDATE templates SET merged_into = ? WHERE merged_into = ?", [target, source])
+        _recount(con, [source, target])
+    return moved
+
+
+def split_template(store: Store, message_id: int) -> tuple[int, int]:
+    """Give the skeleton of one message a template of its own; return (template, messages).
+
+    Every message with that exact skeleton moves with it, now and in later runs.
+    """
+    with store.transaction() as con:
+        row = con.execute(
+            "SELECT skeleton, template_id FROM message_templates WHERE message_id = ?",
+            [message_id],
+        ).fetchone()
+        if row is None:
+            raise TemplateEditError(f"message {message_id} is not clustered")
+        skeleton, old = row
+        others = con.execute(
+            "SELECT count(DISTINCT skeleton) FROM template_skeletons WHERE template_id = ?",
+            [old],
+        ).fetchone()[0]
+        if others <= 1:
+            raise TemplateEditError(f"template {old} holds only this skeleton; nothing to split")
+        new = con.execute("SELECT max(id) + 1 FROM templates").fetchone()[0]
+        category = con.execute(
+            "SELECT category, category_confidence FROM templates WHERE id = ?", [old]
+        ).fetchone()
+        con.execute(
+            "INSERT INTO templates (id, text, category, category_confidence) VALUES (?, ?, ?, ?)",
+            [new, skeleton, *category],
+        )
+        con.execute(
+            "UPDATE template_skeletons SET template_id = ? WHERE skeleton = ?", [new, skeleton]
+        )
+        con.execute(
+            "UPDATE message_templates SET template_id = ? WHERE skeleton = ?", [new, skeleton]
+        )
+        _recount(con, [old, new])
+        moved = con.execute("SELECT size FROM templates WHERE id = ?", [new]).fetchone()[0]
+    return new, moved

@@ -191,7 +191,8 @@ def templates_table(store: Store) -> pd.DataFrame:
     return _df(
         store,
         "SELECT id, text, size, category, round(category_confidence, 2) AS confidence,"
-        " first_seen, last_seen FROM templates WHERE size > 0 ORDER BY size DESC, id",
+        " first_seen, last_seen FROM templates WHERE merged_into IS NULL AND size > 0"
+        " ORDER BY size DESC, id",
     )
 
 
