@@ -114,3 +114,45 @@ def test_templates_can_be_merged_by_hand(demo, monkeypatch):
 def test_no_page_renders_message_text_as_html():
     for path in APP.rglob("*.py"):
         assert "unsafe_allow_html" not in path.read_text(encoding="utf-8"), path
+
+
+def test_a_page_waits_out_an_import_holding_the_store_instead_of_failing(demo, monkeypatch):
+    import subprocess
+    import sys
+    import time
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]);"
+            " print('locked', flush=True); time.sleep(3)",
+            str(demo),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    started = time.monotonic()
+    at = open_app(demo, monkeypatch, "leaks")  # no cached results for this store yet
+    holder.wait(10)
+    assert time.monotonic() - started >= 1.5
+    assert len(at.dataframe[0].value) == 30
+
+
+def test_csv_downloads_neutralise_cells_that_would_start_a_formula():
+    import pandas as pd
+
+    from leaktrace.export_csv import safe_csv
+
+    frame = pd.DataFrame(
+        {
+            "body": ['=HYPERLINK("x")', "+1", "-2", "@SUM(A1)", "\tx", "\rx", "ok 回T退订"],
+            "n": range(7),
+        }
+    )
+    text = safe_csv(frame).decode("utf-8-sig")
+    lines = text.splitlines()
+    assert lines[0] == "body,n"
+    assert "'=HYPERLINK" in text and "'+1" in lines[2] and "'-2" in lines[3] and "'@SUM" in text
+    assert "ok 回T退订,6" in text and "\n0," not in text

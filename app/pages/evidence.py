@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from common import empty_store_guide, env_note, query
+from common import empty_store_guide, env_note, query, store
 from leaktrace import views
 from leaktrace.export_csv import safe_csv
 
@@ -21,10 +21,13 @@ if not empty_store_guide():
     report = next(r for r in reports if r["name"] == source)
     st.subheader(f"{report['verdict']} (score {report['score']:.2f})")
     st.text(report["reason"])  # quotes spam: plain text, never markdown
-    messages = query(views.evidence_messages, source)
+    shown = 1_000
+    total = query(views.evidence_count, source)
+    messages = query(views.evidence_messages, source, shown)
     st.caption(
-        f"{len(messages)} messages. Texts are shown as received; the SHA-256 is of the raw"
-        " imported record."
+        f"{total:,} messages"
+        + (f"; the first {shown:,} are shown, the download holds all" if total > shown else "")
+        + ". Texts are shown as received; the SHA-256 is of the raw imported record."
     )
     st.dataframe(
         messages,
@@ -34,7 +37,8 @@ if not empty_store_guide():
     )
     st.download_button(
         "Download the messages (CSV)",
-        safe_csv(messages),
+        # Built when clicked, not on every render: thousands of rows on a big study.
+        lambda: safe_csv(views.evidence_messages(store(), source)),
         f"evidence-{source}.csv",
         "text/csv",
     )

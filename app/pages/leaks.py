@@ -46,7 +46,10 @@ if not empty_store_guide():
     )
     exposure = query(views.exposure_matrix)
     st.subheader("Exposure: source × campaign")
-    st.caption("Colour: lift of the source's hit rate over everyone else's; ● significant.")
+    st.caption(
+        "Colour: lift of the source's hit rate over everyone else's; ● significant."
+        " Click a cell (or a verdict row) for the messages behind it."
+    )
     shown = exposure[exposure["hit"] > 0]
     if not shown.empty:
         base = alt.Chart(shown).encode(
@@ -63,14 +66,35 @@ if not empty_store_guide():
                 "p_adjusted",
             ],
         )
-        st.altair_chart(
-            base.mark_rect().encode(color=alt.Color("lift:Q", scale=alt.Scale(type="log")))
+        cell_pick = alt.selection_point(name="cell", fields=["source", "unit"])
+        event = st.altair_chart(
+            base.mark_rect()
+            .encode(color=alt.Color("lift:Q", scale=alt.Scale(type="log")))
+            .add_params(cell_pick)
             + base.transform_filter("datum.significant").mark_text(text="●", color="white"),
             width="stretch",
+            on_select="rerun",
+            key="heatmap",
         )
+        clicked = (event.selection.get("cell") or [None])[0] if event else None
+    else:
+        clicked = None
     rows = picked.selection.rows if picked else []
     names = table["source"].tolist()
-    source = st.selectbox("Source", names, index=rows[0] if rows else 0, key="leak-source")
+    # A new click on a heatmap cell or a verdict row picks what the select boxes show.
+    pick = (
+        (clicked["source"], clicked["unit"])
+        if clicked
+        else (names[rows[0]], None)
+        if rows
+        else None
+    )
+    if pick and pick != st.session_state.get("leak-pick"):
+        st.session_state["leak-pick"] = pick
+        st.session_state["leak-source"] = pick[0]
+        if pick[1]:
+            st.session_state["leak-unit"] = pick[1]
+    source = st.selectbox("Source", names, key="leak-source")
     report = next(r for r in reports if r["name"] == source)
     # Reasons quote campaign labels, which quote spam: plain text, never markdown.
     st.subheader(f"{source}: {report['verdict']}")
@@ -90,10 +114,13 @@ if not empty_store_guide():
         )
     units = exposure.loc[(exposure["source"] == source) & (exposure["hit"] > 0)]
     units = units.sort_values(["p_adjusted", "hit"], ascending=[True, False])
+    if st.session_state.get("leak-unit") not in set(units["unit"]):
+        st.session_state.pop("leak-unit", None)
     if not units.empty:
         unit = st.selectbox(
             "Campaign reaching this source",
             units["unit"].tolist(),
+            key="leak-unit",
             format_func=lambda u: f"{u}: {units.loc[units['unit'] == u, 'label'].iat[0][:60]}",
         )
         cell = query(views.exposure_messages, source, unit)

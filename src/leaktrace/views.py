@@ -266,7 +266,7 @@ def verdict_reports(store: Store) -> list[dict]:
     return source_reports(store, evidence=False)
 
 
-def evidence_messages(store: Store, source: str) -> pd.DataFrame:
+def evidence_messages(store: Store, source: str, limit: int | None = None) -> pd.DataFrame:
     """The messages behind a source's verdict, in time order, raw text included."""
     ids = evidence_ids(store, source)
     if not ids:
@@ -277,9 +277,15 @@ def evidence_messages(store: Store, source: str) -> pd.DataFrame:
         store,
         "SELECT m.id, m.received_at, c.label AS recipient, m.sender, m.body, m.raw_sha256"
         " FROM messages m LEFT JOIN canaries c ON c.id = m.canary_id"
-        " WHERE m.id IN (SELECT unnest(CAST(? AS BIGINT[]))) ORDER BY m.received_at",
+        " WHERE m.id IN (SELECT unnest(CAST(? AS BIGINT[]))) ORDER BY m.received_at"
+        + ("" if limit is None else f" LIMIT {int(limit)}"),
         [ids],
     )
+
+
+def evidence_count(store: Store, source: str) -> int:
+    """How many messages are behind a source's verdict."""
+    return len(evidence_ids(store, source))
 
 
 def exposure_messages(store: Store, source: str, unit: str) -> pd.DataFrame:
