@@ -261,7 +261,13 @@ def _when(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds).astimezone()
 
 
-def _verdict(ctx: _Context, source, times: np.ndarray | None, results, markers) -> SourceVerdict:
+def _verdict(
+    ctx: _Context,
+    source: tuple,
+    times: np.ndarray | None,
+    results: list[UnitExposure],
+    markers: pd.DataFrame,
+) -> SourceVerdict:
     settings, canaries = ctx.settings, ctx.frames.canaries
     mine = [r for r in results if r.source_id == source.id]
     best = min(mine, key=lambda r: r.q_value, default=None)
@@ -378,7 +384,13 @@ def _timeline(ctx: _Context, times: np.ndarray) -> list[dict]:
     return out
 
 
-def _date_the_leak(ctx, verdict: SourceVerdict, times, leaking, marks) -> None:
+def _date_the_leak(
+    ctx: _Context,
+    verdict: SourceVerdict,
+    times: np.ndarray | None,
+    leaking: list[UnitExposure],
+    marks: pd.DataFrame,
+) -> None:
     """First leak seen, the window the leak happened in, batch or continuous."""
     index, canaries = ctx.index, ctx.frames.canaries
     firsts: dict[int, float] = {}

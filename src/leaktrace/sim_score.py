@@ -8,6 +8,7 @@ the analysis chain. Verdicts are scored per source against ``truth.json``.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -61,7 +62,9 @@ def true_leaks(directory: Path) -> dict[str, datetime]:
     }
 
 
-def score(verdicts: list[SourceVerdict], leaks: dict[str, datetime], delays=()) -> Score:
+def score(
+    verdicts: list[SourceVerdict], leaks: dict[str, datetime], delays: Iterable[float] = ()
+) -> Score:
     """Count right and wrong ``leaked`` calls."""
     called = {v.name for v in verdicts if v.verdict == "leaked"}
     return Score(
