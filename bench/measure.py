@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,18 +36,22 @@ def run_measured(cmd: list[str], timeout: float | None = None, **kwargs) -> tupl
 
     Past ``timeout`` seconds the process is killed and :class:`TimeoutError` raised.
     """
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
-    peak = 0
-    while proc.poll() is None:
-        peak = max(peak, sum(_rss(p) for p in _tree(proc.pid)))
-        if timeout is not None and time.perf_counter() - started > timeout:
-            proc.kill()
-            proc.communicate()
-            raise TimeoutError(f"{cmd[:4]} still running after {timeout:.0f} s")
-        time.sleep(0.1)
-    seconds = time.perf_counter() - started
-    out, err = proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[:3]} failed: {err.decode()[-2000:]}")
-    return seconds, peak, out.decode()
+    # Output goes to files, not pipes: a command printing more than a pipe holds
+    # (attribute --json on 1M messages) would block while we only poll.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, **kwargs)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, sum(_rss(p) for p in _tree(proc.pid)))
+            if timeout is not None and time.perf_counter() - started > timeout:
+                proc.kill()
+                proc.wait()
+                raise TimeoutError(f"{cmd[:4]} still running after {timeout:.0f} s")
+            time.sleep(0.1)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{cmd[:3]} failed: {err.read().decode()[-2000:]}")
+        return seconds, peak, out.read().decode()

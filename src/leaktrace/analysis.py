@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from leaktrace.attribution import Attribution
-from leaktrace.campaigns import CampaignResult, link_campaigns
+from leaktrace.campaigns import CampaignResult, current_campaigns, link_campaigns
 from leaktrace.store import Store
 from leaktrace.templates import ClusterResult, cluster_messages
 from leaktrace.verdicts import run_attribution
@@ -33,7 +33,10 @@ class AnalysisResult:
 
 
 def analyse(store: Store) -> AnalysisResult:
-    """Cluster the messages not yet clustered, relink campaigns, attribute again."""
+    """Cluster the messages not yet clustered, relink campaigns if any were, attribute again."""
     clustering = cluster_messages(store)
-    campaigns = link_campaigns(store)
+    if clustering.messages == 0 and (known := current_campaigns(store)) is not None:
+        campaigns = known  # no new messages: the campaigns stand
+    else:
+        campaigns = link_campaigns(store)
     return AnalysisResult(clustering, campaigns, run_attribution(store))

@@ -299,6 +299,21 @@ def link_campaigns(store: Store, max_templates: int | None = None) -> CampaignRe
     return CampaignResult(campaigns, linked, clustered - linked, shared)
 
 
+def current_campaigns(store: Store) -> CampaignResult | None:
+    """What the last linking run left, or None when campaigns were never linked."""
+    with store.connect() as con:
+        linked = con.execute(
+            "SELECT value FROM clustering_settings WHERE name = 'campaign_max_templates'"
+        ).fetchone()
+        if linked is None:
+            return None
+        campaigns, messages = con.execute(
+            "SELECT count(*), coalesce(sum(size), 0) FROM campaigns"
+        ).fetchone()
+        clustered = con.execute("SELECT count(*) FROM message_templates").fetchone()[0]
+    return CampaignResult(campaigns, messages, clustered - messages, 0)
+
+
 def list_campaigns(store: Store, limit: int = 50) -> list[Campaign]:
     """The biggest campaigns first."""
     with store.connect() as con:

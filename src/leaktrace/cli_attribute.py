@@ -45,7 +45,8 @@ def attribute_command(
         return
     reports = source_reports(store)
     if as_json:
-        out.print_json(json.dumps(reports, ensure_ascii=False))
+        # Plain text, not rich's highlighter: thousands of evidence ids per source.
+        typer.echo(json.dumps(reports, ensure_ascii=False, indent=2))
         return
     out.print(analysed.summary(), highlight=False)
     table = Table(title="sources")

@@ -77,6 +77,14 @@ def cluster_messages(
             threshold = float(stored[0]) if stored else DEFAULT_THRESHOLD
         elif stored and float(stored[0]) != threshold:
             rebuild = True  # a new threshold means new templates
+        if not rebuild and lexicon is None:
+            waiting, templates = con.execute(
+                "SELECT (SELECT count(*) FROM messages m WHERE NOT EXISTS"
+                " (SELECT 1 FROM message_templates t WHERE t.message_id = m.id)),"
+                " (SELECT count(*) FROM templates)"
+            ).fetchone()
+            if waiting == 0:  # nothing new: no index to load
+                return ClusterResult(0, templates, 0, False)
         names: dict[int, set[str]] = defaultdict(set)
         for canary_id, name in con.execute(
             "SELECT id, name FROM canaries UNION ALL "
