@@ -99,7 +99,6 @@ def _speed() -> None:
             messages = con.execute("SELECT count(*) FROM messages").fetchone()[0]
     print(
         f"  speed on {messages:,} messages: run_attribution {inside:.1f} s in process;"
-        f" `leaktrace attribute --json` {seconds:.1f} s wall (process start, an incremental"
-        f" clustering pass that finds nothing new, campaign relinking, attribution),"
-        f" peak {memory / 1e6:,.0f} MB"
+        f" `leaktrace attribute --json` {seconds:.1f} s wall (process start, the check that"
+        f" nothing is left to cluster, attribution, the JSON), peak {memory / 1e6:,.0f} MB"
     )
