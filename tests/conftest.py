@@ -59,3 +59,12 @@ def analysed_store_file(sample_store_file: Path, tmp_path_factory: pytest.TempPa
     shutil.copyfile(sample_store_file, path)
     analyse(Store(path))
     return path
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path, sample_store_file: Path) -> Store:
+    """A private copy of the sample study's store, for a test that writes to it."""
+    import shutil
+
+    shutil.copyfile(sample_store_file, tmp_path / "sample-copy.duckdb")
+    return Store(tmp_path / "sample-copy.duckdb")

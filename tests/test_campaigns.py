@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import random
-import shutil
 from pathlib import Path
 
 import pytest
@@ -28,11 +27,9 @@ SAMPLE = find_sample_data()
 
 
 @pytest.fixture
-def study(tmp_path: Path, sample_store_file: Path) -> Store:
-    shutil.copyfile(sample_store_file, tmp_path / "s.duckdb")
-    store = Store(tmp_path / "s.duckdb")
-    cluster_messages(store)
-    return store
+def study(sample_copy: Store) -> Store:
+    cluster_messages(sample_copy)
+    return sample_copy
 
 
 def campaign_of(store: Store) -> dict[tuple[str, int], int | None]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,9 +21,8 @@ SAMPLE = find_sample_data()
 
 
 @pytest.fixture
-def study(tmp_path: Path, sample_store_file: Path) -> Store:
-    shutil.copyfile(sample_store_file, tmp_path / "s.duckdb")
-    return Store(tmp_path / "s.duckdb")
+def study(sample_copy: Store) -> Store:
+    return sample_copy
 
 
 def partition(store: Store) -> dict[tuple[str, int], int]:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
 
 import streamlit as st
 
 from common import changed, env_note, query, store
 from leaktrace import views
 from leaktrace.analysis import analyse
-from leaktrace.ingest.importer import ImportOptions, import_file
+from leaktrace.ingest.by_hand import import_bytes, import_typed
+from leaktrace.ingest.importer import ImportOptions
 from leaktrace.ingest.quarantine import QuarantineError, assign, list_quarantine
 from leaktrace.ingest.records import IngestError
 
@@ -32,32 +30,30 @@ with upload:
         help="An SMS Backup file does not say whose phone it came from.",
     )
     if files and st.button("Import", type="primary"):
-        with tempfile.TemporaryDirectory() as tmp:
-            for file in files:
-                path = Path(tmp) / Path(file.name).name
-                path.write_bytes(file.getvalue())
-                bar = st.progress(0.0, text=f"importing {file.name}")
-                try:
-                    result = import_file(
-                        store(),
-                        path,
-                        ImportOptions(recipient=recipient or None),
-                        progress=lambda done, total, bar=bar: bar.progress(
-                            min(1.0, done / total) if total else 1.0
-                        ),
-                    )
-                except IngestError as exc:
-                    bar.empty()
-                    st.error(f"{file.name}: {exc} (nothing from it was stored)")
-                    continue
-                bar.progress(1.0, text=f"{file.name} imported")
-                st.success(
-                    f"{file.name}: {result.inserted} new, {result.duplicate} duplicates,"
-                    f" {result.rejected} rejected, {result.quarantined} in quarantine,"
-                    f" {result.first_party} first-party"
+        for file in files:
+            bar = st.progress(0.0, text=f"importing {file.name}")
+            try:
+                result = import_bytes(
+                    store(),
+                    file.name,
+                    file.getvalue(),
+                    ImportOptions(recipient=recipient or None),
+                    progress=lambda done, total, bar=bar: bar.progress(
+                        min(1.0, done / total) if total else 1.0
+                    ),
                 )
-                for problem in result.problems[:20]:
-                    st.warning(problem)
+            except IngestError as exc:
+                bar.empty()
+                st.error(f"{file.name}: {exc} (nothing from it was stored)")
+                continue
+            bar.progress(1.0, text=f"{file.name} imported")
+            st.success(
+                f"{file.name}: {result.inserted} new, {result.duplicate} duplicates,"
+                f" {result.rejected} rejected, {result.quarantined} in quarantine,"
+                f" {result.first_party} first-party"
+            )
+            for problem in result.problems[:20]:
+                st.warning(problem)
         with st.spinner("Clustering, linking campaigns, attributing…"):
             st.info(analyse(store()).summary())
         changed()
@@ -72,28 +68,18 @@ with by_hand, st.form("by-hand", clear_on_submit=True):
         "Received at (ISO 8601 with offset)", value=datetime.now(UTC).isoformat(timespec="seconds")
     )
     if st.form_submit_button("Add message"):
-        row = canaries.loc[canaries["label"] == label]
-        contact = None if row.empty else (row["phone"].iat[0] or row["email"].iat[0])
-        if not (contact and sender and body.strip()):
+        if canaries.empty or not (sender and body.strip()):
             st.error("A recipient, a sender and a text are needed.")
         else:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "by-hand.jsonl"
-                path.write_text(
-                    json.dumps(
-                        {"received_at": when, "recipient": contact, "sender": sender, "body": body},
-                        ensure_ascii=False,
-                    )
-                    + "\n",
-                    encoding="utf-8",
+            try:
+                result = import_typed(
+                    store(), recipient=label, sender=sender, body=body, received_at=when
                 )
-                try:
-                    result = import_file(store(), path, ImportOptions())
-                    analyse(store())
-                    changed()
-                    st.success("Added." if result.inserted else "Already stored.")
-                except IngestError as exc:
-                    st.error(str(exc))
+                analyse(store())
+                changed()
+                st.success("Added." if result.inserted else "Already stored.")
+            except IngestError as exc:
+                st.error(str(exc))
 
 with pending:
     waiting = list_quarantine(store())

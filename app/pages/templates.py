@@ -7,9 +7,8 @@ import streamlit as st
 
 from common import done, empty_store_guide, env_note, flash, query, store
 from leaktrace import views
-from leaktrace.campaigns import link_campaigns
+from leaktrace.analysis import analyse
 from leaktrace.templates import TemplateEditError, merge_templates, split_template
-from leaktrace.verdicts import run_attribution
 
 st.title("Templates & campaigns")
 env_note()
@@ -67,8 +66,7 @@ if not empty_store_guide():
                 if st.form_submit_button("Merge"):
                     try:
                         moved = merge_templates(store(), int(source), int(target))
-                        link_campaigns(store())
-                        run_attribution(store())
+                        analyse(store(), relink=True)
                     except TemplateEditError as exc:
                         st.error(str(exc))
                     else:
@@ -80,8 +78,7 @@ if not empty_store_guide():
                 if st.form_submit_button("Split into its own template"):
                     try:
                         new, moved = split_template(store(), int(message))
-                        link_campaigns(store())
-                        run_attribution(store())
+                        analyse(store(), relink=True)
                     except TemplateEditError as exc:
                         st.error(str(exc))
                     else:

@@ -32,10 +32,14 @@ class AnalysisResult:
         )
 
 
-def analyse(store: Store) -> AnalysisResult:
-    """Cluster the messages not yet clustered, relink campaigns if any were, attribute again."""
+def analyse(store: Store, *, relink: bool = False) -> AnalysisResult:
+    """Cluster the messages not yet clustered, relink campaigns if any were, attribute again.
+
+    ``relink`` relinks campaigns even without new messages (after templates were merged
+    or split by hand).
+    """
     clustering = cluster_messages(store)
-    if clustering.messages == 0 and (known := current_campaigns(store)) is not None:
+    if not relink and clustering.messages == 0 and (known := current_campaigns(store)):
         campaigns = known  # no new messages: the campaigns stand
     else:
         campaigns = link_campaigns(store)

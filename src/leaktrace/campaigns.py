@@ -279,10 +279,6 @@ def link_campaigns(store: Store, max_templates: int | None = None) -> CampaignRe
             "INSERT OR REPLACE INTO clustering_settings VALUES ('campaign_max_templates', ?)",
             [str(max_templates)],
         )
-        campaigns, linked = con.execute(
-            "SELECT count(*), coalesce(sum(size), 0) FROM campaigns"
-        ).fetchone()
-        clustered = con.execute("SELECT count(*) FROM message_templates").fetchone()[0]
         shared = con.execute(
             f"SELECT count(*) FROM nodes WHERE NOT links AND ns NOT IN {CORROBORATING}"
         ).fetchone()[0]
@@ -296,7 +292,7 @@ def link_campaigns(store: Store, max_templates: int | None = None) -> CampaignRe
         ):
             con.execute(f"DROP TABLE {name}")
         con.unregister("components")
-    return CampaignResult(campaigns, linked, clustered - linked, shared)
+        return _result(con, shared)
 
 
 def current_campaigns(store: Store) -> CampaignResult | None:
@@ -307,11 +303,21 @@ def current_campaigns(store: Store) -> CampaignResult | None:
         ).fetchone()
         if linked is None:
             return None
-        campaigns, messages = con.execute(
-            "SELECT count(*), coalesce(sum(size), 0) FROM campaigns"
-        ).fetchone()
-        clustered = con.execute("SELECT count(*) FROM message_templates").fetchone()[0]
-    return CampaignResult(campaigns, messages, clustered - messages, 0)
+        # Shared indicators that reached a campaign's messages (the last run also
+        # counted those only on unlinked messages).
+        shared = con.execute(
+            "SELECT count(DISTINCT (kind, value)) FROM campaign_indicators"
+            f" WHERE NOT links AND kind NOT IN {CORROBORATING}"
+        ).fetchone()[0]
+        return _result(con, shared)
+
+
+def _result(con: duckdb.DuckDBPyConnection, shared: int) -> CampaignResult:
+    campaigns, linked = con.execute(
+        "SELECT count(*), coalesce(sum(size), 0) FROM campaigns"
+    ).fetchone()
+    clustered = con.execute("SELECT count(*) FROM message_templates").fetchone()[0]
+    return CampaignResult(campaigns, linked, clustered - linked, shared)
 
 
 def list_campaigns(store: Store, limit: int = 50) -> list[Campaign]:

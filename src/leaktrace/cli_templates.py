@@ -11,10 +11,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from leaktrace.analysis import analyse
 from leaktrace.campaigns import campaign_indicators, link_campaigns, list_campaigns
 from leaktrace.cli_common import store_from
+from leaktrace.store import Store
 from leaktrace.templates import cluster_messages, list_templates, merge_templates, split_template
-from leaktrace.verdicts import run_attribution
 
 out = Console()
 
@@ -126,10 +127,8 @@ def campaigns_command(
     out.print(table)
 
 
-def _relink(store) -> None:
-    linked = link_campaigns(store)
-    run_attribution(store)
-    out.print(f"campaigns relinked ({linked.campaigns}); attribution updated", highlight=False)
+def _relink(store: Store) -> None:
+    out.print(analyse(store, relink=True).summary(), highlight=False)
 
 
 def merge_command(

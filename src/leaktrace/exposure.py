@@ -18,13 +18,11 @@ import pandas as pd
 from leaktrace.store import Store
 
 _EXPOSURES = """
-SELECT coalesce('c' || mc.campaign_id, 't' || t.template_id) AS unit,
-       m.canary_id, min(m.received_at) AS first_at, max(m.received_at) AS last_at,
+SELECT u.unit, m.canary_id, min(m.received_at) AS first_at, max(m.received_at) AS last_at,
        count(*) AS messages,
-       count(*) FILTER (WHERE t.slots LIKE '%["NAME",%') AS named
+       count(*) FILTER (WHERE u.slots LIKE '%["NAME",%') AS named
 FROM messages m
-JOIN message_templates t ON t.message_id = m.id
-LEFT JOIN message_campaigns mc ON mc.message_id = m.id
+JOIN message_units u ON u.message_id = m.id
 WHERE m.canary_id IS NOT NULL AND NOT m.first_party
 GROUP BY ALL
 """
@@ -34,13 +32,11 @@ GROUP BY ALL
 # directly or not, from that one source (random dialling knows neither).
 _MARKER_HITS = """
 WITH named AS (
-    SELECT m.id AS message_id, m.canary_id, m.received_at,
-           coalesce('c' || mc.campaign_id, 't' || t.template_id) AS unit,
-           unnest(from_json(t.slots, '[["VARCHAR"]]')) AS kv
+    SELECT m.id AS message_id, m.canary_id, m.received_at, u.unit,
+           unnest(from_json(u.slots, '[["VARCHAR"]]')) AS kv
     FROM messages m
-    JOIN message_templates t ON t.message_id = m.id
-    LEFT JOIN message_campaigns mc ON mc.message_id = m.id
-    WHERE m.canary_id IS NOT NULL AND NOT m.first_party AND t.slots LIKE '%["NAME",%'
+    JOIN message_units u ON u.message_id = m.id
+    WHERE m.canary_id IS NOT NULL AND NOT m.first_party AND u.slots LIKE '%["NAME",%'
 ), markers AS (
     SELECT p.canary_id, p.source_id, p.name_used, p.planted_at
     FROM plants p
@@ -56,13 +52,11 @@ FROM named n JOIN markers k ON k.canary_id = n.canary_id AND n.kv[1] = 'NAME'
          = translate(lower(k.name_used), 'i10|!3@45$78', 'llolleaasstb')
 UNION
 -- Mail delivered to the plus-tagged address given to one source only.
-SELECT m.id, m.canary_id, p.source_id, m.received_at,
-       coalesce('c' || mc.campaign_id, 't' || t.template_id), p.email_used
+SELECT m.id, m.canary_id, p.source_id, m.received_at, u.unit, p.email_used
 FROM messages m
 JOIN plants p ON p.canary_id = m.canary_id AND lower(m.recipient) = lower(p.email_used)
      AND contains(p.email_used, '+') AND m.received_at >= p.planted_at
-JOIN message_templates t ON t.message_id = m.id
-LEFT JOIN message_campaigns mc ON mc.message_id = m.id
+JOIN message_units u ON u.message_id = m.id
 WHERE NOT m.first_party
 """
 

@@ -70,9 +70,7 @@ FROM evidence_pairs e
 JOIN plants p ON p.source_id = e.source_id AND p.canary_id = e.canary_id
 JOIN messages m ON m.canary_id = e.canary_id AND m.received_at >= p.planted_at
     AND NOT m.first_party AND m.received_at <= $as_of
-JOIN message_templates t ON t.message_id = m.id
-LEFT JOIN message_campaigns mc ON mc.message_id = m.id
-WHERE coalesce('c' || mc.campaign_id, 't' || t.template_id) = e.unit
+JOIN message_units u ON u.message_id = m.id AND u.unit = e.unit
 GROUP BY e.source_id
 """
 

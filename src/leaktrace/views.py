@@ -298,9 +298,8 @@ def exposure_messages(store: Store, source: str, unit: str) -> pd.DataFrame:
         JOIN canaries c ON c.id = m.canary_id
         JOIN plants p ON p.canary_id = m.canary_id AND m.received_at >= p.planted_at
         JOIN sources s ON s.id = p.source_id AND s.name = ?
-        JOIN message_templates t ON t.message_id = m.id
-        LEFT JOIN message_campaigns mc ON mc.message_id = m.id
-        WHERE NOT m.first_party AND coalesce('c' || mc.campaign_id, 't' || t.template_id) = ?
+        JOIN message_units u ON u.message_id = m.id AND u.unit = ?
+        WHERE NOT m.first_party
         ORDER BY m.received_at
         """,
         [source, unit],

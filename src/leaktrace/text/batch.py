@@ -14,6 +14,7 @@ import multiprocessing as mp
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import accumulate
 
 from leaktrace.cores import usable_cores
 from leaktrace.text.normalize import normalize
@@ -65,9 +66,7 @@ def mask_many(
         sets = name_sets[body]
         refs.append((body, sets.setdefault(recipient_names, len(sets))))
     work: Work = [(text, tuple(sets)) for text, sets in zip(bodies, name_sets, strict=True)]
-    first = [0] * len(work)  # each body's first row
-    for i in range(1, len(work)):
-        first[i] = first[i - 1] + len(work[i - 1][1])
+    first = [0, *accumulate(len(sets) for _, sets in work)]  # each body's first row
     cores = usable_cores()
     if len(work) < PARALLEL_MIN or cores < 2:
         rows = _mask_bodies(work, platforms)
