@@ -1,4 +1,9 @@
-"""CSV that is safe to open in a spreadsheet: spam text is attacker-written."""
+"""CSV that is safe to open in a spreadsheet: spam text is attacker-written.
+
+A text cell starting with a formula character gets a leading apostrophe, which
+spreadsheets read as "this is text" and do not show. Cells that already start with
+an apostrophe get one more, so ``restore`` gives back exactly what was written.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,25 @@ import pandas as pd
 
 # A cell starting with one of these is read as a formula by spreadsheet programs.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_ESCAPED_START = (*_FORMULA_START, "'")
 
 
 def neutralise(value: object) -> object:
-    """A text cell that would start a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    """A text cell that would start a formula (or starts with an apostrophe) gets one."""
+    if isinstance(value, str) and value.startswith(_ESCAPED_START):
         return "'" + value
     return value
+
+
+def restore(value: str) -> str:
+    """The text ``neutralise`` was given, from the cell it wrote."""
+    return value[1:] if value.startswith("'") else value
+
+
+def neutralise_sql(column: str) -> str:
+    """The SQL expression doing ``neutralise`` on a VARCHAR column (for DuckDB's COPY)."""
+    starts = ", ".join(f"chr({ord(c)})" for c in _ESCAPED_START)
+    return f"CASE WHEN left({column}, 1) IN ({starts}) THEN chr(39) || {column} ELSE {column} END"
 
 
 def safe_csv(frame: pd.DataFrame) -> bytes:

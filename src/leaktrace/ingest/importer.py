@@ -30,6 +30,7 @@ from leaktrace.ingest.records import (
 )
 from leaktrace.ingest.stage import Stage, gc_paused, staged
 from leaktrace.store import Store
+from leaktrace.store.chain import extend_chain
 from leaktrace.store.connection import transaction
 from leaktrace.store.messages import (
     commit_stage,
@@ -227,6 +228,7 @@ def _commit(
         )
         total, inserted, quarantined = commit_stage(con, incoming, batch_id)
         first_party = reflag_first_party(con, "batch_id = ?", [batch_id])
+        extend_chain(con)
         con.execute(
             "UPDATE import_batches SET inserted = ?, duplicate = ?, quarantined = ?,"
             " finished_at = ? WHERE id = ?",

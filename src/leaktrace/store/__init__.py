@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 from platformdirs import user_data_dir
 
+from leaktrace.store.chain import extend_chain
 from leaktrace.store.connection import (
     StoreBusy,
     lock_timeout_from_env,
@@ -19,6 +20,8 @@ from leaktrace.store.connection import (
 from leaktrace.store.migrations import current_version, migrate
 
 __all__ = ["Store", "StoreBusy", "default_db_path"]
+
+CHAIN_MIGRATION = 9  # the hash chain: messages already imported are chained once
 
 
 def default_db_path() -> Path:
@@ -43,7 +46,7 @@ class Store:
         self.lock_timeout = lock_timeout_from_env() if lock_timeout is None else lock_timeout
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.connect() as con:
-            migrate(con, migrate_to)
+            self._after_migrations(con, migrate(con, migrate_to))
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -84,4 +87,13 @@ class Store:
     def upgrade(self) -> list[int]:
         """Apply any migrations not yet applied; return their numbers."""
         with self.connect() as con:
-            return migrate(con)
+            applied = migrate(con)
+            self._after_migrations(con, applied)
+            return applied
+
+    @staticmethod
+    def _after_migrations(con: duckdb.DuckDBPyConnection, applied: list[int]) -> None:
+        """Steps a migration cannot do in SQL: chaining messages imported before 009."""
+        if CHAIN_MIGRATION in applied:
+            with transaction(con):
+                extend_chain(con)
