@@ -20,6 +20,7 @@ from leaktrace.cli_attribute import attribute_command
 from leaktrace.cli_common import UserError, parse_zone, store_from
 from leaktrace.cli_dashboard import dashboard_command
 from leaktrace.cli_ingest import ingest_command, quarantine_app, receive_command
+from leaktrace.cli_report import export_command, report_command, verify_command
 from leaktrace.cli_study import demo_command, simulate_command
 from leaktrace.cli_templates import (
     campaigns_command,
@@ -31,6 +32,8 @@ from leaktrace.cli_templates import (
 from leaktrace.ingest.quarantine import QuarantineError
 from leaktrace.ingest.records import IngestError
 from leaktrace.model import Source
+from leaktrace.report_data import ReportError
+from leaktrace.report_pdf import PdfError
 from leaktrace.roster import RosterError
 from leaktrace.roster_csv import (
     ImportReport,
@@ -42,6 +45,7 @@ from leaktrace.roster_csv import (
 from leaktrace.sim_world import SimulationError
 from leaktrace.store import StoreBusy
 from leaktrace.templates import TemplateEditError
+from leaktrace.verify import PackError
 
 app = typer.Typer(
     help="Trace who leaked or sold your personal data with canary identities.",
@@ -77,6 +81,9 @@ def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             IngestError,
             QuarantineError,
             TemplateEditError,
+            ReportError,
+            PdfError,
+            PackError,
         ) as exc:
             err.print(f"[red]error:[/red] {exc}", highlight=False)
             raise typer.Exit(1) from None
@@ -401,6 +408,9 @@ app.command("merge-templates")(handles_errors(merge_command))
 app.command("split-template")(handles_errors(split_command))
 app.command("attribute")(handles_errors(attribute_command))
 app.command("dashboard")(handles_errors(dashboard_command))
+app.command("report")(handles_errors(report_command))
+app.command("export")(handles_errors(export_command))
+app.command("verify")(handles_errors(verify_command))
 for _command in quarantine_app.registered_commands:
     _command.callback = handles_errors(_command.callback)
 app.add_typer(quarantine_app, name="quarantine")

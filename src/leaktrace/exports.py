@@ -15,8 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from leaktrace.export_csv import neutralise_sql
-from leaktrace.store import Store
-from leaktrace.store.chain import TIME_FORMAT
+from leaktrace.store.chain import GENESIS, TIME_FORMAT
 
 TABLES = ("messages", "templates", "campaigns", "verdicts")
 
@@ -106,13 +105,25 @@ def _write(con: duckdb.DuckDBPyConnection, name: str, out: Path) -> list[Path]:
     return [parquet, csv]
 
 
+_CHAIN = """
+SELECT message_id, record_sha256, chain_sha256, previous_chain_sha256 FROM (
+    SELECT message_id, record_sha256, chain_sha256,
+           lag(chain_sha256, 1, $genesis) OVER (ORDER BY message_id) AS previous_chain_sha256
+    FROM message_chain)
+WHERE $whole OR message_id IN (SELECT id FROM pack_messages)
+ORDER BY message_id
+"""
+
+
 def export_tables(
     con: duckdb.DuckDBPyConnection,
     out: Path,
+    chain_csv: Path,
     pack_messages: list[tuple[int, str]] | None = None,
     source: str | None = None,
 ) -> list[Path]:
-    """Write every table as CSV and Parquet into ``out``; return the files written.
+    """Write every table as CSV and Parquet into ``out`` and the messages' chain values
+    into ``chain_csv``; return the files written.
 
     ``pack_messages`` (message id, role) narrows the export to those messages and the
     templates and campaigns they belong to, and ``source`` the verdicts to one source.
@@ -142,13 +153,12 @@ def export_tables(
             params = {"source": source} if name == "verdicts" else {}
             con.execute(f"CREATE OR REPLACE TEMP TABLE export_rows AS {sql}", params)
             written += _write(con, name, out)
+        con.execute(
+            f"COPY ({_CHAIN}) TO {_path_literal(chain_csv)} (HEADER, DELIMITER ',')",
+            {"genesis": GENESIS, "whole": whole},
+        )
+        written.append(chain_csv)
     finally:
         con.execute("DROP TABLE IF EXISTS export_rows")
         con.execute("DROP TABLE IF EXISTS pack_messages")
     return written
-
-
-def export_study(store: Store, out: Path) -> list[Path]:
-    """Export the whole study's tables as CSV and Parquet into ``out``."""
-    with store.connect() as con:
-        return export_tables(con, out)

@@ -25,6 +25,10 @@ CHAIN_CSV = "chain.csv"
 MESSAGE_FILES = ("data/messages.parquet", "data/messages.csv")
 
 
+class PackError(ValueError):
+    """The folder is not an evidence pack (no readable manifest)."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing that does not match: what, where, which record, in words."""
@@ -134,7 +138,9 @@ def _message_rows(path: Path) -> list[dict]:
     """The rows of an exported message table (Parquet as typed, CSV with cells restored)."""
     if path.suffix == ".parquet":
         return pq.read_table(path).to_pylist()
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    frame = pd.read_csv(
+        path, dtype=str, keep_default_na=False, encoding="utf-8-sig", encoding_errors="replace"
+    )
     return [{k: restore(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
@@ -163,7 +169,7 @@ def verify_pack(pack: Path) -> Verification:
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{manifest_path}: not a readable evidence-pack manifest ({exc})") from exc
+        raise PackError(f"{manifest_path}: not a readable evidence-pack manifest ({exc})") from exc
     result = Verification(
         head_id=manifest["chain"]["head_message_id"],
         head_sha256=manifest["chain"]["head_chain_sha256"],
