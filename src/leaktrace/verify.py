@@ -106,11 +106,10 @@ def verify_store(store: Store) -> Verification:
         Problem("altered", "store", r[0], "raw record differs from its SHA-256")
         for r in raw_altered
     ]
+    previous = [GENESIS] + [value for _, _, value in chain]
     result.problems += _broken_links(
-        (message_id, previous, record, value)
-        for (message_id, record, value), previous in zip(
-            chain, [GENESIS] + [c[2] for c in chain[:-1]], strict=True
-        )
+        (message_id, before, record, value)
+        for (message_id, record, value), before in zip(chain, previous, strict=False)
     )
     result.problems.sort(key=lambda p: (p.record or 0, p.kind))
     return result

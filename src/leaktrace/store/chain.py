@@ -91,11 +91,13 @@ def record_rows(
     con: duckdb.DuckDBPyConnection, where: str = "true", params: list | None = None
 ) -> Iterator[dict]:
     """Messages' evidence fields in id order, as dicts, fetched in batches."""
-    reader = con.sql(
-        f"SELECT {RECORD_SQL} FROM messages WHERE {where} ORDER BY id", params=params or []
-    ).to_arrow_reader(_BATCH_ROWS)
-    for batch in reader:
-        yield from batch.to_pylist()
+    # execute(), not a relation: an import's earlier statements may have pending results.
+    result = con.execute(
+        f"SELECT {RECORD_SQL} FROM messages WHERE {where} ORDER BY id", params or []
+    )
+    while rows := result.fetchmany(_BATCH_ROWS):
+        for row in rows:
+            yield dict(zip(RECORD_FIELDS, row, strict=True))
 
 
 def extend_chain(con: duckdb.DuckDBPyConnection) -> int:
