@@ -18,11 +18,13 @@ demo: $(STAMP)
 	$(BIN)/leaktrace demo
 	$(BIN)/leaktrace --db demo/leaktrace.duckdb dashboard --port 8501
 
-# Browser tests drive Debian's chromium (Playwright's own browser download is not used).
+# Browser tests drive Debian's chromium (Playwright's own browser download is not used);
+# evidence reports are printed to PDF by it, with Noto CJK for the Chinese text.
+DEBS := chromium fonts-noto-cjk
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
-		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
+	@{ command -v chromium && fc-list :lang=zh | grep -q .; } >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(DEBS); \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq $(DEBS); fi; }
 
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest

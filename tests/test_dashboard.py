@@ -63,6 +63,27 @@ def test_evidence_lists_the_messages_behind_a_verdict_with_downloads(demo, monke
     assert len(at.get("download_button")) == 2
 
 
+def test_evidence_page_builds_the_pack_through_the_library(demo, monkeypatch):
+    import io
+    import zipfile
+
+    at = open_app(demo, monkeypatch, "evidence")
+    assert at.radio(key="pack-lang").value == "zh"  # the sample's personas are mostly Chinese
+    at.radio(key="pack-lang").set_value("en")
+    at.checkbox(key="pack-pdf").uncheck()
+    at.button(key="pack-build").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    downloads = at.get("download_button")
+    assert len(downloads) == 3
+    source = at.selectbox(key="evidence-source").value
+    data = at.session_state["pack"][2]
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    prefix = f"evidence-{source}/"
+    assert {prefix + "report.html", prefix + "manifest.json", prefix + "chain.csv"} <= set(names)
+    assert prefix + "draft-gdpr-art15-request.en.md" in names
+    assert at.code[0].value == at.session_state["pack"][3]
+
+
 def test_message_search_filters_the_table(demo, monkeypatch):
     at = open_app(demo, monkeypatch, "messages")
     everything = len(at.dataframe[0].value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -85,7 +86,20 @@ def test_plant_upload_and_drill_down_in_a_real_browser(server, tmp_path):
             timeout=60_000
         )  # the drill-down caption
         page.screenshot(path=tmp_path / "4-leak-drill-down.png", full_page=True)
+
+        go(page, "Evidence")
+        page.get_by_role("button", name="Build the evidence pack").click()
+        button = page.get_by_role("button", name="Download the evidence pack (zip)")
+        expect(button).to_be_visible(timeout=120_000)  # HTML, PDF by Chromium, chain check
+        with page.expect_download() as download:
+            button.click()
+        archive = tmp_path / "pack.zip"
+        download.value.save_as(archive)
+        page.screenshot(path=tmp_path / "5-evidence-pack.png", full_page=True)
         browser.close()
+    names = zipfile.ZipFile(archive).namelist()
+    assert any(n.endswith("/report.pdf") for n in names), names
+    assert any(n.endswith("/draft-12321-report.zh.md") for n in names), names
     assert all(
         (tmp_path / f).stat().st_size > 10_000 for f in ("1-overview.png", "4-leak-drill-down.png")
     )

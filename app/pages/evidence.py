@@ -1,4 +1,4 @@
-"""Evidence: a source's verdict with every message behind it, as a table and a CSV download."""
+"""Evidence: a source's verdict, every message behind it, and its evidence pack to download."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import streamlit as st
 from common import empty_store_guide, env_note, query, store
 from leaktrace import views
 from leaktrace.export_csv import safe_csv
+from leaktrace.pack import pack_zip
+from leaktrace.report_data import ReportError
+from leaktrace.report_pdf import PdfError, find_chromium
 
 st.title("Evidence")
 env_note()
@@ -48,3 +51,47 @@ if not empty_store_guide():
         f"attribution-{source}.json",
         "application/json",
     )
+
+    st.subheader("Evidence pack")
+    st.caption(
+        "The report (HTML and PDF) with every message after planting, the statistics"
+        " explained, CSV and Parquet data, the hash chain and its manifest, and complaint"
+        " drafts (12321 and PIPL in Chinese; GDPR and CCPA in English). Check it later"
+        " with `leaktrace verify --pack FOLDER`."
+    )
+    languages = ["zh", "en"]
+    lang = st.radio(
+        "Language",
+        languages,
+        index=languages.index(query(views.report_language)),
+        format_func={"zh": "中文", "en": "English"}.get,
+        horizontal=True,
+        key="pack-lang",
+    )
+    has_chromium = find_chromium() is not None
+    pdf = st.checkbox(
+        "PDF too (printed by headless Chromium)",
+        value=has_chromium,
+        disabled=not has_chromium,
+        help=None if has_chromium else "No Chromium found: install it or set LEAKTRACE_CHROMIUM.",
+        key="pack-pdf",
+    )
+    if st.button("Build the evidence pack", key="pack-build"):
+        with st.spinner("Checking the hash chain and writing the pack…"):
+            try:
+                data, pack = pack_zip(store(), source, lang, pdf)
+            except (ReportError, PdfError) as exc:
+                st.error(str(exc))
+            else:
+                st.session_state["pack"] = (source, lang, data, pack.manifest_sha256)
+    built = st.session_state.get("pack")
+    if built and built[:2] == (source, lang):
+        st.download_button(
+            "Download the evidence pack (zip)",
+            built[2],
+            f"evidence-{source}-{lang}.zip",
+            "application/zip",
+            key="pack-download",
+        )
+        st.caption("Manifest SHA-256 (keep it apart from the pack):")
+        st.code(built[3], language=None)

@@ -11,8 +11,11 @@ layout, so ``leaktrace verify --pack`` checks both:
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -155,3 +158,17 @@ def export_study(store: Store, out: Path) -> Pack:
     meta = {"source": None, "messages": checked, "store_checked": {"messages": checked, "ok": True}}
     digest = _manifest(out, files, meta, chain_head)
     return Pack(out, files, digest, checked, chain_head)
+
+
+def pack_zip(
+    store: Store, source: str, lang: str | None = None, pdf: bool = True
+) -> tuple[bytes, Pack]:
+    """One source's evidence pack as a zip archive (for a download), and what it holds."""
+    with tempfile.TemporaryDirectory(prefix="leaktrace-pack-") as scratch:
+        folder = Path(scratch) / "evidence"
+        pack = build_pack(store, source, folder, lang, pdf)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                archive.write(path, f"evidence-{source}/{path.relative_to(folder).as_posix()}")
+    return buffer.getvalue(), pack

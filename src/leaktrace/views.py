@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from leaktrace.report_data import study_language
 from leaktrace.store import Store
 from leaktrace.verdicts import evidence_ids, source_reports
 
@@ -304,3 +305,8 @@ def exposure_messages(store: Store, source: str, unit: str) -> pd.DataFrame:
         """,
         [source, unit],
     )
+
+
+def report_language(store: Store) -> str:
+    """The evidence report's default language: that of most personas."""
+    return study_language(store)
