@@ -63,7 +63,7 @@ def run() -> None:
         base_s, base_mem, out = run_measured(
             [sys.executable, "-c", BASELINE, str(xml), str(Path(scratch) / "base.duckdb")]
         )
-        base_rows = int(out.strip())
+        base_rows = int(out.split()[-1])  # duckdb may print a progress bar first
     n = result["inserted"]
     print(f"  file: {xml.name}, {size_mb:.0f} MB, {n:,} received SMS ({result['skipped']} sent)")
     rows = [

@@ -46,7 +46,7 @@ def _pandas_export(db: Path, out: Path) -> float:
     started = time.perf_counter()
     with duckdb.connect(str(db), read_only=True) as con:
         frame = con.execute(
-            "SELECT m.*, CAST(m.message_key AS VARCHAR) AS message_key FROM messages m"
+            "SELECT m.* REPLACE (lower(hex(m.message_key)) AS message_key) FROM messages m"
         ).df()
     (out / "messages.csv").write_bytes(safe_csv(frame))
     frame.to_parquet(out / "messages.parquet")

@@ -15,14 +15,14 @@ import duckdb
 import pyarrow as pa
 
 from leaktrace.export_csv import neutralise_sql
-from leaktrace.store.chain import GENESIS, TIME_FORMAT
+from leaktrace.store.chain import GENESIS, KEY_SQL, TIME_FORMAT
 
 TABLES = ("messages", "templates", "campaigns", "verdicts")
 
 # The rows of each table; {scope} narrows messages (and what they belong to) to a pack.
 _SQL = {
     "messages": """
-        SELECT m.id, CAST(m.message_key AS VARCHAR) AS message_key, m.batch_id, m.channel,
+        SELECT m.id, {key} AS message_key, m.batch_id, m.channel,
                m.recipient, c.label AS canary, m.sender, m.received_at, m.subject, m.body,
                m.signature, m.first_party, t.template_id AS template,
                mc.campaign_id AS campaign, tp.category, {role} AS role, m.own_id,
@@ -149,6 +149,7 @@ def export_tables(
                 scope="true" if whole else "false",
                 role="NULL::VARCHAR" if whole else "p.role",
                 join="" if whole else "JOIN pack_messages p ON p.id = m.id",
+                key=KEY_SQL.format(column="m.message_key"),
             )
             params = {"source": source} if name == "verdicts" else {}
             con.execute(f"CREATE OR REPLACE TEMP TABLE export_rows AS {sql}", params)

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from leaktrace.export_csv import restore
 from leaktrace.store import Store
-from leaktrace.store.chain import GENESIS, head, link, record_digest, record_rows
+from leaktrace.store.chain import GENESIS, head, link, record_digest, record_digests
 
 MANIFEST = "manifest.json"
 CHAIN_CSV = "chain.csv"
@@ -95,7 +95,7 @@ def verify_store(store: Store) -> Verification:
         chain = con.execute(
             "SELECT message_id, record_sha256, chain_sha256 FROM message_chain ORDER BY message_id"
         ).fetchall()
-        found = [(row["id"], record_digest(row)) for row in record_rows(con)]
+        found = list(zip(*record_digests(con), strict=True))
         raw_altered = con.execute(
             "SELECT id FROM messages WHERE sha256(raw) <> raw_sha256 ORDER BY id"
         ).fetchall()

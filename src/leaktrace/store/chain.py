@@ -6,38 +6,44 @@ SHA-256 of the raw record. The canary a message belongs to, its recipient (rewri
 when a quarantined message is assigned) and its first-party flag are analysis and may
 change, so they are not covered; the raw record, covered by its digest, keeps the
 recipient as received.
+
+The digest is SHA-256 over the fields as text, each written ``<UTF-8 byte length>:
+<text>;`` in the order of ``RECORD_FIELDS``: DuckDB computes it for a million messages
+in a few seconds (``RECORD_DIGEST_SQL``), and ``record_digest`` gives the same bytes
+from an exported row, so packs are checked without the store.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa
 
 GENESIS = "0" * 64
-# The fields of a record digest, in the order they are hashed.
-RECORD_FIELDS = (
-    "id",
-    "message_key",
-    "batch_id",
-    "channel",
-    "sender",
-    "received_at",
-    "subject",
-    "body",
-    "raw_sha256",
-)
-# The same fields as the store selects them (the key as decimal text).
-RECORD_SQL = (
-    "id, CAST(message_key AS VARCHAR) AS message_key, batch_id, channel, sender,"
-    " received_at, subject, body, raw_sha256"
-)
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-_BATCH_ROWS = 50_000
+# The 128-bit message key as 32 lower-case hex digits (casting it to decimal text is
+# ~500x slower in DuckDB: 45 s for a million keys).
+KEY_SQL = "lower(lpad(hex({column}), 32, '0'))"
+# The fields of a record digest in the order they are hashed, each as the store
+# writes it as text: ids in decimal, the key in hex, the time in UTC, no subject as ''.
+_FIELD_SQL = {
+    "id": "CAST(id AS VARCHAR)",
+    "message_key": KEY_SQL.format(column="message_key"),
+    "batch_id": "CAST(batch_id AS VARCHAR)",
+    "channel": "channel",
+    "sender": "sender",
+    "received_at": f"strftime(timezone('UTC', received_at), '{TIME_FORMAT}')",
+    "subject": "coalesce(subject, '')",
+    "body": "body",
+    "raw_sha256": "raw_sha256",
+}
+RECORD_FIELDS = tuple(_FIELD_SQL)
+RECORD_DIGEST_SQL = "sha256(concat({}))".format(
+    ", ".join(f"strlen({e}), ':', {e}, ';'" for e in _FIELD_SQL.values())
+)
 
 
 def canonical_time(value: datetime | str) -> str:
@@ -48,35 +54,21 @@ def canonical_time(value: datetime | str) -> str:
 
 
 def record_digest(row: Mapping[str, object]) -> str:
-    """Hex SHA-256 of a message's evidence fields as a compact JSON array.
-
-    Missing subjects count as empty text, so a CSV round trip keeps the digest.
-    """
-    values = [
-        int(row["id"]),  # type: ignore[call-overload]
-        str(row["message_key"]),
-        int(row["batch_id"]),  # type: ignore[call-overload]
-        str(row["channel"]),
-        str(row["sender"]),
-        canonical_time(row["received_at"]),  # type: ignore[arg-type]
-        "" if row["subject"] is None else str(row["subject"]),
-        str(row["body"]),
-        str(row["raw_sha256"]),
-    ]
-    text = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    """Hex SHA-256 of a message's evidence fields, as ``RECORD_DIGEST_SQL`` computes it."""
+    texts = {name: "" if row[name] is None else str(row[name]) for name in RECORD_FIELDS}
+    texts["received_at"] = canonical_time(row["received_at"])  # type: ignore[arg-type]
+    key = row["message_key"]
+    texts["message_key"] = f"{key:032x}" if isinstance(key, int) else str(key)
+    digest = hashlib.sha256()
+    for name in RECORD_FIELDS:
+        data = texts[name].encode("utf-8", "surrogatepass")
+        digest.update(b"%d:%s;" % (len(data), data))
+    return digest.hexdigest()
 
 
 def link(previous: str, record: str) -> str:
     """The next chain value: SHA-256 over the previous chain value and the record digest."""
     return hashlib.sha256(bytes.fromhex(previous) + bytes.fromhex(record)).hexdigest()
-
-
-def chain_links(previous: str, records: Iterable[str]) -> Iterator[str]:
-    """Chain values of ``records`` following ``previous``."""
-    for record in records:
-        previous = link(previous, record)
-        yield previous
 
 
 def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
@@ -87,35 +79,35 @@ def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
     return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
 
 
-def record_rows(
+def record_digests(
     con: duckdb.DuckDBPyConnection, where: str = "true", params: list | None = None
-) -> Iterator[dict]:
-    """Messages' evidence fields in id order, as dicts, fetched in batches."""
-    # execute(), not a relation: an import's earlier statements may have pending results.
-    result = con.execute(
-        f"SELECT {RECORD_SQL} FROM messages WHERE {where} ORDER BY id", params or []
-    )
-    while rows := result.fetchmany(_BATCH_ROWS):
-        for row in rows:
-            yield dict(zip(RECORD_FIELDS, row, strict=True))
+) -> tuple[list[int], list[str]]:
+    """Ids and record digests of the messages in ``where``, in id order."""
+    columns = con.execute(
+        f"SELECT id, {RECORD_DIGEST_SQL} AS record FROM messages WHERE {where} ORDER BY id",
+        params or [],
+    ).fetchnumpy()
+    return columns["id"].tolist(), columns["record"].tolist()
 
 
 def extend_chain(con: duckdb.DuckDBPyConnection) -> int:
     """Append every message imported after the chain's head; return how many were added."""
     last_id, previous = head(con)
-    ids: list[int] = []
-    records: list[str] = []
-    chains: list[str] = []
-    for row in record_rows(con, "id > ?", [last_id]):
-        record = record_digest(row)
+    ids, records = record_digests(con, "id > ?", [last_id])
+    chains = []
+    for record in records:
         previous = link(previous, record)
-        ids.append(row["id"])
-        records.append(record)
         chains.append(previous)
     if ids:
         con.register(
             "new_links",
-            pa.table({"message_id": ids, "record_sha256": records, "chain_sha256": chains}),
+            pa.table(
+                {
+                    "message_id": pa.array(ids, pa.int64()),
+                    "record_sha256": pa.array(records, pa.string()),
+                    "chain_sha256": pa.array(chains, pa.string()),
+                }
+            ),
         )
         try:
             con.execute("INSERT INTO message_chain SELECT * FROM new_links")
