@@ -24,9 +24,19 @@ def svg_data_uri(chart: alt.TopLevelMixin) -> str:
 def timeline_chart(
     plants: pd.DataFrame, messages: pd.DataFrame, words: dict[str, str], roles: dict[str, str]
 ) -> alt.LayerChart:
-    """Each canary given to the source: when it was given and every message after it."""
+    """Each canary given to the source: when it was given and the messages after it, by day.
+
+    One mark per canary, day and kind of message (a big study sends tens of thousands).
+    """
     given = plants.assign(kind=words["chart_planted"])[["canary", "planted_at", "kind"]]
-    received = messages.assign(kind=messages["role"].map(roles))[["canary", "received_at", "kind"]]
+    received = (
+        messages.assign(
+            kind=messages["role"].map(roles),
+            received_at=messages["received_at"].dt.tz_convert("UTC").dt.floor("D"),
+        )
+        .groupby(["canary", "received_at", "kind"], as_index=False)
+        .size()
+    )
     order = list(plants["canary"])
     y = alt.Y("canary:N", sort=order, title=words["chart_canary"])
     colour = alt.Color(
@@ -40,7 +50,15 @@ def timeline_chart(
     marks = (
         alt.Chart(received)
         .mark_tick(thickness=2, size=14)
-        .encode(x=alt.X("received_at:T", title=words["chart_time"]), y=y, color=colour)
+        .encode(
+            x=alt.X(
+                "received_at:T",
+                title=words["chart_time"],
+                axis=alt.Axis(format="%Y-%m-%d", labelAngle=-30),
+            ),
+            y=y,
+            color=colour,
+        )
     )
     dots = (
         alt.Chart(given)
@@ -68,5 +86,5 @@ def controls_chart(units: pd.DataFrame, words: dict[str, str]) -> alt.Chart:
                 header=alt.Header(labelAngle=0, labelAlign="left", labelLimit=260),
             ),
         )
-        .properties(width=380, height=48)
+        .properties(width=380, height=36)
     )
