@@ -318,3 +318,16 @@ def test_cli_report_verify_and_export(study, tmp_path, monkeypatch):
     done = runner.invoke(app, ["report", "no such source", "--out", str(tmp_path / "q")])
     assert done.exit_code == 1 and "no source named" in done.output
     assert runner.invoke(app, ["export", str(tmp_path / "e")]).exit_code == 0
+
+
+def test_the_printed_copy_caps_long_tables_and_says_so(study):
+    from leaktrace.report_data import gather
+    from leaktrace.report_html import render_report
+
+    store, source = study
+    data = gather(store, source)
+    page = lxml.html.fromstring(render_report(data, "en", [], limit=3))
+    assert len(page.xpath('//table[@id="evidence-messages"]//tr[@data-message-id]')) == 3
+    assert f"shows the first 3 of {len(data.evidence)}" in page.text_content()
+    full = lxml.html.fromstring(render_report(data, "en", []))
+    assert "shows the first" not in full.text_content()

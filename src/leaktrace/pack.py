@@ -35,6 +35,7 @@ RECORD_DIGEST = (
     "SHA-256 of the UTF-8 JSON array (no spaces, non-ASCII kept) of the record fields;"
     " received_at as UTC YYYY-MM-DDTHH:MM:SS.ffffffZ, a missing subject as empty text"
 )
+PRINTED_MESSAGES = 1_000  # rows per message table in the PDF; the HTML holds every one
 CHAIN_LINK = "chain_sha256 = SHA-256(bytes of previous_chain_sha256 + bytes of record_sha256)"
 
 
@@ -113,7 +114,15 @@ def _write_report(data: ReportData, out: Path, lang: str, pdf: bool) -> list[Pat
     html.write_text(render_report(data, lang, list(drafts)), encoding="utf-8")
     written += [verdict, html]
     if pdf:
-        written.append(print_pdf(html, out / "report.pdf"))
+        # The printed copy lists at most PRINTED_MESSAGES per table and says so.
+        printable = out / ".report-print.html"
+        printable.write_text(
+            render_report(data, lang, list(drafts), PRINTED_MESSAGES), encoding="utf-8"
+        )
+        try:
+            written.append(print_pdf(printable, out / "report.pdf"))
+        finally:
+            printable.unlink()
     return written
 
 

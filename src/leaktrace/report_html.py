@@ -137,8 +137,12 @@ def _controls_frame(data: ReportData, words: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def render_report(data: ReportData, lang: str, drafts: list[str]) -> str:
-    """The report page for ``data`` in ``lang`` (``zh`` or ``en``)."""
+def render_report(data: ReportData, lang: str, drafts: list[str], limit: int | None = None) -> str:
+    """The report page for ``data`` in ``lang`` (``zh`` or ``en``).
+
+    ``limit`` caps the rows of each message table (for print: Chromium cannot print
+    tens of thousands of rows); the page then says how many it leaves out.
+    """
     words = strings(lang)
     roles = {r: words[f"role_{r}"] for r in ("evidence", "first-party", "other")}
     labels = {u["unit"]: u["label"] for u in data.units}
@@ -163,6 +167,7 @@ def render_report(data: ReportData, lang: str, drafts: list[str]) -> str:
     ]
     separator = "、" if lang == "zh" else ", "
     controls_frame = _controls_frame(data, words)
+    others = data.messages[data.messages["role"] != "evidence"]
     return (
         environment()
         .get_template("report.html.j2")
@@ -186,8 +191,10 @@ def render_report(data: ReportData, lang: str, drafts: list[str]) -> str:
             if len(controls_frame)
             else "",
             units=units,
-            evidence=_messages(data.evidence, labels, roles),
-            others=_messages(data.messages[data.messages["role"] != "evidence"], labels, roles),
+            evidence=_messages(data.evidence.head(limit), labels, roles),
+            evidence_total=len(data.evidence),
+            others=_messages(others.head(limit), labels, roles),
+            others_total=len(others),
             chain_head=data.chain_head,
             drafts=separator.join(drafts) or words["none"],
         )
