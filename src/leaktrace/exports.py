@@ -18,6 +18,7 @@ from leaktrace.export_csv import neutralise_sql
 from leaktrace.store.chain import GENESIS, KEY_SQL, TIME_FORMAT
 
 TABLES = ("messages", "templates", "campaigns", "verdicts")
+EXPORT_MEMORY = "1GB"
 
 # The rows of each table; {scope} narrows messages (and what they belong to) to a pack.
 _SQL = {
@@ -85,17 +86,23 @@ def _csv_column(name: str, kind: str) -> str:
     return quoted
 
 
-def _write(con: duckdb.DuckDBPyConnection, name: str, out: Path) -> list[Path]:
-    """Write the temp table ``export_rows`` as ``name``.parquet and ``name``.csv."""
+def _write(
+    con: duckdb.DuckDBPyConnection, name: str, sql: str, params: dict, out: Path
+) -> list[Path]:
+    """Write the rows of ``sql`` as ``name``.parquet and ``name``.csv, streamed by DuckDB."""
     parquet, csv = out / f"{name}.parquet", out / f"{name}.csv"
-    con.execute(f"COPY export_rows TO {_path_literal(parquet)} (FORMAT parquet)")
+    con.execute(f"COPY ({sql}) TO {_path_literal(parquet)} (FORMAT parquet)", params)
+    # The column types, from an empty result, say which columns CSV rewrites.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE export_shape AS {sql} LIMIT 0", params)
     columns = ", ".join(
         _csv_column(column, kind)
-        for column, kind, *_ in con.execute("DESCRIBE export_rows").fetchall()
+        for column, kind, *_ in con.execute("DESCRIBE export_shape").fetchall()
     )
+    con.execute("DROP TABLE export_shape")
     bare = out / f".{name}.csv.part"
     con.execute(
-        f"COPY (SELECT {columns} FROM export_rows) TO {_path_literal(bare)} (HEADER, DELIMITER ',')"
+        f"COPY (SELECT {columns} FROM ({sql})) TO {_path_literal(bare)} (HEADER, DELIMITER ',')",
+        params,
     )
     # A byte-order mark, so spreadsheet programs read the UTF-8 (Chinese text) as UTF-8.
     with csv.open("wb") as target, bare.open("rb") as source:
@@ -129,6 +136,8 @@ def export_tables(
     templates and campaigns they belong to, and ``source`` the verdicts to one source.
     """
     out.mkdir(parents=True, exist_ok=True)
+    # Sorting a million messages with their raw records spills to disk past this.
+    con.execute(f"SET memory_limit = '{EXPORT_MEMORY}'")
     whole = pack_messages is None
     rows = pack_messages or []
     con.register(
@@ -152,14 +161,12 @@ def export_tables(
                 key=KEY_SQL.format(column="m.message_key"),
             )
             params = {"source": source} if name == "verdicts" else {}
-            con.execute(f"CREATE OR REPLACE TEMP TABLE export_rows AS {sql}", params)
-            written += _write(con, name, out)
+            written += _write(con, name, sql, params, out)
         con.execute(
             f"COPY ({_CHAIN}) TO {_path_literal(chain_csv)} (HEADER, DELIMITER ',')",
             {"genesis": GENESIS, "whole": whole},
         )
         written.append(chain_csv)
     finally:
-        con.execute("DROP TABLE IF EXISTS export_rows")
         con.execute("DROP TABLE IF EXISTS pack_messages")
     return written

@@ -18,7 +18,14 @@ import pyarrow.parquet as pq
 
 from leaktrace.export_csv import restore
 from leaktrace.store import Store
-from leaktrace.store.chain import GENESIS, head, link, record_digest, record_digests
+from leaktrace.store.chain import (
+    GENESIS,
+    RECORD_FIELDS,
+    head,
+    link,
+    record_digest,
+    record_digests,
+)
 
 MANIFEST = "manifest.json"
 CHAIN_CSV = "chain.csv"
@@ -133,23 +140,43 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _message_rows(path: Path) -> list[dict]:
-    """The rows of an exported message table (Parquet as typed, CSV with cells restored)."""
+_READ = (*RECORD_FIELDS, "raw")  # the columns a check reads; the others are analysis
+_BATCH = 50_000
+
+
+def _message_rows(path: Path) -> Iterator[dict]:
+    """The rows of an exported message table, streamed: Parquet as typed, CSV restored."""
     if path.suffix == ".parquet":
-        return pq.read_table(path).to_pylist()
-    frame = pd.read_csv(
-        path, dtype=str, keep_default_na=False, encoding="utf-8-sig", encoding_errors="replace"
-    )
-    return [{k: restore(v) for k, v in row.items()} for row in frame.to_dict("records")]
+        file = pq.ParquetFile(path)
+        columns = [c for c in _READ if c in file.schema_arrow.names]
+        batches = (b.to_pydict() for b in file.iter_batches(_BATCH, columns=columns))
+    else:
+        frames = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8-sig",
+            encoding_errors="replace",
+            usecols=lambda column: column in _READ,
+            chunksize=_BATCH,
+        )
+        batches = ({c: [restore(v) for v in f[c]] for c in f.columns} for f in frames)
+    for batch in batches:
+        missing = set(RECORD_FIELDS) - set(batch)
+        if missing:
+            raise ValueError(f"no column {', '.join(sorted(missing))}")
+        names = list(batch)
+        for values in zip(*batch.values(), strict=True):
+            yield dict(zip(names, values, strict=True))
 
 
-def _file_digests(rows: list[dict], where: str) -> tuple[list[tuple[int, str]], list[Problem]]:
+def _file_digests(rows: Iterable[dict], where: str) -> tuple[list[tuple[int, str]], list[Problem]]:
     found, problems = [], []
     for number, row in enumerate(rows, start=1):
         try:
             message_id = int(row["id"])
             found.append((message_id, record_digest(row)))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (TypeError, ValueError) as exc:
             problems.append(Problem("altered", where, None, f"row {number} unreadable ({exc})"))
             continue
         raw = row.get("raw")
