@@ -63,6 +63,19 @@ def test_evidence_lists_the_messages_behind_a_verdict_with_downloads(demo, monke
     assert len(at.get("download_button")) == 2
 
 
+def test_evidence_page_checks_the_hash_chain_and_names_a_tampered_message(demo, monkeypatch):
+    import duckdb
+
+    at = open_app(demo, monkeypatch, "evidence")
+    at.button(key="verify-store").click().run()
+    assert "nothing altered" in at.success[0].value
+    with duckdb.connect(str(demo)) as con:
+        con.execute("UPDATE messages SET body = 'edited' WHERE id = 12")
+    at.button(key="verify-store").click().run()
+    assert "Problems found: 1." in at.error[0].value
+    assert list(at.dataframe[-1].value["message_id"]) == [12]
+
+
 def test_evidence_page_builds_the_pack_through_the_library(demo, monkeypatch):
     import io
     import zipfile

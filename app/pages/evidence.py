@@ -12,6 +12,7 @@ from leaktrace.export_csv import safe_csv
 from leaktrace.pack import pack_zip
 from leaktrace.report_data import ReportError
 from leaktrace.report_pdf import PdfError, find_chromium
+from leaktrace.verify import verify_store
 
 st.title("Evidence")
 env_note()
@@ -51,6 +52,22 @@ if not empty_store_guide():
         f"attribution-{source}.json",
         "application/json",
     )
+
+    st.subheader("Integrity")
+    st.caption(
+        "Every message is linked in import order in a SHA-256 hash chain. The check"
+        " recomputes it and names any message altered, deleted or added outside leaktrace."
+    )
+    if st.button("Check the hash chain", key="verify-store"):
+        with st.spinner("Recomputing every message's digest…"):
+            result = verify_store(store())
+        if result.ok:
+            st.success(f"{result.checked:,} messages checked: nothing altered, missing or added.")
+        else:
+            st.error(f"Problems found: {len(result.problems):,}.")
+            st.dataframe(result.as_dict()["problems"], hide_index=True, width="stretch")
+        st.caption(f"Chain head: message {result.head_id}")
+        st.code(result.head_sha256, language=None)
 
     st.subheader("Evidence pack")
     st.caption(

@@ -74,7 +74,7 @@ def verify_command(
         out.print(
             "[green]OK: nothing altered, missing or added[/green]"
             if result.ok
-            else f"[red]{len(result.problems)} problems[/red]"
+            else f"[red]problems found: {len(result.problems)}[/red]"
         )
     if not result.ok:
         raise typer.Exit(1)

@@ -8,7 +8,15 @@ request and a CCPA deletion request. Each file starts by saying it is a draft.
 from __future__ import annotations
 
 from leaktrace.report_data import ReportData
-from leaktrace.report_html import day, environment, markdown_text, strings, summary, when
+from leaktrace.report_html import (
+    day,
+    environment,
+    field_names,
+    markdown_text,
+    strings,
+    summary,
+    when,
+)
 
 DRAFTS = {
     "zh": ("draft-12321-report.zh.md", "draft-pipl-request.zh.md"),
@@ -20,7 +28,7 @@ QUOTED = 20  # messages quoted in a draft; the report holds them all
 def draft_context(data: ReportData, lang: str) -> dict:
     """What the drafts are filled with."""
     words = strings(lang)
-    separator = "、" if lang == "zh" else ", "
+    separator = words["list_separator"]
     evidence = data.evidence
     # The contacts the evidence reached; all of the source's when nothing did yet.
     hit = data.plants["canary"].isin(set(evidence["canary"]))
@@ -35,7 +43,7 @@ def draft_context(data: ReportData, lang: str) -> dict:
         "url": data.source["url"],
         "contacts": separator.join(dict.fromkeys(str(c) for c in contacts)),
         "names": separator.join(dict.fromkeys(n for n in plants["name_used"] if n)),
-        "fields": separator.join(words["fields"].get(f, f) for f in fields),
+        "fields": field_names(fields, words),
         "first_planted": day(plants["planted_at"].min()) if len(plants) else "",
         "evidence_count": len(evidence),
         "first_seen": when(evidence["received_at"].min()) if len(evidence) else "",

@@ -68,6 +68,11 @@ def p_text(p: float) -> str:
     return "< 0.000001" if p < 1e-6 else f"{p:.2g}"
 
 
+def field_names(fields: list[str], words: dict) -> str:
+    """Plant fields (``id_number``…) in the report's words, as one list."""
+    return words["list_separator"].join(words["fields"].get(f, f) for f in fields)
+
+
 def summary(data: ReportData, words: dict) -> str:
     """The verdict in one or two plain sentences."""
     v = data.verdict
@@ -157,15 +162,13 @@ def render_report(data: ReportData, lang: str, drafts: list[str], limit: int | N
             "persona": p.persona,
             "contact": " / ".join(c for c in (p.phone, p.email) if isinstance(c, str)),
             "planted_at": when(p.planted_at),
-            "fields": "、".join(words["fields"].get(f, f) for f in p.fields)
-            if lang == "zh"
-            else ", ".join(words["fields"].get(f, f) for f in p.fields),
+            "fields": field_names(p.fields, words),
             "name_used": p.name_used or "",
             "email_used": p.email_used or "",
         }
         for p in data.plants.itertuples(index=False)
     ]
-    separator = "、" if lang == "zh" else ", "
+    separator = words["list_separator"]
     controls_frame = _controls_frame(data, words)
     others = data.messages[data.messages["role"] != "evidence"]
     return (
@@ -180,7 +183,7 @@ def render_report(data: ReportData, lang: str, drafts: list[str], limit: int | N
             source=data.source,
             verdict=v,
             summary=summary(data, words),
-            fields_leaked=separator.join(words["fields"].get(f, f) for f in v["fields_leaked"]),
+            fields_leaked=field_names(v["fields_leaked"], words),
             tested=pvalue,
             controls_text=controls,
             controls=data.controls,
