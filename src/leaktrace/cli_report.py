@@ -14,7 +14,7 @@ from leaktrace.cli_common import store_from
 from leaktrace.pack import Pack, build_pack, export_study
 from leaktrace.verify import verify_pack, verify_store
 
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 
 
 def _written(pack: Pack) -> None:
