@@ -23,16 +23,11 @@ EXPORT_MEMORY = "1GB"
 # The rows of each table; {scope} narrows messages (and what they belong to) to a pack.
 _SQL = {
     "messages": """
-        SELECT m.id, {key} AS message_key, m.batch_id, m.channel,
-               m.recipient, c.label AS canary, m.sender, m.received_at, m.subject, m.body,
-               m.signature, m.first_party, t.template_id AS template,
-               mc.campaign_id AS campaign, tp.category, {role} AS role, m.own_id,
+        SELECT m.id, {key} AS message_key, m.batch_id, m.channel, m.recipient, m.canary,
+               m.sender, m.received_at, m.subject, m.body, m.signature, m.first_party,
+               m.template, m.campaign, m.category, {role} AS role, m.own_id,
                m.raw_sha256, m.raw
-        FROM messages m
-        LEFT JOIN canaries c ON c.id = m.canary_id
-        LEFT JOIN message_templates t ON t.message_id = m.id
-        LEFT JOIN message_campaigns mc ON mc.message_id = m.id
-        LEFT JOIN templates tp ON tp.id = t.template_id
+        FROM message_details m
         {join} ORDER BY m.id
     """,
     "templates": """

@@ -9,7 +9,7 @@ from datetime import datetime
 import pandas as pd
 
 from leaktrace.store import Store
-from leaktrace.store.chain import GENESIS
+from leaktrace.store.chain import head
 from leaktrace.verdicts import source_reports
 
 
@@ -48,27 +48,14 @@ def study_language(store: Store) -> str:
 
 
 _MESSAGES = """
-WITH planted AS (
-    SELECT p.canary_id, p.planted_at FROM plants p WHERE p.source_id = $source_id
-), chain AS (
-    SELECT message_id, record_sha256, chain_sha256,
-           lag(chain_sha256, 1, $genesis) OVER (ORDER BY message_id) AS previous_chain_sha256
-    FROM message_chain
-)
-SELECT m.id, m.received_at, c.label AS canary, m.channel, m.recipient, m.sender, m.subject,
-       m.body, m.first_party, u.unit, t.template_id AS template, mc.campaign_id AS campaign,
-       tp.category, m.raw_sha256,
+SELECT m.id, m.received_at, m.canary, m.channel, m.recipient, m.sender, m.subject, m.body,
+       m.first_party, u.unit, m.template, m.campaign, m.category, m.raw_sha256,
        CASE WHEN list_contains($evidence, m.id) THEN 'evidence'
-            WHEN m.first_party THEN 'first-party' ELSE 'other' END AS role,
-       ch.record_sha256, ch.chain_sha256, ch.previous_chain_sha256
-FROM messages m
-JOIN planted p ON p.canary_id = m.canary_id AND m.received_at >= p.planted_at
-JOIN canaries c ON c.id = m.canary_id
+            WHEN m.first_party THEN 'first-party' ELSE 'other' END AS role
+FROM message_details m
+JOIN plants p ON p.canary_id = m.canary_id AND p.source_id = $source_id
+    AND m.received_at >= p.planted_at
 LEFT JOIN message_units u ON u.message_id = m.id
-LEFT JOIN message_templates t ON t.message_id = m.id
-LEFT JOIN message_campaigns mc ON mc.message_id = m.id
-LEFT JOIN templates tp ON tp.id = t.template_id
-LEFT JOIN chain ch ON ch.message_id = m.id
 ORDER BY m.received_at, m.id
 """
 
@@ -154,19 +141,13 @@ def gather(store: Store, source: str) -> ReportData:
         report = reports[source]
         messages = con.execute(
             _MESSAGES,
-            {
-                "source_id": source_id,
-                "evidence": report["evidence_message_ids"],
-                "genesis": GENESIS,
-            },
+            {"source_id": source_id, "evidence": report["evidence_message_ids"]},
         ).df()
         # The campaigns behind the evidence; without evidence, the closest candidates tested.
         shown = list(dict.fromkeys(messages.loc[messages["role"] == "evidence", "unit"].dropna()))
         shown = shown or [u["unit"] for u in report["top_campaigns"]]
         units = _unit_details(con, source_id, shown, set(run[3]))
-        chain_head = con.execute(
-            "SELECT message_id, chain_sha256 FROM message_chain ORDER BY message_id DESC LIMIT 1"
-        ).fetchone() or (0, GENESIS)
+        chain_head = head(con)
     return ReportData(
         source=info,
         verdict=report,
@@ -177,7 +158,7 @@ def gather(store: Store, source: str) -> ReportData:
         plants=plants,
         messages=messages,
         units=units,
-        chain_head=(int(chain_head[0]), str(chain_head[1])),
+        chain_head=chain_head,
     )
 
 

@@ -140,7 +140,7 @@ def messages(store: Store, where: MessageFilter, limit: int = ROW_LIMIT) -> pd.D
         clauses.append("m.body ILIKE ?")
         params.append(f"%{where.text}%")
     if where.recipient:
-        clauses.append("(c.label = ? OR m.recipient = ?)")
+        clauses.append("(m.canary = ? OR m.recipient = ?)")
         params += [where.recipient, where.recipient]
     if where.source:
         clauses.append(
@@ -151,12 +151,12 @@ def messages(store: Store, where: MessageFilter, limit: int = ROW_LIMIT) -> pd.D
     if where.sender:
         clauses.append("m.sender LIKE ?")
         params.append(f"{where.sender}%")
-    for column, value in (("t.template_id", where.template), ("mc.campaign_id", where.campaign)):
+    for column, value in (("m.template", where.template), ("m.campaign", where.campaign)):
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
     if where.category:
-        clauses.append("tp.category = ?")
+        clauses.append("m.category = ?")
         params.append(where.category)
     if where.first_party is not None:
         clauses.append("m.first_party = ?")
@@ -172,14 +172,9 @@ def messages(store: Store, where: MessageFilter, limit: int = ROW_LIMIT) -> pd.D
     return _df(
         store,
         f"""
-        SELECT m.id, m.received_at, c.label AS recipient, m.sender, m.body,
-               t.template_id AS template, mc.campaign_id AS campaign, tp.category,
-               m.first_party, m.channel
-        FROM messages m
-        LEFT JOIN canaries c ON c.id = m.canary_id
-        LEFT JOIN message_templates t ON t.message_id = m.id
-        LEFT JOIN message_campaigns mc ON mc.message_id = m.id
-        LEFT JOIN templates tp ON tp.id = t.template_id
+        SELECT m.id, m.received_at, m.canary AS recipient, m.sender, m.body, m.template,
+               m.campaign, m.category, m.first_party, m.channel
+        FROM message_details m
         WHERE {filters}
         ORDER BY m.received_at DESC, m.id DESC LIMIT ?
         """,
