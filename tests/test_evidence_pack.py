@@ -331,3 +331,15 @@ def test_the_printed_copy_caps_long_tables_and_says_so(study):
     assert f"shows the first 3 of {len(data.evidence)}" in page.text_content()
     full = lxml.html.fromstring(render_report(data, "en", []))
     assert "shows the first" not in full.text_content()
+
+
+def test_a_mangled_manifest_or_chain_is_a_clear_error_not_a_traceback(packs, tmp_path):
+    from leaktrace.verify import PackError
+
+    pack = _copy(packs["en"], tmp_path)
+    (pack / "chain.csv").write_text("message_id,record_sha256\nnot a number,zz\n", "utf-8")
+    found = {(p.kind, p.where) for p in verify_pack(pack).problems}
+    assert found == {("file altered", "chain.csv"), ("altered", "chain.csv")}
+    (pack / "manifest.json").write_text('{"files": []}', encoding="utf-8")
+    with pytest.raises(PackError, match="not a readable evidence-pack manifest"):
+        verify_pack(pack)

@@ -122,13 +122,34 @@ def verify_store(store: Store) -> Verification:
     return result
 
 
+def _follows(previous: str, record: str, value: str) -> bool:
+    try:
+        return link(previous, record) == value
+    except ValueError:  # not hex: edited by hand
+        return False
+
+
 def _broken_links(rows: Iterable[tuple[int, str, str, str]], where: str = "store") -> list[Problem]:
     """Chain rows whose value does not follow from the previous value and their record."""
     return [
         Problem("chain", where, message_id, "chain value does not follow from the one before")
         for message_id, previous, record, value in rows
-        if link(previous, record) != value
+        if not _follows(previous, record, value)
     ]
+
+
+def _chain_rows(path: Path) -> list[tuple[int, str, str, str]]:
+    """(message id, previous chain value, record digest, chain value) of a pack's chain.csv."""
+    chain = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return list(
+        zip(
+            chain["message_id"].astype(int),
+            chain["previous_chain_sha256"],
+            chain["record_sha256"],
+            chain["chain_sha256"],
+            strict=True,
+        )
+    )
 
 
 def file_sha256(path: Path) -> str:
@@ -194,13 +215,15 @@ def verify_pack(pack: Path) -> Verification:
     manifest_path = pack / MANIFEST
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise PackError(f"{manifest_path}: not a readable evidence-pack manifest ({exc})") from exc
-    result = Verification(
-        head_id=manifest["chain"]["head_message_id"],
-        head_sha256=manifest["chain"]["head_chain_sha256"],
-    )
-    listed = {entry["path"]: entry for entry in manifest["files"]}
+        result = Verification(
+            head_id=int(manifest["chain"]["head_message_id"]),
+            head_sha256=str(manifest["chain"]["head_chain_sha256"]),
+        )
+        listed = {str(entry["path"]): entry for entry in manifest["files"]}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PackError(
+            f"{manifest_path}: not a readable evidence-pack manifest ({exc!r})"
+        ) from exc
     for name, entry in listed.items():
         path = pack / name
         if not path.is_file():
@@ -213,20 +236,15 @@ def verify_pack(pack: Path) -> Verification:
         name = path.relative_to(pack).as_posix()
         if name != MANIFEST and name not in listed:
             result.problems.append(Problem("file added", name, None, "not in the manifest"))
-    chain_path = pack / CHAIN_CSV
-    if not chain_path.is_file():
-        result.problems.append(Problem("file missing", CHAIN_CSV, None, "the pack's chain"))
+    try:
+        rows = _chain_rows(pack / CHAIN_CSV)
+    except FileNotFoundError:
+        if CHAIN_CSV not in listed:
+            result.problems.append(Problem("file missing", CHAIN_CSV, None, "the pack's chain"))
         return result
-    chain = pd.read_csv(chain_path, dtype=str, keep_default_na=False)
-    rows = list(
-        zip(
-            chain["message_id"].astype(int),
-            chain["previous_chain_sha256"],
-            chain["record_sha256"],
-            chain["chain_sha256"],
-            strict=True,
-        )
-    )
+    except (ValueError, KeyError) as exc:
+        result.problems.append(Problem("altered", CHAIN_CSV, None, f"unreadable ({exc})"))
+        return result
     result.problems += _broken_links(rows, CHAIN_CSV)
     expected = {int(message_id): record for message_id, _, record, _ in rows}
     for name in MESSAGE_FILES:
