@@ -22,6 +22,7 @@ from leaktrace.export_csv import neutralise, restore
 from leaktrace.ingest.by_hand import import_typed
 from leaktrace.pack import build_pack, export_study
 from leaktrace.report_data import ReportError, study_language
+from leaktrace.report_pdf import PdfError
 from leaktrace.store import Store
 from leaktrace.verdicts import evidence_ids, source_reports
 from leaktrace.verify import verify_pack, verify_store
@@ -343,3 +344,15 @@ def test_a_mangled_manifest_or_chain_is_a_clear_error_not_a_traceback(packs, tmp
     (pack / "manifest.json").write_text('{"files": []}', encoding="utf-8")
     with pytest.raises(PackError, match="not a readable evidence-pack manifest"):
         verify_pack(pack)
+
+
+def test_a_failed_print_leaves_no_half_pack(study, tmp_path, monkeypatch):
+    store, source = study
+    broken = tmp_path / "chromium"
+    broken.write_text("#!/bin/sh\nexit 3\n", encoding="utf-8")
+    broken.chmod(0o755)
+    monkeypatch.setenv("LEAKTRACE_CHROMIUM", str(broken))
+    with pytest.raises(PdfError, match="did not print"):
+        build_pack(store, source, tmp_path / "pack", "en")
+    assert not (tmp_path / "pack").exists()
+    assert build_pack(store, source, tmp_path / "pack", "en", pdf=False).messages > 0

@@ -25,7 +25,7 @@ from leaktrace.complaints import render_drafts
 from leaktrace.exports import export_tables
 from leaktrace.report_data import ReportData, ReportError, gather, report_json, study_language
 from leaktrace.report_html import LANGUAGES, render_report
-from leaktrace.report_pdf import find_chromium, print_pdf
+from leaktrace.report_pdf import NO_CHROMIUM, find_chromium, print_pdf
 from leaktrace.store import Store
 from leaktrace.store.chain import RECORD_FIELDS, head
 from leaktrace.verify import CHAIN_CSV, MANIFEST, file_sha256, verify_store
@@ -134,17 +134,18 @@ def build_pack(
     if lang not in LANGUAGES:
         raise ReportError(f"unknown report language {lang!r}; choose one of {', '.join(LANGUAGES)}")
     if pdf and find_chromium() is None:
-        raise ReportError(
-            "no Chromium found to print the PDF: install it (Debian: apt-get install chromium)"
-            " or set LEAKTRACE_CHROMIUM, or leave the PDF out with --no-pdf"
-        )
+        raise ReportError(NO_CHROMIUM)
     checked = _check_store(store)
     data = gather(store, source)
     _prepare(out)
     roles = list(zip(data.messages["id"].astype(int), data.messages["role"], strict=True))
-    with store.connect() as con:
-        files = export_tables(con, out / "data", out / CHAIN_CSV, roles, source)
-    files += _write_report(data, out, lang, pdf)
+    try:
+        with store.connect() as con:
+            files = export_tables(con, out / "data", out / CHAIN_CSV, roles, source)
+        files += _write_report(data, out, lang, pdf)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)  # no half pack left to be mistaken for one
+        raise
     meta = {
         "source": source,
         "language": lang,

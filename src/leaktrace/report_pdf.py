@@ -13,6 +13,10 @@ import tempfile
 from pathlib import Path
 
 _NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+NO_CHROMIUM = (
+    "no Chromium found to print the PDF: install it (Debian: apt-get install chromium)"
+    " or set LEAKTRACE_CHROMIUM, or leave the PDF out with --no-pdf"
+)
 TIMEOUT = 300  # seconds; a report of thousands of messages prints in well under this
 
 
@@ -32,10 +36,7 @@ def print_pdf(html: Path, pdf: Path, chromium: str | None = None) -> Path:
     """Print ``html`` to ``pdf`` (A4, no header or footer); ``PdfError`` when it cannot."""
     binary = chromium or find_chromium()
     if binary is None:
-        raise PdfError(
-            "no Chromium found to print the PDF: install it (Debian: apt-get install chromium)"
-            " or set LEAKTRACE_CHROMIUM, or leave the PDF out with --no-pdf"
-        )
+        raise PdfError(NO_CHROMIUM)
     pdf.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="leaktrace-chromium-") as profile:
         command = [
