@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import pandas as pd
 import streamlit as st
 
 from leaktrace import views
@@ -84,3 +85,18 @@ def flash() -> None:
     message = st.session_state.pop("flash", None)
     if message:
         st.success(message)
+
+
+def picked_row(table: pd.DataFrame, key: str, column_config: dict) -> int | None:
+    """Draw ``table`` with one selectable row; the index of the row picked, if any."""
+    picked = st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key=key,
+        column_config=column_config,
+    )
+    rows = picked.selection.rows if picked else []
+    return rows[0] if rows else None

@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from common import empty_store_guide, env_note, query
+from common import empty_store_guide, env_note, picked_row, query
 from leaktrace import views
 
 st.title("Leak sources")
@@ -32,14 +32,10 @@ if not empty_store_guide():
         ]
     )
     st.subheader("Verdicts")
-    picked = st.dataframe(
+    row = picked_row(
         table,
-        hide_index=True,
-        width="stretch",
-        on_select="rerun",
-        selection_mode="single-row",
-        key="verdict-table",
-        column_config={
+        "verdict-table",
+        {
             "adjusted p": st.column_config.NumberColumn(format="%.1e"),
             "why": st.column_config.TextColumn(width="large"),
         },
@@ -79,14 +75,13 @@ if not empty_store_guide():
         clicked = (event.selection.get("cell") or [None])[0] if event else None
     else:
         clicked = None
-    rows = picked.selection.rows if picked else []
     names = table["source"].tolist()
     # A new click on a heatmap cell or a verdict row picks what the select boxes show.
     pick = (
         (clicked["source"], clicked["unit"])
         if clicked
-        else (names[rows[0]], None)
-        if rows
+        else (names[row], None)
+        if row is not None
         else None
     )
     if pick and pick != st.session_state.get("leak-pick"):

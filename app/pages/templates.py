@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from common import done, empty_store_guide, env_note, flash, query, store
+from common import done, empty_store_guide, env_note, flash, picked_row, query, store
 from leaktrace import views
 from leaktrace.analysis import analyse
 from leaktrace.templates import TemplateEditError, merge_templates, split_template
@@ -18,22 +18,17 @@ if not empty_store_guide():
     with templates_tab:
         table = query(views.templates_table)
         st.caption(f"{len(table):,} templates, biggest first. Select one to see its messages.")
-        picked = st.dataframe(
+        row = picked_row(
             table,
-            hide_index=True,
-            width="stretch",
-            on_select="rerun",
-            selection_mode="single-row",
-            key="template-table",
-            column_config={"text": st.column_config.TextColumn("masked text", width="large")},
+            "template-table",
+            {"text": st.column_config.TextColumn("masked text", width="large")},
         )
-        rows = picked.selection.rows if picked else []
         options = table["id"].tolist()
         chosen = (
             st.selectbox(
                 "Template",
                 options,
-                index=rows[0] if rows else 0,
+                index=row or 0,
                 format_func=lambda i: f"{i}: {table.loc[table['id'] == i, 'text'].iat[0][:80]}",
             )
             if options

@@ -117,7 +117,7 @@ def _unit_details(con, source_id: int, units: list[str], background: set[str]) -
 
 def gather(store: Store, source: str) -> ReportData:
     """Read one source's report data; ``ReportError`` if it is unknown or not analysed."""
-    reports = {r["name"]: r for r in source_reports(store, evidence=True)}
+    reports = source_reports(store, evidence=True, source=source)
     with store.connect() as con:
         row = con.execute(
             "SELECT id, name, category, url, sender_ids, signatures, notes FROM sources"
@@ -126,7 +126,7 @@ def gather(store: Store, source: str) -> ReportData:
         ).fetchone()
         if row is None:
             raise ReportError(f"no source named {source!r}; see `leaktrace source list`")
-        if source not in reports:
+        if not reports:
             raise ReportError(
                 f"{source!r} has no verdict yet: run `leaktrace attribute` after importing"
             )
@@ -138,7 +138,7 @@ def gather(store: Store, source: str) -> ReportData:
         ).fetchone()
         pairs = con.execute("SELECT count(*) FROM unit_exposures").fetchone()[0]
         plants = con.execute(_PLANTS, [source_id]).df()
-        report = reports[source]
+        report = reports[0]
         messages = con.execute(
             _MESSAGES,
             {"source_id": source_id, "evidence": report["evidence_message_ids"]},

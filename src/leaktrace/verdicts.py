@@ -140,18 +140,20 @@ def run_attribution(store: Store, settings: Settings = DEFAULTS) -> Attribution:
     return result
 
 
-def source_reports(store: Store, evidence: bool = True) -> list[dict]:
-    """The kept report of every source, leaked first, then by score.
+def source_reports(store: Store, evidence: bool = True, source: str | None = None) -> list[dict]:
+    """The kept report of every source (or of ``source``), leaked first, then by score.
 
     ``evidence=False`` leaves out ``evidence_message_ids`` (thousands per leaked
     source on a big study) for views that do not list them.
     """
-    column = "evidence" if evidence else "NULL"
+    column = "v.evidence" if evidence else "NULL"
     with store.connect() as con:
         rows = con.execute(
-            f"SELECT report, {column} FROM source_verdicts ORDER BY"
-            " CASE verdict WHEN 'leaked' THEN 0 WHEN 'suspected' THEN 1"
-            " WHEN 'insufficient data' THEN 2 ELSE 3 END, score DESC, source_id"
+            f"SELECT v.report, {column} FROM source_verdicts v"
+            " JOIN sources s ON s.id = v.source_id WHERE $source IS NULL OR s.name = $source"
+            " ORDER BY CASE v.verdict WHEN 'leaked' THEN 0 WHEN 'suspected' THEN 1"
+            " WHEN 'insufficient data' THEN 2 ELSE 3 END, v.score DESC, v.source_id",
+            {"source": source},
         ).fetchall()
     out = []
     for report, ids in rows:
