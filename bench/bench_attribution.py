@@ -24,13 +24,13 @@ from pathlib import Path
 
 from bench.bench_cluster import analysed_million_store
 from bench.measure import run_measured
-from leaktrace.attribution import Settings, attribute
-from leaktrace.exposure import load_frames
-from leaktrace.sim_score import detection_delays, import_simulated, median, score, true_leaks
-from leaktrace.sim_world import SimConfig
-from leaktrace.simulate import simulate
+from leaktrace.attribution.exposure import load_frames
+from leaktrace.attribution.statistics import Settings, attribute
+from leaktrace.attribution.verdicts import run_attribution
+from leaktrace.sim.config import SimConfig
+from leaktrace.sim.score import detection_delays, import_simulated, median, score, true_leaks
+from leaktrace.sim.simulate import simulate
 from leaktrace.store import Store
-from leaktrace.verdicts import run_attribution
 
 SEEDS = range(1, 21)
 SETTINGS = {

@@ -124,7 +124,7 @@ def million_store() -> Path:
 def analysed_million_store() -> Path:
     """The 1M store after clustering, campaigns and attribution (built once, cached)."""
     if not MILLION_ANALYSED.exists():
-        from leaktrace.analysis import analyse
+        from leaktrace.pipeline import analyse
         from leaktrace.store import Store
 
         partial = MILLION_ANALYSED.with_suffix(".partial")

@@ -41,7 +41,7 @@ def _busiest_leaked_source(db: Path) -> tuple[str, int]:
 
 def _pandas_export(db: Path, out: Path) -> float:
     """The naive export: all messages through pandas, cells neutralised, CSV and Parquet."""
-    from leaktrace.export_csv import safe_csv
+    from leaktrace.evidence.csvsafe import safe_csv
 
     started = time.perf_counter()
     with duckdb.connect(str(db), read_only=True) as con:
@@ -55,7 +55,7 @@ def _pandas_export(db: Path, out: Path) -> float:
 
 def run() -> None:
     """Print chain, verify, report and export figures on the 1M store."""
-    from leaktrace.report_pdf import find_chromium, print_pdf
+    from leaktrace.evidence.pdf import find_chromium, print_pdf
     from leaktrace.store import Store
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -93,9 +93,9 @@ def run() -> None:
         if pdf:
             import pypdfium2
 
-            from leaktrace.pack import PRINTED_MESSAGES
-            from leaktrace.report_data import gather
-            from leaktrace.report_html import render_report
+            from leaktrace.evidence.data import gather
+            from leaktrace.evidence.html import render_report
+            from leaktrace.evidence.pack import PRINTED_MESSAGES
 
             printable = Path(tmp) / "print.html"
             data = gather(Store(db), source)

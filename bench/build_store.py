@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from leaktrace.demo import import_study
+from leaktrace.sim.demo import import_study
 from leaktrace.store import Store
 
 

@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from leaktrace.cluster import TemplateIndex, grouping_accuracy
-from leaktrace.sim_read import read_study_texts
+from leaktrace.sim.read import read_study_texts
+from leaktrace.templates.index import TemplateIndex, grouping_accuracy
 from leaktrace.text.batch import mask_many
 
 _NAIVE_MASK = re.compile(r"https?://\S+|[\w.-]+\.test/\S*|\d+")

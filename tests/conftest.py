@@ -35,9 +35,9 @@ def sample_store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store holding the whole sample study (roster, SMS backups, mbox), built once."""
     from zoneinfo import ZoneInfo
 
-    from leaktrace.demo import find_sample_data, sample_message_files
     from leaktrace.ingest.importer import import_file, load_book
-    from leaktrace.roster_csv import import_roster
+    from leaktrace.roster.csvfiles import import_roster
+    from leaktrace.sim.demo import find_sample_data, sample_message_files
 
     sample = find_sample_data()
     store = Store(tmp_path_factory.mktemp("sample") / "sample.duckdb")
@@ -53,7 +53,7 @@ def analysed_store_file(sample_store_file: Path, tmp_path_factory: pytest.TempPa
     """The sample study's store after clustering, campaign linking and attribution."""
     import shutil
 
-    from leaktrace.analysis import analyse
+    from leaktrace.pipeline import analyse
 
     path = tmp_path_factory.mktemp("analysed") / "analysed.duckdb"
     shutil.copyfile(sample_store_file, path)

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 
 from leaktrace import roster
-from leaktrace.analysis import analyse
-from leaktrace.attribution import Settings, attribute
-from leaktrace.exposure import load_frames
+from leaktrace.attribution.exposure import load_frames
+from leaktrace.attribution.statistics import Settings, attribute
+from leaktrace.attribution.verdicts import source_reports
 from leaktrace.ingest.importer import ImportOptions, import_file
 from leaktrace.model import Source, SourceCategory
-from leaktrace.sim_score import import_simulated, score, true_leaks
-from leaktrace.sim_world import SimConfig
-from leaktrace.simulate import simulate
+from leaktrace.pipeline import analyse
+from leaktrace.sim.config import SimConfig
+from leaktrace.sim.score import import_simulated, score, true_leaks
+from leaktrace.sim.simulate import simulate
 from leaktrace.store import Store
-from leaktrace.verdicts import source_reports
 
 T0 = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
 REPORT_KEYS = {

@@ -11,17 +11,17 @@ import pytest
 from faker import Faker
 
 from leaktrace import roster
-from leaktrace.campaigns import (
+from leaktrace.campaigns.link import (
     campaign_indicators,
     link_campaigns,
     list_campaigns,
     registrable_domain,
 )
-from leaktrace.cluster import grouping_accuracy
-from leaktrace.demo import find_sample_data
 from leaktrace.ingest.importer import ImportOptions, import_file
+from leaktrace.sim.demo import find_sample_data
 from leaktrace.store import Store
-from leaktrace.templates import cluster_messages
+from leaktrace.templates.cluster import cluster_messages
+from leaktrace.templates.index import grouping_accuracy
 
 SAMPLE = find_sample_data()
 

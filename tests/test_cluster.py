@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from leaktrace.cluster import TemplateIndex, grouping_accuracy
-from leaktrace.demo import find_sample_data
-from leaktrace.sim_read import read_study_texts
+from leaktrace.sim.demo import find_sample_data
+from leaktrace.sim.read import read_study_texts
+from leaktrace.templates.index import TemplateIndex, grouping_accuracy
 from leaktrace.text.slots import mask
 
 SAMPLE = find_sample_data()
@@ -47,7 +47,7 @@ def test_grouping_accuracy_counts_a_message_only_when_its_whole_group_is_right()
 
 
 def test_a_variant_minhash_misses_still_joins_an_established_template(monkeypatch):
-    from leaktrace import cluster
+    from leaktrace.templates import index as cluster
 
     common = "【<SIG>】尊敬的<NAME>,您有<AMOUNT>备用金额度将于<DATE>到期,点击<URL>立即领取,<REPLY>"
     variant = "【<SIG>】尊敬的客户,您<AMOUNT>备用金頟度将于<DATE>到期,点击<URL>立即领取,<REPLY>"

@@ -1,6 +1,6 @@
 import pytest
 
-from leaktrace.contacts import (
+from leaktrace.roster.contacts import (
     InvalidContact,
     normalize_email,
     normalize_phone,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from leaktrace.demo import find_sample_data
+from leaktrace.sim.demo import find_sample_data
 from leaktrace.store import Store
 
 APP = Path(__file__).resolve().parent.parent / "app"
@@ -177,7 +177,7 @@ def test_a_page_waits_out_an_import_holding_the_store_instead_of_failing(demo, m
 def test_csv_downloads_neutralise_cells_that_would_start_a_formula():
     import pandas as pd
 
-    from leaktrace.export_csv import safe_csv
+    from leaktrace.evidence.csvsafe import safe_csv
 
     frame = pd.DataFrame(
         {

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from bench.streamlit_browser import CHROMIUM, CHROMIUM_ARGS, dashboard, settle
 
-from leaktrace.demo import find_sample_data
+from leaktrace.sim.demo import find_sample_data
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Debian's chromium (make test installs it)"

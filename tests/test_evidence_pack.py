@@ -17,15 +17,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leaktrace.analysis import analyse
-from leaktrace.export_csv import neutralise, restore
+from leaktrace.attribution.verdicts import evidence_ids, source_reports
+from leaktrace.evidence.csvsafe import neutralise, restore
+from leaktrace.evidence.data import ReportError, study_language
+from leaktrace.evidence.pack import build_pack, export_study
+from leaktrace.evidence.pdf import PdfError
+from leaktrace.evidence.verify import verify_pack, verify_store
 from leaktrace.ingest.by_hand import import_typed
-from leaktrace.pack import build_pack, export_study
-from leaktrace.report_data import ReportError, study_language
-from leaktrace.report_pdf import PdfError
+from leaktrace.pipeline import analyse
 from leaktrace.store import Store
-from leaktrace.verdicts import evidence_ids, source_reports
-from leaktrace.verify import verify_pack, verify_store
 
 HOSTILE = '=HYPERLINK("http://evil.test","点此") <script>alert(1)</script> [x](http://evil.test)'
 
@@ -322,8 +322,8 @@ def test_cli_report_verify_and_export(study, tmp_path, monkeypatch):
 
 
 def test_the_printed_copy_caps_long_tables_and_says_so(study):
-    from leaktrace.report_data import gather
-    from leaktrace.report_html import render_report
+    from leaktrace.evidence.data import gather
+    from leaktrace.evidence.html import render_report
 
     store, source = study
     data = gather(store, source)
@@ -335,7 +335,7 @@ def test_the_printed_copy_caps_long_tables_and_says_so(study):
 
 
 def test_a_mangled_manifest_or_chain_is_a_clear_error_not_a_traceback(packs, tmp_path):
-    from leaktrace.verify import PackError
+    from leaktrace.evidence.verify import PackError
 
     pack = _copy(packs["en"], tmp_path)
     (pack / "chain.csv").write_text("message_id,record_sha256\nnot a number,zz\n", "utf-8")

@@ -16,8 +16,8 @@ import pytest
 from ios_fixture import add_message, open_sms_db
 from leaktrace import roster
 from leaktrace.ingest.detect import detect_format
+from leaktrace.ingest.formats.ios import apple_time
 from leaktrace.ingest.importer import ImportOptions, import_file
-from leaktrace.ingest.ios import apple_time
 from leaktrace.ingest.records import IngestError
 from leaktrace.model import Field, Source, SourceCategory
 from leaktrace.store import Store

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from leaktrace import roster
-from leaktrace.demo import find_sample_data
 from leaktrace.ingest import importer, parallel
 from leaktrace.ingest.importer import ImportOptions, import_file
 from leaktrace.ingest.records import IngestError
 from leaktrace.model import Field, Source, SourceCategory
-from leaktrace.roster_csv import import_roster
+from leaktrace.roster.csvfiles import import_roster
+from leaktrace.sim.demo import find_sample_data
 from leaktrace.store import Store
 
 SAMPLE = find_sample_data()

@@ -3,13 +3,13 @@ from pathlib import Path
 
 import pytest
 
-from leaktrace.demo import find_sample_data
-from leaktrace.ingest.records import ReadReport
-from leaktrace.ingest.smsbackup import (
+from leaktrace.ingest.formats.smsbackup import (
     SmsBackupError,
     join_surrogate_refs,
     read_backup,
 )
+from leaktrace.ingest.records import ReadReport
+from leaktrace.sim.demo import find_sample_data
 
 HEAD = "<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>\n<smses count=\"4\">\n"
 ROWS = [

@@ -3,14 +3,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pypinyin import Style, lazy_pinyin
 
-from leaktrace.markers import (
+from leaktrace.roster.markers import (
     MarkersExhausted,
     name_variants,
     propose_name,
     propose_tag,
     source_tag,
 )
-from leaktrace.personas import make_persona
+from leaktrace.roster.personas import make_persona
 
 
 def _toneless(text: str) -> list[str]:

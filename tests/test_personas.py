@@ -1,6 +1,6 @@
 import pytest
 
-from leaktrace.personas import make_persona
+from leaktrace.roster.personas import make_persona
 
 
 @pytest.mark.parametrize("locale", ["zh_CN", "en_US", "de_DE", "ja_JP"])

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from leaktrace import roster
-from leaktrace.receiver import forwarder_sign
+from leaktrace.ingest.receiver import forwarder_sign
 from leaktrace.store import Store
 
 WORKER = str(Path(__file__).with_name("store_worker.py"))

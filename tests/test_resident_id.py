@@ -5,8 +5,8 @@ from faker.providers.ssn.zh_CN import Provider as ZhSsn
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leaktrace.personas import make_persona
-from leaktrace.resident_id import check_digit, is_valid_resident_id, make_resident_id
+from leaktrace.roster.personas import make_persona
+from leaktrace.roster.resident_id import check_digit, is_valid_resident_id, make_resident_id
 
 
 def test_check_digit_matches_the_standards_example():

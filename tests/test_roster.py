@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from leaktrace.model import Field, Source, SourceCategory
-from leaktrace.roster import (
+from leaktrace.roster.actions import (
     RosterError,
     add_source,
     list_canaries,

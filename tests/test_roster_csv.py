@@ -4,8 +4,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from leaktrace.roster import list_canaries, list_plants, list_sources
-from leaktrace.roster_csv import export_roster, import_roster
+from leaktrace.roster.actions import list_canaries, list_plants, list_sources
+from leaktrace.roster.csvfiles import export_roster, import_roster
 from leaktrace.store import Store
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

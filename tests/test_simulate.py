@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from leaktrace.demo import find_sample_data
-from leaktrace.roster import list_canaries, list_plants
-from leaktrace.roster_csv import import_roster
-from leaktrace.simulate import SimConfig, simulate
+from leaktrace.roster.actions import list_canaries, list_plants
+from leaktrace.roster.csvfiles import import_roster
+from leaktrace.sim.demo import find_sample_data
+from leaktrace.sim.simulate import SimConfig, simulate
 
 SMALL = SimConfig(seed=11, sources=8, canaries=24, controls=6, days=40, email_share=0.2)
 _SURROGATES = re.compile(r"&#(5[5-6]\d{3});&#(5[6-7]\d{3});")

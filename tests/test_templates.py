@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from leaktrace.cluster import grouping_accuracy
-from leaktrace.demo import find_sample_data
+from leaktrace.sim.demo import find_sample_data
 from leaktrace.store import Store
-from leaktrace.templates import (
+from leaktrace.templates.cluster import (
     TemplateEditError,
     cluster_messages,
     list_templates,
     split_template,
 )
+from leaktrace.templates.index import grouping_accuracy
 
 SAMPLE = find_sample_data()
 

@@ -8,11 +8,11 @@ import streamlit as st
 
 from common import empty_store_guide, env_note, query, store
 from leaktrace import views
-from leaktrace.export_csv import safe_csv
-from leaktrace.pack import pack_zip
-from leaktrace.report_data import ReportError
-from leaktrace.report_pdf import PdfError, find_chromium
-from leaktrace.verify import verify_store
+from leaktrace.evidence.csvsafe import safe_csv
+from leaktrace.evidence.data import ReportError
+from leaktrace.evidence.pack import pack_zip
+from leaktrace.evidence.pdf import PdfError, find_chromium
+from leaktrace.evidence.verify import verify_store
 
 st.title("Evidence")
 env_note()

@@ -8,11 +8,11 @@ import streamlit as st
 
 from common import changed, env_note, query, store
 from leaktrace import views
-from leaktrace.analysis import analyse
 from leaktrace.ingest.by_hand import import_bytes, import_typed
 from leaktrace.ingest.importer import ImportOptions
 from leaktrace.ingest.quarantine import QuarantineError, assign, list_quarantine
 from leaktrace.ingest.records import IngestError
+from leaktrace.pipeline import analyse
 
 st.title("Messages")
 env_note()

@@ -12,8 +12,8 @@ import streamlit as st
 from common import changed, env_note, query, store
 from leaktrace import roster, views
 from leaktrace.model import Field, Source, SourceCategory
-from leaktrace.roster import RosterError
-from leaktrace.roster_csv import export_roster, import_roster_files, roster_files
+from leaktrace.roster.actions import RosterError
+from leaktrace.roster.csvfiles import export_roster, import_roster_files, roster_files
 
 st.title("Sources & canaries")
 env_note()

@@ -7,8 +7,8 @@ import streamlit as st
 
 from common import done, empty_store_guide, env_note, flash, picked_row, query, store
 from leaktrace import views
-from leaktrace.analysis import analyse
-from leaktrace.templates import TemplateEditError, merge_templates, split_template
+from leaktrace.pipeline import analyse
+from leaktrace.templates.cluster import TemplateEditError, merge_templates, split_template
 
 st.title("Templates & campaigns")
 env_note()

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from leaktrace.report_data import study_language
+from leaktrace.attribution.verdicts import evidence_ids, source_reports
+from leaktrace.evidence.data import study_language
 from leaktrace.store import Store
-from leaktrace.verdicts import evidence_ids, source_reports
 
 ROW_LIMIT = 5_000  # rows a table view fetches at most; filters narrow it down
 

@@ -22,13 +22,13 @@ import pyarrow as pa
 
 from leaktrace.ingest.detect import FORMATS, detect_format
 from leaktrace.ingest.parallel import stage_backup_in_parallel
-from leaktrace.ingest.recipients import RecipientBook
 from leaktrace.ingest.records import (
     Incoming,
     IngestError,
     ReadReport,
 )
 from leaktrace.ingest.stage import Stage, gc_paused, staged
+from leaktrace.roster.recipients import RecipientBook
 from leaktrace.store import Store
 from leaktrace.store.chain import extend_chain
 from leaktrace.store.connection import transaction
@@ -107,7 +107,7 @@ def _reader(
 ) -> Iterator[Incoming]:
     # Imported here so that the CLI starts fast and each format's dependencies load on use.
     if fmt == "smsbackup":
-        from leaktrace.ingest.smsbackup import read_smsbackup
+        from leaktrace.ingest.formats.smsbackup import read_smsbackup
 
         return read_smsbackup(
             path,
@@ -118,15 +118,15 @@ def _reader(
             meter=meter,
         )
     if fmt == "ios":
-        from leaktrace.ingest.ios import read_ios
+        from leaktrace.ingest.formats.ios import read_ios
 
         return read_ios(path, report, recipient=options.recipient, meter=meter)
     if fmt in ("mbox", "eml"):
-        from leaktrace.ingest.mail import read_mail
+        from leaktrace.ingest.formats.mail import read_mail
 
         return read_mail(path, report, fmt, recipient=options.recipient, meter=meter)
     if fmt in ("csv", "jsonl"):
-        from leaktrace.ingest.tabular import read_tabular
+        from leaktrace.ingest.formats.tabular import read_tabular
 
         return read_tabular(path, report, fmt, options, meter)
     raise IngestError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leaktrace.cores import usable_cores
-from leaktrace.ingest.recipients import RecipientBook
+from leaktrace.ingest.formats.smsbackup import Span, plan_spans, read_smsbackup
 from leaktrace.ingest.records import IngestError, ReadReport
-from leaktrace.ingest.smsbackup import Span, plan_spans, read_smsbackup
 from leaktrace.ingest.stage import Stage, gc_paused
+from leaktrace.roster.recipients import RecipientBook
 
 if TYPE_CHECKING:
     from leaktrace.ingest.importer import ImportOptions, Meter

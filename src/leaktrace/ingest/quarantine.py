@@ -7,12 +7,13 @@ from datetime import datetime
 
 import duckdb
 
-from leaktrace.ingest.recipients import RecipientBook
+from leaktrace.errors import LeaktraceError
+from leaktrace.roster.recipients import RecipientBook
 from leaktrace.store import Store
 from leaktrace.store.messages import reflag_first_party
 
 
-class QuarantineError(ValueError):
+class QuarantineError(LeaktraceError, ValueError):
     """An assignment that cannot be made."""
 
 

@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from leaktrace.errors import LeaktraceError
 from leaktrace.text.signature import find_signature
 
 _SEPARATORS = re.compile(r"[\s\-()]")
@@ -15,7 +16,7 @@ _CN_SERVICE = re.compile(r"^(?:\+86|0086)(?=10[56]|9\d{4}|[48]00|12)")
 _CN_MOBILE = re.compile(r"^(?:\+86|0086)?(1[3-9]\d{9})$")
 
 
-class IngestError(ValueError):
+class IngestError(LeaktraceError, ValueError):
     """A file that cannot be imported at all (nothing from it is stored)."""
 
 

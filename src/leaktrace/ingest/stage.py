@@ -17,7 +17,6 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from leaktrace.ingest.recipients import RecipientBook
 from leaktrace.ingest.records import (
     Incoming,
     message_key,
@@ -25,6 +24,7 @@ from leaktrace.ingest.records import (
     sha256_text,
     split_signature,
 )
+from leaktrace.roster.recipients import RecipientBook
 from leaktrace.store.messages import MESSAGE_COLUMNS
 
 CHUNK = 50_000

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from platformdirs import user_data_dir
 
+from leaktrace.errors import LeaktraceError
 from leaktrace.store.chain import extend_chain
 from leaktrace.store.connection import (
     StoreBusy,
@@ -19,7 +23,7 @@ from leaktrace.store.connection import (
 )
 from leaktrace.store.migrations import current_version, migrate
 
-__all__ = ["Store", "StoreBusy", "default_db_path"]
+__all__ = ["Store", "StoreBusy", "TransactionAborted", "default_db_path"]
 
 CHAIN_MIGRATION = 9  # the hash chain: messages already imported are chained once
 
@@ -32,8 +36,30 @@ def default_db_path() -> Path:
     return Path(user_data_dir("leaktrace", appauthor=False)) / "leaktrace.duckdb"
 
 
+class TransactionAborted(LeaktraceError):
+    """A nested step failed and its error was caught: the whole transaction is rolled back."""
+
+
+@dataclass
+class _Open:
+    """The transaction a thread has open: its connection and the work deferred to commit."""
+
+    con: duckdb.DuckDBPyConnection
+    failed: bool = False
+    deferred: dict[str, tuple[Callable[[duckdb.DuckDBPyConnection, list], Any], list]] = field(
+        default_factory=dict
+    )
+
+
 class Store:
-    """A leaktrace store on disk; every operation opens and closes its own connection."""
+    """A leaktrace store on disk; every operation opens and closes its own connection.
+
+    ``transaction()`` nests: an inner block joins the transaction its thread already
+    has open (DuckDB has no savepoints), ``connect()`` inside it returns the same
+    connection, so every library call in the block reads its own writes and commits
+    or rolls back with the outermost block. An error that leaves any level rolls the
+    whole transaction back, even if an outer level catches it.
+    """
 
     def __init__(
         self,
@@ -44,13 +70,33 @@ class Store:
     ) -> None:
         self.path = Path(path).expanduser() if path else default_db_path()
         self.lock_timeout = lock_timeout_from_env() if lock_timeout is None else lock_timeout
+        self._local = threading.local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.connect() as con:
             self._after_migrations(con, migrate(con, migrate_to))
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the path and settings only (worker processes open their own connections)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_local"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled store without an open transaction."""
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+    @property
+    def _open(self) -> _Open | None:
+        return getattr(self._local, "open", None)
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open the store for one short operation and close it afterwards."""
+        """Open the store for one short operation and close it afterwards.
+
+        Inside ``transaction()`` this is the transaction's connection, left open.
+        """
+        if (active := self._open) is not None:
+            yield active.con
+            return
         con = open_with_retry(self.path, lock_timeout=self.lock_timeout)
         try:
             yield con
@@ -59,9 +105,48 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open the store and run the block in one transaction."""
-        with self.connect() as con, transaction(con):
-            yield con
+        """Run the block in one transaction; a nested block joins the outer one."""
+        if (active := self._open) is not None:
+            try:
+                yield active.con
+            except BaseException:
+                active.failed = True
+                raise
+            return
+        with self.connect() as con:
+            active = _Open(con)
+            self._local.open = active
+            try:
+                with transaction(con):
+                    yield con
+                    self._run_deferred(active)
+                    if active.failed:
+                        raise TransactionAborted(
+                            "a step inside this transaction failed; nothing was written"
+                        )
+            finally:
+                self._local.open = None
+
+    def defer(
+        self, key: str, work: Callable[[duckdb.DuckDBPyConnection, list], Any], item: Any = None
+    ) -> None:
+        """Run ``work(con, items)`` once before the open transaction commits.
+
+        Steps that each ask for the same follow-up (re-flag first-party messages,
+        match the quarantine again) register it under one ``key``; their ``item``s
+        are collected, and the work runs once for the whole transaction.
+        """
+        active = self._open
+        if active is None:
+            raise RuntimeError("Store.defer needs an open transaction")
+        active.deferred.setdefault(key, (work, []))[1].append(item)
+
+    @staticmethod
+    def _run_deferred(active: _Open) -> None:
+        while active.deferred:
+            key = next(iter(active.deferred))
+            work, items = active.deferred.pop(key)
+            work(active.con, items)
 
     def schema_version(self) -> int:
         """The store's current schema version."""

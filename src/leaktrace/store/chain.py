@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import duckdb
-import pyarrow as pa
 
 GENESIS = "0" * 64
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -92,6 +91,8 @@ def record_digests(
 
 def extend_chain(con: duckdb.DuckDBPyConnection) -> int:
     """Append every message imported after the chain's head; return how many were added."""
+    import pyarrow as pa
+
     last_id, previous = head(con)
     ids, records = record_digests(con, "id > ?", [last_id])
     chains = []

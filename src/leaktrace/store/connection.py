@@ -33,10 +33,12 @@ from pathlib import Path
 
 import duckdb
 
+from leaktrace.errors import LeaktraceError
+
 DEFAULT_LOCK_TIMEOUT = 60.0
 
 
-class StoreBusy(RuntimeError):
+class StoreBusy(LeaktraceError, RuntimeError):
     """The store stayed locked by another process for longer than the timeout."""
 
 

@@ -1,0 +1,1 @@
+"""The dashboard: Streamlit pages that call the leaktrace library (shipped as leaktrace.app)."""

@@ -1,0 +1,1 @@
+"""The demo study in real export formats, with its ground truth (leaktrace.sample_data)."""

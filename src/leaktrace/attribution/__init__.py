@@ -1,0 +1,1 @@
+"""Attribution: exposures of units at sources, their statistics, and the verdict per source."""

@@ -1,0 +1,296 @@
+"""CLI commands that bring messages in: ``ingest``, ``quarantine`` and ``receive``."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from leaktrace.cli.common import JsonOpt, parse_pairs, parse_zone, store_from
+from leaktrace.cli.output import err, out, print_json, say, warn
+from leaktrace.ingest.detect import FORMATS
+
+if TYPE_CHECKING:
+    from leaktrace.ingest.importer import ImportOptions, ImportResult
+    from leaktrace.roster.recipients import RecipientBook
+    from leaktrace.store import Store
+
+MAX_PROBLEMS_SHOWN = 20
+
+quarantine_app = typer.Typer(help="Messages for recipients that are no canary's contact.")
+
+
+def _summary(result: ImportResult) -> None:
+    name = Path(result.file).name
+    say(
+        f"[bold]{name}[/bold] ({result.format}): [green]{result.inserted} inserted[/green], "
+        f"{result.duplicate} duplicate, {result.skipped} skipped, "
+        f"{'[red]' if result.rejected else ''}{result.rejected} rejected"
+        f"{'[/red]' if result.rejected else ''}; {result.quarantined} in quarantine, "
+        f"{result.first_party} first-party ({result.seconds:.1f} s)"
+    )
+    if result.skipped_by_reason:
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(result.skipped_by_reason.items()))
+        say(f"  skipped: {reasons}")
+    for problem in result.problems[:MAX_PROBLEMS_SHOWN]:
+        say(f"  [yellow]rejected[/yellow] {problem}")
+    if len(result.problems) > MAX_PROBLEMS_SHOWN:
+        out.print(f"  … and {len(result.problems) - MAX_PROBLEMS_SHOWN} more rejected records")
+    for note in result.notes:
+        say(f"  note: {note}")
+
+
+def _import_with_progress(
+    store: Store, path: Path, options: ImportOptions, book: RecipientBook, show: bool
+) -> ImportResult:
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from leaktrace.ingest.importer import import_file
+
+    if not show:
+        return import_file(store, path, options, book=book)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(path.name, total=None)
+        return import_file(
+            store,
+            path,
+            options,
+            lambda done, total: bar.update(task, completed=done, total=total),
+            book=book,
+        )
+
+
+def ingest_command(
+    ctx: typer.Context,
+    files: Annotated[list[Path] | None, typer.Argument(help="Message files to import.")] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help=f"Force a format: {', '.join(FORMATS)}."),
+    ] = None,
+    recipient: Annotated[
+        str | None,
+        typer.Option(
+            help="The canary (label, phone or e-mail) that received messages in files that "
+            "do not name one (SMS backups never do)."
+        ),
+    ] = None,
+    sub_id: Annotated[
+        str | None,
+        typer.Option("--sub-id", help="Dual-SIM backups: 1=LABEL,2=LABEL (SIM sub_id to canary)."),
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="The file's encoding, e.g. gb18030 or utf-16.")
+    ] = None,
+    tz: Annotated[
+        str | None, typer.Option("--tz", help="Zone for times without an offset (CSV/JSONL).")
+    ] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option("--column", help="Map a column: NAME=THEIRS, e.g. body=content. Repeatable."),
+    ] = None,
+    inbox: Annotated[
+        bool, typer.Option("--inbox", help="Also drain the receiver's inbox into the store.")
+    ] = False,
+    as_json: JsonOpt = False,
+    analyse_after: Annotated[
+        bool,
+        typer.Option(
+            "--analyse/--no-analyse",
+            help="Cluster the new messages, relink campaigns and attribute again afterwards.",
+        ),
+    ] = True,
+) -> None:
+    """Import message files (format detected) and/or the receiver's inbox; each file is atomic."""
+    from leaktrace.ingest.records import IngestError
+
+    if not files and not inbox:
+        raise IngestError("give message files to import, or --inbox")
+    store = store_from(ctx)
+    options = _import_options(fmt, recipient, sub_id, encoding, tz, column)
+    results = _import_files(store, files or [], options, quiet=as_json)
+    if inbox:
+        results += _drain_inbox(store, quiet=as_json)
+    if analyse_after and any(r.get("inserted") for r in results):
+        from leaktrace.pipeline import analyse
+
+        analysed = analyse(store)
+        if not as_json:
+            say(analysed.summary())
+    if as_json:
+        print_json(results)
+    elif any(r.get("quarantined") for r in results):
+        out.print(
+            "unknown recipients are in quarantine: see [bold]leaktrace quarantine list[/bold]"
+        )
+    if any("error" in r for r in results):
+        raise typer.Exit(1)
+
+
+def _import_options(
+    fmt: str | None,
+    recipient: str | None,
+    sub_id: str | None,
+    encoding: str | None,
+    tz: str | None,
+    column: list[str] | None,
+) -> ImportOptions:
+    """The import options the command line gave."""
+    from leaktrace.ingest.importer import ImportOptions
+
+    return ImportOptions(
+        format=fmt,
+        recipient=recipient,
+        sub_ids=parse_pairs([sub_id or ""], "--sub-id", "1=canary-001,2=canary-002"),
+        encoding=encoding,
+        tz=parse_zone(tz) if tz else None,
+        columns=parse_pairs(column or [], "--column", "body=content"),
+    )
+
+
+def _import_files(
+    store: Store, files: list[Path], options: ImportOptions, quiet: bool
+) -> list[dict[str, Any]]:
+    """Import each file in its own transaction; a file that fails is reported, not fatal."""
+    from leaktrace.ingest.importer import load_book
+    from leaktrace.ingest.records import IngestError
+
+    results: list[dict[str, Any]] = []
+    book = load_book(store)
+    for path in files:
+        try:
+            result = _import_with_progress(store, path, options, book, show=not quiet)
+        except IngestError as exc:
+            results.append({"file": str(path), "error": str(exc)})
+            if not quiet:
+                err.print(f"[red]error:[/red] {exc} (nothing from it was stored)", highlight=False)
+            continue
+        results.append(result.as_dict())
+        if not quiet:
+            _summary(result)
+    return results
+
+
+def _drain_inbox(store: Store, quiet: bool) -> list[dict[str, Any]]:
+    """Import what the receiver left in the inbox."""
+    from leaktrace.ingest.inbox import Inbox, inbox_dir
+
+    drained = Inbox(inbox_dir(store.path)).drain(store)
+    if not quiet:
+        for result in drained:
+            _summary(result)
+        if not drained:
+            say("inbox: nothing waiting")
+    return [r.as_dict() for r in drained]
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+) -> None:
+    """Unknown recipients and how many messages wait for each."""
+    from leaktrace.ingest.quarantine import list_quarantine
+
+    rows = list_quarantine(store_from(ctx))
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        out.print("the quarantine is empty")
+        return
+    for r in rows:
+        say(
+            f"{r.recipient}  {r.channel}  {r.messages} messages  "
+            f"{r.first_seen:%Y-%m-%d} … {r.last_seen:%Y-%m-%d}"
+        )
+
+
+@quarantine_app.command("assign")
+def quarantine_assign(
+    ctx: typer.Context,
+    recipient: Annotated[str, typer.Argument(help="The recipient as listed.")],
+    canary: Annotated[str, typer.Argument(help="The canary (label, phone or e-mail).")],
+) -> None:
+    """Give a quarantined recipient's messages to a canary."""
+    from leaktrace.ingest.quarantine import assign
+
+    moved = assign(store_from(ctx), recipient, canary)
+    say(f"assigned {moved} messages to {canary}")
+
+
+@quarantine_app.command("rematch")
+def quarantine_rematch(ctx: typer.Context) -> None:
+    """Match quarantined recipients against the canaries as they are now."""
+    from leaktrace.ingest.quarantine import rematch
+
+    moved = rematch(store_from(ctx))
+    out.print(f"matched {moved} messages to canaries")
+
+
+def receive_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to bind; keep 127.0.0.1 unless needed.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8787,
+    twilio_token: Annotated[
+        str | None,
+        typer.Option(envvar="LEAKTRACE_TWILIO_TOKEN", help="Twilio auth token: verify signatures."),
+    ] = None,
+    forwarder_secret: Annotated[
+        str | None,
+        typer.Option(envvar="LEAKTRACE_FORWARDER_SECRET", help="SmsForwarder secret: verify sign."),
+    ] = None,
+    secret: Annotated[
+        str | None,
+        typer.Option(envvar="LEAKTRACE_RECEIVER_SECRET", help="Shared secret for /messages."),
+    ] = None,
+    public_url: Annotated[
+        str | None, typer.Option(help="The base URL gateways post to (behind a tunnel/proxy).")
+    ] = None,
+    drain_every: Annotated[float, typer.Option(help="Seconds between inbox drains.")] = 2.0,
+) -> None:
+    """Receive SMS gateway webhooks into a durable inbox and drain it into the store."""
+    import uvicorn
+
+    from leaktrace.ingest.inbox import inbox_dir
+    from leaktrace.ingest.receiver import ReceiverConfig, create_app
+
+    store = store_from(ctx)
+    config = ReceiverConfig(
+        store_path=store.path,
+        inbox_dir=inbox_dir(store.path),
+        twilio_token=twilio_token,
+        forwarder_secret=forwarder_secret,
+        secret=secret,
+        public_url=public_url,
+        drain_every=drain_every,
+    )
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        warn(f"listening on {host}: reachable from other machines")
+    for name, value in (("Twilio", twilio_token), ("SmsForwarder", forwarder_secret)):
+        if not value:
+            warn(f"{name} posts are not authenticated (no secret)")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    err.print(f"inbox: {config.inbox_dir}; store: {store.path}", highlight=False)
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info")

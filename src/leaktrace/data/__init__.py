@@ -1,0 +1,1 @@
+"""Data files of the package: lexicons, slot patterns, simulator texts, report templates."""

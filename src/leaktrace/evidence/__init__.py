@@ -1,0 +1,1 @@
+"""Evidence: reports (data, HTML, charts, PDF), complaint drafts, exports, packs and verify."""

@@ -1,0 +1,263 @@
+"""Re-check the evidence: a store against its hash chain, a pack against its manifest.
+
+Each problem names the record (message id) or file it is about, so a user can say
+exactly which message was altered, which one is missing and which one was added.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from leaktrace.errors import LeaktraceError
+from leaktrace.evidence.csvsafe import restore
+from leaktrace.store import Store
+from leaktrace.store.chain import (
+    GENESIS,
+    RECORD_FIELDS,
+    head,
+    link,
+    record_digest,
+    record_digests,
+)
+
+MANIFEST = "manifest.json"
+CHAIN_CSV = "chain.csv"
+MESSAGE_FILES = ("data/messages.parquet", "data/messages.csv")
+
+
+class PackError(LeaktraceError, ValueError):
+    """The folder is not an evidence pack (no readable manifest)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing that does not match: what, where, which record, in words."""
+
+    kind: str  # altered | missing | added | chain | file altered | file missing | file added
+    where: str  # "store" or a file of the pack
+    record: int | None
+    detail: str
+
+    def __str__(self) -> str:
+        record = "" if self.record is None else f" message {self.record}:"
+        return f"{self.kind}: {self.where}:{record} {self.detail}"
+
+
+@dataclass
+class Verification:
+    """The outcome of a check: how much was checked, the chain head, the problems found."""
+
+    checked: int = 0
+    head_id: int = 0
+    head_sha256: str = GENESIS
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was altered, missing or added."""
+        return not self.problems
+
+    def as_dict(self) -> dict:
+        """A plain object for ``--json``."""
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "chain_head": {"message_id": self.head_id, "chain_sha256": self.head_sha256},
+            "problems": [
+                {"kind": p.kind, "where": p.where, "message_id": p.record, "detail": p.detail}
+                for p in self.problems
+            ],
+        }
+
+
+def _compare(
+    expected: dict[int, str], found: Iterable[tuple[int, str]], where: str
+) -> Iterator[Problem]:
+    """Altered, added (also: a second row for one id) and missing records of one file."""
+    seen: Counter[int] = Counter()
+    for message_id, digest in found:
+        seen[message_id] += 1
+        if message_id not in expected:
+            yield Problem("added", where, message_id, "not in the hash chain")
+        elif seen[message_id] > 1:
+            yield Problem("added", where, message_id, "a second row with this id")
+        elif digest != expected[message_id]:
+            yield Problem("altered", where, message_id, "fields differ from the chained digest")
+    for message_id in sorted(set(expected) - set(seen)):
+        yield Problem("missing", where, message_id, "chained but not found")
+
+
+def verify_store(store: Store) -> Verification:
+    """Recompute every message's digest and the chain; name what was altered or added."""
+    result = Verification()
+    with store.connect() as con:
+        result.head_id, result.head_sha256 = head(con)
+        chain = con.execute(
+            "SELECT message_id, record_sha256, chain_sha256 FROM message_chain ORDER BY message_id"
+        ).fetchall()
+        found = list(zip(*record_digests(con), strict=True))
+        raw_altered = con.execute(
+            "SELECT id FROM messages WHERE sha256(raw) <> raw_sha256 ORDER BY id"
+        ).fetchall()
+    result.checked = len(found)
+    expected = {message_id: record for message_id, record, _ in chain}
+    result.problems += _compare(expected, found, "store")
+    result.problems += [
+        Problem("altered", "store", r[0], "raw record differs from its SHA-256")
+        for r in raw_altered
+    ]
+    previous = [GENESIS] + [value for _, _, value in chain]
+    result.problems += _broken_links(
+        (message_id, before, record, value)
+        for (message_id, record, value), before in zip(chain, previous, strict=False)
+    )
+    result.problems.sort(key=lambda p: (p.record or 0, p.kind))
+    return result
+
+
+def _follows(previous: str, record: str, value: str) -> bool:
+    try:
+        return link(previous, record) == value
+    except ValueError:  # not hex: edited by hand
+        return False
+
+
+def _broken_links(rows: Iterable[tuple[int, str, str, str]], where: str = "store") -> list[Problem]:
+    """Chain rows whose value does not follow from the previous value and their record."""
+    return [
+        Problem("chain", where, message_id, "chain value does not follow from the one before")
+        for message_id, previous, record, value in rows
+        if not _follows(previous, record, value)
+    ]
+
+
+def _chain_rows(path: Path) -> list[tuple[int, str, str, str]]:
+    """(message id, previous chain value, record digest, chain value) of a pack's chain.csv."""
+    chain = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return list(
+        zip(
+            chain["message_id"].astype(int),
+            chain["previous_chain_sha256"],
+            chain["record_sha256"],
+            chain["chain_sha256"],
+            strict=True,
+        )
+    )
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_READ = (*RECORD_FIELDS, "raw")  # the columns a check reads; the others are analysis
+_BATCH = 50_000
+
+
+def _message_rows(path: Path) -> Iterator[dict]:
+    """The rows of an exported message table, streamed: Parquet as typed, CSV restored."""
+    if path.suffix == ".parquet":
+        file = pq.ParquetFile(path)
+        columns = [c for c in _READ if c in file.schema_arrow.names]
+        batches = (b.to_pydict() for b in file.iter_batches(_BATCH, columns=columns))
+    else:
+        frames = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8-sig",
+            encoding_errors="replace",
+            usecols=lambda column: column in _READ,
+            chunksize=_BATCH,
+        )
+        batches = ({c: [restore(v) for v in f[c]] for c in f.columns} for f in frames)
+    for batch in batches:
+        missing = set(RECORD_FIELDS) - set(batch)
+        if missing:
+            raise ValueError(f"no column {', '.join(sorted(missing))}")
+        names = list(batch)
+        for values in zip(*batch.values(), strict=True):
+            yield dict(zip(names, values, strict=True))
+
+
+def _file_digests(rows: Iterable[dict], where: str) -> tuple[list[tuple[int, str]], list[Problem]]:
+    found, problems = [], []
+    for number, row in enumerate(rows, start=1):
+        try:
+            message_id = int(row["id"])
+            found.append((message_id, record_digest(row)))
+        except (TypeError, ValueError) as exc:
+            problems.append(Problem("altered", where, None, f"row {number} unreadable ({exc})"))
+            continue
+        raw = row.get("raw")
+        if raw is not None and hashlib.sha256(
+            str(raw).encode("utf-8", "surrogatepass")
+        ).hexdigest() != str(row["raw_sha256"]):
+            problems.append(
+                Problem("altered", where, message_id, "raw record differs from its SHA-256")
+            )
+    return found, problems
+
+
+def verify_pack(pack: Path) -> Verification:
+    """Check a pack's files against its manifest and its message tables against its chain."""
+    manifest_path = pack / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        result = Verification(
+            head_id=int(manifest["chain"]["head_message_id"]),
+            head_sha256=str(manifest["chain"]["head_chain_sha256"]),
+        )
+        listed = {str(entry["path"]): entry for entry in manifest["files"]}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PackError(
+            f"{manifest_path}: not a readable evidence-pack manifest ({exc!r})"
+        ) from exc
+    for name, entry in listed.items():
+        path = pack / name
+        if not path.is_file():
+            result.problems.append(Problem("file missing", name, None, "listed in the manifest"))
+        elif file_sha256(path) != entry["sha256"]:
+            result.problems.append(
+                Problem("file altered", name, None, "SHA-256 differs from the manifest")
+            )
+    for path in sorted(p for p in pack.rglob("*") if p.is_file()):
+        name = path.relative_to(pack).as_posix()
+        if name != MANIFEST and name not in listed:
+            result.problems.append(Problem("file added", name, None, "not in the manifest"))
+    try:
+        rows = _chain_rows(pack / CHAIN_CSV)
+    except FileNotFoundError:
+        if CHAIN_CSV not in listed:
+            result.problems.append(Problem("file missing", CHAIN_CSV, None, "the pack's chain"))
+        return result
+    except (ValueError, KeyError) as exc:
+        result.problems.append(Problem("altered", CHAIN_CSV, None, f"unreadable ({exc})"))
+        return result
+    result.problems += _broken_links(rows, CHAIN_CSV)
+    expected = {int(message_id): record for message_id, _, record, _ in rows}
+    for name in MESSAGE_FILES:
+        path = pack / name
+        if not path.is_file():
+            continue  # reported above when the manifest lists it
+        try:
+            found, problems = _file_digests(_message_rows(path), name)
+        except Exception as exc:  # a truncated or mangled file: say so, check the rest
+            result.problems.append(Problem("altered", name, None, f"unreadable ({exc})"))
+            continue
+        result.checked = max(result.checked, len(found))
+        result.problems += problems
+        result.problems += _compare(expected, found, name)
+    return result

@@ -1,0 +1,233 @@
+"""The live receiver: SMS gateway webhooks in, a durable inbox, drained into the store.
+
+Endpoints (all POST; GET /health answers how many messages wait):
+
+- ``/twilio`` — Twilio's inbound-message form post (From, To, Body, MessageSid).
+  With an auth token configured, ``X-Twilio-Signature`` must match or the post
+  gets 403.
+- ``/smsforwarder?to=RECIPIENT`` — the SmsForwarder app's webhook form post
+  (``from``, ``content``/``org_content``, ``timestamp``, ``sign``). With a secret
+  configured, ``sign`` = Base64(HMAC-SHA256(secret, "{timestamp}\\n{secret}")) must
+  match and the timestamp be within an hour.
+- ``/messages`` — generic JSON, one object or a list: ``recipient``, ``sender``,
+  ``body``, optional ``received_at`` (ISO 8601 with offset, or epoch ms), ``id``,
+  ``channel``, ``subject``. Needs the header ``X-Leaktrace-Secret``.
+
+Every accepted message is appended to the inbox with fsync before the answer,
+then a background thread drains the inbox into the store whenever the store is
+free. The store may be busy for minutes (a big import): posts still get 200.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from twilio.request_validator import RequestValidator
+
+from leaktrace.ingest.inbox import Inbox
+from leaktrace.ingest.records import IngestError
+from leaktrace.store import Store, StoreBusy
+
+log = logging.getLogger("leaktrace.ingest.receiver")
+FORWARDER_WINDOW_S = 3600
+SECRET_HEADER = "X-Leaktrace-Secret"
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    """What the receiver needs to know; secrets left empty switch their check off."""
+
+    store_path: Path
+    inbox_dir: Path
+    twilio_token: str | None = None
+    forwarder_secret: str | None = None
+    secret: str | None = None
+    public_url: str | None = None  # the URL Twilio posts to, when behind a tunnel or proxy
+    drain_every: float = 2.0
+    drain_lock_timeout: float = 1.0
+
+
+def forwarder_sign(secret: str, timestamp: str) -> str:
+    """SmsForwarder's ``sign``: Base64(HMAC-SHA256(secret, "{timestamp}\\n{secret}"))."""
+    mac = hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(), hashlib.sha256)
+    return base64.b64encode(mac.digest()).decode()
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class Drainer(threading.Thread):
+    """Moves the inbox into the store whenever the store can be opened."""
+
+    def __init__(self, config: ReceiverConfig, inbox: Inbox) -> None:
+        super().__init__(name="inbox-drainer", daemon=True)
+        self.config, self.inbox = config, inbox
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        """Drain on every wake-up and at least every ``drain_every`` seconds."""
+        store: Store | None = None
+        while not self.stopping.is_set():
+            self.wake.wait(self.config.drain_every)
+            self.wake.clear()
+            try:
+                store = store or Store(
+                    self.config.store_path, lock_timeout=self.config.drain_lock_timeout
+                )
+                for result in self.inbox.drain(store):
+                    log.info(
+                        "stored %d new, %d duplicate, %d in quarantine",
+                        result.inserted,
+                        result.duplicate,
+                        result.quarantined,
+                    )
+            except StoreBusy:
+                log.info("store busy; %d messages wait in the inbox", self.inbox.waiting())
+            except (IngestError, OSError) as exc:  # keep receiving; the files stay for later
+                log.error("could not drain the inbox: %s", exc)
+                time.sleep(self.config.drain_every)
+
+
+def create_app(config: ReceiverConfig) -> Starlette:
+    """The receiver's ASGI app."""
+    inbox = Inbox(config.inbox_dir)
+    drainer = Drainer(config, inbox)
+
+    def accept(records: list[dict[str, Any]]) -> None:
+        inbox.append(records)
+        drainer.wake.set()
+
+    async def twilio(request: Request) -> Response:
+        form = dict(await request.form())
+        if config.twilio_token:
+            url = _public_url(config, request)
+            signature = request.headers.get("X-Twilio-Signature", "")
+            if not RequestValidator(config.twilio_token).validate(url, form, signature):
+                return PlainTextResponse("invalid X-Twilio-Signature\n", status_code=403)
+        if not form.get("From") or "Body" not in form:
+            return PlainTextResponse("From and Body are required\n", status_code=400)
+        accept(
+            [
+                {
+                    "received_at": _now_iso(),
+                    "recipient": form.get("To") or "unknown Twilio number",
+                    "sender": form["From"],
+                    "body": form["Body"],
+                    "id": form.get("MessageSid") or form.get("SmsSid"),
+                    "channel": "sms",
+                    "via": "twilio",
+                    "post": form,
+                }
+            ]
+        )
+        return Response("<Response/>", media_type="text/xml")
+
+    async def smsforwarder(request: Request) -> Response:
+        form = dict(await request.form())
+        timestamp = str(form.get("timestamp", ""))
+        if config.forwarder_secret:
+            expected = forwarder_sign(config.forwarder_secret, timestamp)
+            fresh = timestamp.isdigit() and abs(time.time() - int(timestamp) / 1000) < (
+                FORWARDER_WINDOW_S
+            )
+            if not (hmac.compare_digest(expected, str(form.get("sign", ""))) and fresh):
+                return PlainTextResponse("invalid sign or stale timestamp\n", status_code=403)
+        body = form.get("org_content") or form.get("content")
+        if not form.get("from") or body is None:
+            return PlainTextResponse("from and content are required\n", status_code=400)
+        to = request.query_params.get("to") or f"unknown SmsForwarder {form.get('device_mark', '')}"
+        accept(
+            [
+                {
+                    "received_at": timestamp if timestamp.isdigit() else _now_iso(),
+                    "recipient": to.strip(),
+                    "sender": form["from"],
+                    "body": body,
+                    "channel": "sms",
+                    "via": "smsforwarder",
+                    "post": form,
+                }
+            ]
+        )
+        return PlainTextResponse("ok\n")
+
+    async def generic(request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not config.secret:
+            return PlainTextResponse("start the receiver with --secret to use /messages\n", 403)
+        if not hmac.compare_digest(given.encode(), config.secret.encode()):
+            return PlainTextResponse(f"wrong or missing {SECRET_HEADER}\n", status_code=403)
+        try:
+            payload = await request.json()
+        except ValueError:
+            return PlainTextResponse("the body is not JSON\n", status_code=400)
+        items = payload if isinstance(payload, list) else [payload]
+        records = []
+        for number, item in enumerate(items, start=1):
+            if not isinstance(item, dict) or not all(
+                isinstance(item.get(k), str) for k in ("recipient", "sender", "body")
+            ):
+                return PlainTextResponse(
+                    f"message {number}: recipient, sender and body (strings) are required\n", 400
+                )
+            records.append(
+                {
+                    "received_at": item.get("received_at") or _now_iso(),
+                    "recipient": item["recipient"],
+                    "sender": item["sender"],
+                    "body": item["body"],
+                    "id": item.get("id"),
+                    "channel": item.get("channel") or "",
+                    "subject": item.get("subject"),
+                    "via": "json",
+                    "post": item,
+                }
+            )
+        accept(records)
+        return JSONResponse({"accepted": len(records)})
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"ok": True, "waiting": inbox.waiting()})
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        drainer.start()
+        drainer.wake.set()
+        yield
+        drainer.stopping.set()
+        drainer.wake.set()
+        drainer.join(timeout=10)
+
+    return Starlette(
+        routes=[
+            Route("/twilio", twilio, methods=["POST"]),
+            Route("/smsforwarder", smsforwarder, methods=["POST"]),
+            Route("/messages", generic, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def _public_url(config: ReceiverConfig, request: Request) -> str:
+    if not config.public_url:
+        return str(request.url)
+    query = f"?{request.url.query}" if request.url.query else ""
+    return config.public_url.rstrip("/") + request.url.path + query

@@ -1,0 +1,322 @@
+"""Library actions of canary planting: add sources, make canaries, plant them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from leaktrace.errors import LeaktraceError
+from leaktrace.ingest.quarantine import rematch_in
+from leaktrace.model import Canary, Field, Persona, Plant, Source, SourceCategory
+from leaktrace.roster.contacts import (
+    InvalidContact,
+    normalize_email,
+    normalize_phone,
+    split_plus_tag,
+    with_plus_tag,
+)
+from leaktrace.roster.markers import MarkersExhausted, propose_name, propose_tag
+from leaktrace.roster.personas import make_persona
+from leaktrace.store import Store
+from leaktrace.store import roster as sql
+from leaktrace.store.messages import reflag_first_party
+
+
+class RosterError(LeaktraceError, ValueError):
+    """A roster action the user asked for that cannot be done, with what to try."""
+
+
+@dataclass(frozen=True)
+class PlantResult:
+    """A recorded plant and the warnings the user should read."""
+
+    plant: Plant
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_category(value: str) -> SourceCategory:
+    """A source category from its name, or a RosterError listing the choices."""
+    try:
+        return SourceCategory(value.strip().lower())
+    except ValueError:
+        choices = ", ".join(c.value for c in SourceCategory)
+        raise RosterError(f"unknown category {value!r}; choose one of {choices}") from None
+
+
+def parse_fields(values: Iterable[str]) -> tuple[Field, ...]:
+    """Disclosed fields from their names, or a RosterError listing the choices."""
+    out = []
+    for value in values:
+        name = value.strip().lower()
+        if not name:
+            continue
+        try:
+            out.append(Field(name))
+        except ValueError:
+            choices = ", ".join(f.value for f in Field)
+            raise RosterError(f"unknown field {value!r}; choose from {choices}") from None
+    if not out:
+        raise RosterError("at least one disclosed field is needed, e.g. name,phone")
+    return tuple(dict.fromkeys(out))
+
+
+def _source_in(con: duckdb.DuckDBPyConnection, name: str) -> Source:
+    found = sql.find_source(con, name)
+    if found is None:
+        raise RosterError(f"unknown source {name!r}; add it with `leaktrace source add`")
+    return found
+
+
+def _canary_in(con: duckdb.DuckDBPyConnection, ref: str) -> Canary:
+    found = sql.find_canary(con, ref)
+    if found is None:
+        try:
+            found = sql.find_canary(con, normalize_phone(ref))
+        except InvalidContact:
+            found = None
+    if found is None:
+        raise RosterError(f"unknown canary {ref!r}; give its label, phone or e-mail")
+    return found
+
+
+def add_source(store: Store, source: Source) -> Source:
+    """Record a new source; refuse a name already in use."""
+    with store.transaction() as con:
+        return add_source_in(con, source)
+
+
+def add_source_in(con: duckdb.DuckDBPyConnection, source: Source, refresh: bool = True) -> Source:
+    """Record a new source inside an open transaction (``refresh``: re-flag first-party)."""
+    if not source.name.strip():
+        raise RosterError("a source needs a name")
+    if sql.find_source(con, source.name):
+        raise RosterError(f"a source named {source.name!r} already exists")
+    added = sql.insert_source(con, source)
+    if refresh:
+        reflag_first_party(con)
+    return added
+
+
+def list_sources(store: Store) -> list[Source]:
+    """Every source, by name."""
+    with store.connect() as con:
+        return sql.all_sources(con)
+
+
+def read_pool(path: Path) -> list[str]:
+    """Contacts from a pool file: one phone or e-mail per line, ``#`` starts a comment."""
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
+
+
+def _next_label(con: duckdb.DuckDBPyConnection, control: bool) -> str:
+    prefix = "control-" if control else "canary-"
+    taken = sql.labels_with_prefix(con, prefix)
+    n = len(taken) + 1
+    while f"{prefix}{n:03d}" in taken:
+        n += 1
+    return f"{prefix}{n:03d}"
+
+
+def _contact_from_pool(pool: Sequence[str], used: set[str], region: str) -> tuple[str | None, ...]:
+    for raw in pool:
+        if "@" in raw:
+            email = normalize_email(raw)
+            if email not in used:
+                return None, email
+        else:
+            phone = normalize_phone(raw, region)
+            if phone not in used:
+                return phone, None
+    raise RosterError("every contact in the pool file is already bound to a canary")
+
+
+def new_canary(
+    store: Store,
+    *,
+    phone: str | None = None,
+    email: str | None = None,
+    pool: Sequence[str] = (),
+    label: str | None = None,
+    locale: str = "zh_CN",
+    seed: int | None = None,
+    control: bool = False,
+    region: str = "CN",
+    persona: Persona | None = None,
+) -> Canary:
+    """Make a canary: a stored Faker persona bound to a contact the user controls."""
+    with store.transaction() as con:
+        return new_canary_in(
+            con,
+            phone=phone,
+            email=email,
+            pool=pool,
+            label=label,
+            locale=locale,
+            seed=seed,
+            control=control,
+            region=region,
+            persona=persona,
+        )
+
+
+def new_canary_in(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    phone: str | None = None,
+    email: str | None = None,
+    pool: Sequence[str] = (),
+    label: str | None = None,
+    locale: str = "zh_CN",
+    seed: int | None = None,
+    control: bool = False,
+    region: str = "CN",
+    persona: Persona | None = None,
+    refresh: bool = True,
+) -> Canary:
+    """Make a canary inside an open transaction (see :func:`new_canary`).
+
+    ``refresh=False`` leaves matching the quarantine to the caller (bulk imports do it once).
+    """
+    try:
+        phone = normalize_phone(phone, region) if phone else None
+        email = normalize_email(email) if email else None
+    except InvalidContact as exc:
+        raise RosterError(str(exc)) from None
+    used = sql.used_contacts(con)
+    if not phone and not email:
+        if not pool:
+            raise RosterError(
+                "a canary needs a contact you control: give --phone, --email or --pool"
+            )
+        try:
+            phone, email = _contact_from_pool(pool, used, region)
+        except InvalidContact as exc:
+            raise RosterError(f"pool file: {exc}") from None
+    for contact in (phone, email):
+        if contact and contact in used:
+            raise RosterError(f"{contact} is already bound to another canary")
+    label = label or _next_label(con, control)
+    if sql.find_canary(con, label):
+        raise RosterError(f"a canary labelled {label!r} already exists")
+    if persona is None:
+        persona = make_persona(locale, seed)
+    canary = Canary(label=label, persona=persona, phone=phone, email=email, is_control=control)
+    added = sql.insert_canary(con, canary)
+    if refresh:
+        rematch_in(con)  # messages that arrived before the canary was registered
+    return added
+
+
+def list_canaries(store: Store, control: bool | None = None) -> list[Canary]:
+    """Every canary, or only controls (``True``) or only plantable ones (``False``)."""
+    with store.connect() as con:
+        return sql.all_canaries(con, control)
+
+
+def list_plants(store: Store, source: str | None = None) -> list[Plant]:
+    """Every plant, or those at one source, in time order."""
+    with store.connect() as con:
+        if source is None:
+            return sql.plants_where(con)
+        return sql.plants_where(con, "lower(s.name) = lower(?)", [source])
+
+
+def plant(
+    store: Store,
+    canary_ref: str,
+    source_name: str,
+    planted_at: datetime,
+    fields: Sequence[Field] = (Field.NAME, Field.PHONE),
+    *,
+    name_used: str | None = None,
+    email_used: str | None = None,
+    notes: str | None = None,
+) -> PlantResult:
+    """Record that a canary was given to a source; propose a marker unique to this plant."""
+    with store.transaction() as con:
+        return plant_in(
+            con,
+            canary_ref,
+            source_name,
+            planted_at,
+            fields,
+            name_used=name_used,
+            email_used=email_used,
+            notes=notes,
+        )
+
+
+def plant_in(
+    con: duckdb.DuckDBPyConnection,
+    canary_ref: str,
+    source_name: str,
+    planted_at: datetime,
+    fields: Sequence[Field] = (Field.NAME, Field.PHONE),
+    *,
+    name_used: str | None = None,
+    email_used: str | None = None,
+    notes: str | None = None,
+    refresh: bool = True,
+) -> PlantResult:
+    """Record a plant inside an open transaction (see :func:`plant`).
+
+    ``refresh=False`` leaves re-flagging first-party messages to the caller.
+    """
+    if planted_at.tzinfo is None:
+        raise RosterError("the plant time needs a time zone, e.g. 2026-03-01T10:00+08:00")
+    canary = _canary_in(con, canary_ref)
+    source = _source_in(con, source_name)
+    if canary.is_control:
+        raise RosterError(f"{canary.label} is a control; controls are never planted")
+    earlier = sql.plants_of_canary(con, canary.id)
+    if any(p.source == source.name for p in earlier):
+        raise RosterError(f"{canary.label} is already planted at {source.name}")
+    warnings = []
+    if earlier:
+        others = ", ".join(p.source for p in earlier)
+        warnings.append(
+            f"{canary.label} is already planted at {others}: attribution is weaker, "
+            "the marker will tell the sources apart"
+        )
+    names = {p.name_used for p in earlier if p.name_used}
+    tags = {split_plus_tag(p.email_used)[1] for p in earlier if p.email_used} - {None}
+    if name_used is not None and name_used in names:
+        raise RosterError(f"the spelling {name_used!r} is already used at another source")
+    try:
+        if Field.NAME in fields:
+            name_used = name_used or propose_name(canary.persona.name, names)
+        if email_used is None and canary.email and Field.EMAIL in fields:
+            email_used = with_plus_tag(canary.email, propose_tag(source.name, tags))
+    except MarkersExhausted as exc:
+        raise RosterError(str(exc)) from None
+    if email_used is not None:
+        try:
+            email_used = normalize_email(email_used)
+        except InvalidContact as exc:
+            raise RosterError(str(exc)) from None
+        if split_plus_tag(email_used)[1] in tags:
+            raise RosterError(f"the plus-tag of {email_used} is already used")
+    # Every marker part is unique among this canary's plants, the canonical
+    # spelling included: a message using it points at the one source given it.
+    marker_parts = [name_used] if name_used else []
+    if email_used and split_plus_tag(email_used)[1]:
+        marker_parts.append("+" + split_plus_tag(email_used)[1])
+    record = Plant(
+        canary=canary.label,
+        source=source.name,
+        planted_at=planted_at,
+        fields=tuple(fields),
+        name_used=name_used,
+        email_used=email_used,
+        marker=" ".join(marker_parts) or None,
+        notes=notes,
+    )
+    planted = sql.insert_plant(con, canary, source, record)
+    if refresh:
+        reflag_first_party(con, "canary_id = ?", [canary.id])
+    return PlantResult(planted, warnings)

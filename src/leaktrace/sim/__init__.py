@@ -1,0 +1,1 @@
+"""The simulator of studies (world, texts, writers, scoring) and the demo study."""

@@ -1,0 +1,274 @@
+"""Templates in the store: cluster the messages not yet clustered, or rebuild them all."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from leaktrace.errors import LeaktraceError
+from leaktrace.store import Store
+from leaktrace.store.connection import transaction
+from leaktrace.templates.index import DEFAULT_THRESHOLD, TemplateIndex
+from leaktrace.text.batch import mask_many
+from leaktrace.text.categories import categorize, load_lexicon
+
+
+@dataclass(frozen=True)
+class ClusterResult:
+    """What one clustering run did."""
+
+    messages: int
+    templates: int
+    new_templates: int
+    rebuilt: bool
+
+
+@dataclass(frozen=True)
+class Template:
+    """One template as listed."""
+
+    id: int
+    text: str
+    size: int
+    first_seen: object
+    last_seen: object
+    category: str
+    category_confidence: float
+
+
+def _index(con, threshold: float) -> TemplateIndex:
+    index = TemplateIndex(threshold=threshold)
+    for template_id, text, size in con.execute(
+        "SELECT id, text, size FROM templates ORDER BY id"
+    ).fetchall():
+        assert template_id == len(index.representatives)
+        index.found(text, size)
+    index.assigned.update(
+        con.execute("SELECT skeleton, template_id FROM template_skeletons").fetchall()
+    )
+    index.merged.update(
+        con.execute(
+            "SELECT id, merged_into FROM templates WHERE merged_into IS NOT NULL"
+        ).fetchall()
+    )
+    return index
+
+
+def cluster_messages(
+    store: Store,
+    *,
+    rebuild: bool = False,
+    threshold: float | None = None,
+    lexicon: Path | None = None,
+) -> ClusterResult:
+    """Give every unclustered message a template (all of them with ``rebuild``).
+
+    New templates are categorised from the keyword lexicon; with ``lexicon`` (extra
+    keywords) every template is categorised again. Work on an incremental run is
+    proportional to the new messages and templates, not to the store.
+    """
+    with store.connect() as con:
+        stored = con.execute(
+            "SELECT value FROM clustering_settings WHERE name = 'threshold'"
+        ).fetchone()
+        if threshold is None:
+            threshold = float(stored[0]) if stored else DEFAULT_THRESHOLD
+        elif stored and float(stored[0]) != threshold:
+            rebuild = True  # a new threshold means new templates
+        if not rebuild and lexicon is None:
+            waiting, templates = con.execute(
+                "SELECT (SELECT count(*) FROM messages m WHERE NOT EXISTS"
+                " (SELECT 1 FROM message_templates t WHERE t.message_id = m.id)),"
+                " (SELECT count(*) FROM templates)"
+            ).fetchone()
+            if waiting == 0:  # nothing new: no index to load
+                return ClusterResult(0, templates, 0, False)
+        names: dict[int, set[str]] = defaultdict(set)
+        for canary_id, name in con.execute(
+            "SELECT id, name FROM canaries UNION ALL "
+            "SELECT canary_id, name_used FROM plants WHERE name_used IS NOT NULL"
+        ).fetchall():
+            names[canary_id].add(name)
+        platforms = tuple(r[0] for r in con.execute("SELECT name FROM sources").fetchall())
+        index = TemplateIndex(threshold=threshold) if rebuild else _index(con, threshold)
+        before, known = len(index.representatives), len(index.assigned)
+        where = (
+            ""
+            if rebuild
+            else ("WHERE NOT EXISTS (SELECT 1 FROM message_templates t WHERE t.message_id = m.id)")
+        )
+        rows = con.execute(
+            f"SELECT m.id, m.canary_id, m.body FROM messages m {where} ORDER BY m.id"
+        ).fetchall()
+    frozen = {cid: tuple(sorted(n)) for cid, n in names.items()}
+    masked = mask_many([r[2] for r in rows], [frozen.get(r[1], ()) for r in rows], platforms)
+    ids = index.assign_all(masked.skeletons)
+    table = pa.table(
+        {
+            "message_id": pa.array([r[0] for r in rows], pa.int64()),
+            "template_id": pa.array(ids, pa.int64()),
+            "skeleton": masked.skeletons,
+            "signature": masked.signatures,
+            "slots": masked.slots,
+        }
+    )
+    words = load_lexicon(lexicon)
+    first = 0 if lexicon is not None else before  # a rebuild starts from an empty index
+    categories = [categorize(text, words) for text in index.representatives[first:]]
+    representatives = pa.table(
+        {
+            "id": pa.array(range(first, len(index.representatives)), pa.int64()),
+            "text": index.representatives[first:],
+            "category": [c.name for c in categories],
+            "confidence": pa.array([c.confidence for c in categories], pa.float64()),
+        }
+    )
+    added = list(index.assigned.items())[known:]  # dicts keep insertion order
+    skeletons = pa.table(
+        {
+            "skeleton": [k for k, _ in added],
+            "template_id": pa.array([v for _, v in added], pa.int64()),
+        }
+    )
+    with store.connect() as con, transaction(con):
+        if rebuild:
+            for table_name in ("templates", "template_skeletons", "message_templates"):
+                con.execute(f"DELETE FROM {table_name}")
+        con.register("fresh", table)
+        con.register("reps", representatives)
+        con.register("skels", skeletons)
+        con.execute("INSERT INTO message_templates SELECT * FROM fresh")
+        con.execute(
+            "INSERT INTO templates (id, text) SELECT id, text FROM reps"
+            " WHERE id NOT IN (SELECT id FROM templates)"
+        )
+        con.execute(
+            "UPDATE templates SET category = reps.category, category_confidence = reps.confidence"
+            " FROM reps WHERE templates.id = reps.id"
+        )
+        con.execute("INSERT INTO template_skeletons SELECT * FROM skels")
+        con.execute(
+            """
+            UPDATE templates SET size = a.size, first_seen = a.first_seen, last_seen = a.last_seen
+            FROM (
+                SELECT t.template_id, count(*) AS size, min(m.received_at) AS first_seen,
+                       max(m.received_at) AS last_seen
+                FROM message_templates t JOIN messages m ON m.id = t.message_id
+                WHERE t.template_id IN (SELECT template_id FROM fresh)
+                GROUP BY t.template_id
+            ) a WHERE templates.id = a.template_id
+            """
+        )
+        con.execute(
+            "INSERT OR REPLACE INTO clustering_settings VALUES ('threshold', ?)", [str(threshold)]
+        )
+        for name in ("fresh", "reps", "skels"):
+            con.unregister(name)
+    total = len(index.representatives)
+    return ClusterResult(len(rows), total, total - (0 if rebuild else before), rebuild)
+
+
+def list_templates(store: Store, limit: int = 50) -> list[Template]:
+    """The biggest templates first."""
+    with store.connect() as con:
+        rows = con.execute(
+            "SELECT id, text, size, first_seen, last_seen, category, category_confidence"
+            " FROM templates WHERE merged_into IS NULL"
+            " ORDER BY size DESC, id LIMIT ?",
+            [limit],
+        ).fetchall()
+    return [Template(*row) for row in rows]
+
+
+class TemplateEditError(LeaktraceError, ValueError):
+    """A hand edit of templates that cannot be done (unknown or merged template)."""
+
+
+def _live(con, template_id: int) -> None:
+    row = con.execute("SELECT merged_into FROM templates WHERE id = ?", [template_id]).fetchone()
+    if row is None:
+        raise TemplateEditError(f"there is no template {template_id}")
+    if row[0] is not None:
+        raise TemplateEditError(f"template {template_id} was merged into template {row[0]}")
+
+
+def _recount(con, ids: list[int]) -> None:
+    con.execute(
+        """
+        UPDATE templates SET size = coalesce(a.size, 0), first_seen = a.first_seen,
+               last_seen = a.last_seen
+        FROM (SELECT t.id, count(m.id) AS size, min(m.received_at) AS first_seen,
+                     max(m.received_at) AS last_seen
+              FROM templates t
+              LEFT JOIN message_templates mt ON mt.template_id = t.id
+              LEFT JOIN messages m ON m.id = mt.message_id
+              WHERE t.id IN (SELECT unnest(CAST(? AS BIGINT[]))) GROUP BY t.id) a
+        WHERE templates.id = a.id
+        """,
+        [ids],
+    )
+
+
+def merge_templates(store: Store, source: int, target: int) -> int:
+    """Merge template ``source`` into ``target`` by hand; return the messages moved.
+
+    Kept in the store: later incremental runs send what would have joined ``source``
+    to ``target``. ``cluster --rebuild`` starts over without hand edits.
+    """
+    if source == target:
+        raise TemplateEditError("a template cannot be merged into itself")
+    with store.transaction() as con:
+        _live(con, source)
+        _live(con, target)
+        moved = con.execute(
+            "SELECT count(*) FROM message_templates WHERE template_id = ?", [source]
+        ).fetchone()[0]
+        for table in ("message_templates", "template_skeletons"):
+            con.execute(
+                f"UPDATE {table} SET template_id = ? WHERE template_id = ?", [target, source]
+            )
+        con.execute("UPDATE templates SET merged_into = ? WHERE id = ?", [target, source])
+        con.execute("UPDATE templates SET merged_into = ? WHERE merged_into = ?", [target, source])
+        _recount(con, [source, target])
+    return moved
+
+
+def split_template(store: Store, message_id: int) -> tuple[int, int]:
+    """Give the skeleton of one message a template of its own; return (template, messages).
+
+    Every message with that exact skeleton moves with it, now and in later runs.
+    """
+    with store.transaction() as con:
+        row = con.execute(
+            "SELECT skeleton, template_id FROM message_templates WHERE message_id = ?",
+            [message_id],
+        ).fetchone()
+        if row is None:
+            raise TemplateEditError(f"message {message_id} is not clustered")
+        skeleton, old = row
+        others = con.execute(
+            "SELECT count(DISTINCT skeleton) FROM template_skeletons WHERE template_id = ?",
+            [old],
+        ).fetchone()[0]
+        if others <= 1:
+            raise TemplateEditError(f"template {old} holds only this skeleton; nothing to split")
+        new = con.execute("SELECT max(id) + 1 FROM templates").fetchone()[0]
+        category = con.execute(
+            "SELECT category, category_confidence FROM templates WHERE id = ?", [old]
+        ).fetchone()
+        con.execute(
+            "INSERT INTO templates (id, text, category, category_confidence) VALUES (?, ?, ?, ?)",
+            [new, skeleton, *category],
+        )
+        con.execute(
+            "UPDATE template_skeletons SET template_id = ? WHERE skeleton = ?", [new, skeleton]
+        )
+        con.execute(
+            "UPDATE message_templates SET template_id = ? WHERE skeleton = ?", [new, skeleton]
+        )
+        _recount(con, [old, new])
+        moved = con.execute("SELECT size FROM templates WHERE id = ?", [new]).fetchone()[0]
+    return new, moved
