@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import duckdb
-
 from leaktrace.errors import LeaktraceError
-from leaktrace.roster.recipients import RecipientBook
+from leaktrace.roster import find_canary
+from leaktrace.roster.recipients import rematch_quarantine
 from leaktrace.store import Store
-from leaktrace.store.messages import reflag_first_party
+from leaktrace.store.messages import move_quarantined
 
 
 class QuarantineError(LeaktraceError, ValueError):
@@ -38,56 +37,20 @@ def list_quarantine(store: Store) -> list[QuarantinedRecipient]:
     return [QuarantinedRecipient(*row) for row in rows]
 
 
-def _move(con: duckdb.DuckDBPyConnection, recipient: str, canary_id: int, contact: str) -> int:
-    ids = [
-        r[0]
-        for r in con.execute(
-            "SELECT id FROM quarantine WHERE recipient = ?", [recipient]
-        ).fetchall()
-    ]
-    if not ids:
-        return 0
-    con.execute(
-        "UPDATE messages SET canary_id = ?, recipient = ? WHERE list_contains(?, id)",
-        [canary_id, contact, ids],
-    )
-    reflag_first_party(con, "list_contains(?, id)", [ids])
-    return len(ids)
-
-
 def assign(store: Store, recipient: str, canary_ref: str) -> int:
     """Give every quarantined message for ``recipient`` to a canary; return how many."""
+    canary = find_canary(store, canary_ref)
     with store.transaction() as con:
-        row = con.execute(
-            "SELECT id, phone, email FROM canaries WHERE label = ? OR phone = ? OR email = ?",
-            [canary_ref, canary_ref, canary_ref.lower()],
-        ).fetchone()
-        if row is None:
-            raise QuarantineError(f"no canary {canary_ref!r}")
-        canary_id, phone, email = row
         channel = con.execute(
             "SELECT any_value(channel) FROM quarantine WHERE recipient = ?", [recipient]
         ).fetchone()[0]
         if channel is None:
             raise QuarantineError(f"nothing in quarantine for {recipient!r}")
-        contact = (email if channel == "email" else phone) or recipient
-        return _move(con, recipient, canary_id, contact)
-
-
-def rematch_in(con: duckdb.DuckDBPyConnection) -> int:
-    """Match quarantined recipients against the canaries as they are now; return messages moved."""
-    book = RecipientBook.load(con)
-    moved = 0
-    for recipient, channel in con.execute(
-        "SELECT DISTINCT recipient, channel FROM quarantine"
-    ).fetchall():
-        contact, canary_id = book.resolve(channel, recipient)
-        if canary_id is not None:
-            moved += _move(con, recipient, canary_id, contact)
-    return moved
+        contact = (canary.email if channel == "email" else canary.phone) or recipient
+        return move_quarantined(con, recipient, canary.id, contact)
 
 
 def rematch(store: Store) -> int:
-    """:func:`rematch_in` in its own transaction."""
+    """Match quarantined recipients against the canaries as they are now; return how many."""
     with store.transaction() as con:
-        return rematch_in(con)
+        return rematch_quarantine(con)

@@ -10,7 +10,6 @@ from pathlib import Path
 import duckdb
 
 from leaktrace.errors import LeaktraceError
-from leaktrace.ingest.quarantine import rematch_in
 from leaktrace.model import Canary, Field, Persona, Plant, Source, SourceCategory
 from leaktrace.roster.contacts import (
     InvalidContact,
@@ -21,6 +20,7 @@ from leaktrace.roster.contacts import (
 )
 from leaktrace.roster.markers import MarkersExhausted, propose_name, propose_tag
 from leaktrace.roster.personas import make_persona
+from leaktrace.roster.recipients import rematch_quarantine
 from leaktrace.store import Store
 from leaktrace.store import roster as sql
 from leaktrace.store.messages import reflag_first_party
@@ -71,33 +71,39 @@ def _source_in(con: duckdb.DuckDBPyConnection, name: str) -> Source:
     return found
 
 
-def _canary_in(con: duckdb.DuckDBPyConnection, ref: str) -> Canary:
-    found = sql.find_canary(con, ref)
-    if found is None:
-        try:
-            found = sql.find_canary(con, normalize_phone(ref))
-        except InvalidContact:
-            found = None
+def find_canary(store: Store, ref: str) -> Canary:
+    """The canary a user names: its label, its phone in any spelling, or its e-mail."""
+    with store.connect() as con:
+        found = sql.find_canary(con, ref.strip())
+        for normalize in (normalize_phone, normalize_email):
+            if found is not None:
+                break
+            try:
+                found = sql.find_canary(con, normalize(ref))
+            except InvalidContact:
+                continue
     if found is None:
         raise RosterError(f"unknown canary {ref!r}; give its label, phone or e-mail")
     return found
 
 
+def _reflag(con: duckdb.DuckDBPyConnection, canary_ids: list[int | None]) -> None:
+    """Re-flag first-party messages of these canaries (``None`` among them: of all)."""
+    if None in canary_ids:
+        reflag_first_party(con)
+    else:
+        reflag_first_party(con, "list_contains(?, canary_id)", [sorted(set(canary_ids))])
+
+
 def add_source(store: Store, source: Source) -> Source:
     """Record a new source; refuse a name already in use."""
-    with store.transaction() as con:
-        return add_source_in(con, source)
-
-
-def add_source_in(con: duckdb.DuckDBPyConnection, source: Source, refresh: bool = True) -> Source:
-    """Record a new source inside an open transaction (``refresh``: re-flag first-party)."""
     if not source.name.strip():
         raise RosterError("a source needs a name")
-    if sql.find_source(con, source.name):
-        raise RosterError(f"a source named {source.name!r} already exists")
-    added = sql.insert_source(con, source)
-    if refresh:
-        reflag_first_party(con)
+    with store.transaction() as con:
+        if sql.find_source(con, source.name):
+            raise RosterError(f"a source named {source.name!r} already exists")
+        added = sql.insert_source(con, source)
+        store.defer("reflag", _reflag, None)  # its sender IDs may mark stored messages
     return added
 
 
@@ -149,44 +155,30 @@ def new_canary(
     persona: Persona | None = None,
 ) -> Canary:
     """Make a canary: a stored Faker persona bound to a contact the user controls."""
-    with store.transaction() as con:
-        return new_canary_in(
-            con,
-            phone=phone,
-            email=email,
-            pool=pool,
-            label=label,
-            locale=locale,
-            seed=seed,
-            control=control,
-            region=region,
-            persona=persona,
-        )
-
-
-def new_canary_in(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    phone: str | None = None,
-    email: str | None = None,
-    pool: Sequence[str] = (),
-    label: str | None = None,
-    locale: str = "zh_CN",
-    seed: int | None = None,
-    control: bool = False,
-    region: str = "CN",
-    persona: Persona | None = None,
-    refresh: bool = True,
-) -> Canary:
-    """Make a canary inside an open transaction (see :func:`new_canary`).
-
-    ``refresh=False`` leaves matching the quarantine to the caller (bulk imports do it once).
-    """
     try:
         phone = normalize_phone(phone, region) if phone else None
         email = normalize_email(email) if email else None
     except InvalidContact as exc:
         raise RosterError(str(exc)) from None
+    with store.transaction() as con:
+        return _insert_canary(
+            store, con, phone, email, pool, label, locale, seed, control, region, persona
+        )
+
+
+def _insert_canary(
+    store: Store,
+    con: duckdb.DuckDBPyConnection,
+    phone: str | None,
+    email: str | None,
+    pool: Sequence[str],
+    label: str | None,
+    locale: str,
+    seed: int | None,
+    control: bool,
+    region: str,
+    persona: Persona | None,
+) -> Canary:
     used = sql.used_contacts(con)
     if not phone and not email:
         if not pool:
@@ -207,8 +199,7 @@ def new_canary_in(
         persona = make_persona(locale, seed)
     canary = Canary(label=label, persona=persona, phone=phone, email=email, is_control=control)
     added = sql.insert_canary(con, canary)
-    if refresh:
-        rematch_in(con)  # messages that arrived before the canary was registered
+    store.defer("rematch", rematch_quarantine)  # messages that came before the canary
     return added
 
 
@@ -238,39 +229,27 @@ def plant(
     notes: str | None = None,
 ) -> PlantResult:
     """Record that a canary was given to a source; propose a marker unique to this plant."""
-    with store.transaction() as con:
-        return plant_in(
-            con,
-            canary_ref,
-            source_name,
-            planted_at,
-            fields,
-            name_used=name_used,
-            email_used=email_used,
-            notes=notes,
-        )
-
-
-def plant_in(
-    con: duckdb.DuckDBPyConnection,
-    canary_ref: str,
-    source_name: str,
-    planted_at: datetime,
-    fields: Sequence[Field] = (Field.NAME, Field.PHONE),
-    *,
-    name_used: str | None = None,
-    email_used: str | None = None,
-    notes: str | None = None,
-    refresh: bool = True,
-) -> PlantResult:
-    """Record a plant inside an open transaction (see :func:`plant`).
-
-    ``refresh=False`` leaves re-flagging first-party messages to the caller.
-    """
     if planted_at.tzinfo is None:
         raise RosterError("the plant time needs a time zone, e.g. 2026-03-01T10:00+08:00")
-    canary = _canary_in(con, canary_ref)
-    source = _source_in(con, source_name)
+    canary = find_canary(store, canary_ref)
+    with store.transaction() as con:
+        return _insert_plant(
+            store, con, canary, _source_in(con, source_name), planted_at, fields,
+            name_used, email_used, notes,
+        )  # fmt: skip
+
+
+def _insert_plant(
+    store: Store,
+    con: duckdb.DuckDBPyConnection,
+    canary: Canary,
+    source: Source,
+    planted_at: datetime,
+    fields: Sequence[Field],
+    name_used: str | None,
+    email_used: str | None,
+    notes: str | None,
+) -> PlantResult:
     if canary.is_control:
         raise RosterError(f"{canary.label} is a control; controls are never planted")
     earlier = sql.plants_of_canary(con, canary.id)
@@ -317,6 +296,5 @@ def plant_in(
         notes=notes,
     )
     planted = sql.insert_plant(con, canary, source, record)
-    if refresh:
-        reflag_first_party(con, "canary_id = ?", [canary.id])
+    store.defer("reflag", _reflag, canary.id)
     return PlantResult(planted, warnings)

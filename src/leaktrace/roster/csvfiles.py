@@ -17,20 +17,18 @@ from pathlib import Path
 
 import duckdb
 
-from leaktrace.ingest.quarantine import rematch_in
 from leaktrace.model import Canary, Persona, Plant, Source
 from leaktrace.roster.actions import (
     RosterError,
-    add_source_in,
-    new_canary_in,
+    add_source,
+    new_canary,
     parse_category,
     parse_fields,
-    plant_in,
+    plant,
 )
 from leaktrace.roster.contacts import InvalidContact, normalize_email, normalize_phone
 from leaktrace.store import Store
 from leaktrace.store import roster as sql
-from leaktrace.store.messages import reflag_first_party
 
 SOURCE_COLUMNS = ["name", "category", "url", "sender_ids", "signatures", "notes"]
 CANARY_COLUMNS = [
@@ -173,13 +171,15 @@ def _same_canary(stored: Canary, new: Canary) -> bool:
     )
 
 
-def _import_sources(con: duckdb.DuckDBPyConnection, path: Path, report: ImportReport) -> None:
+def _import_sources(
+    store: Store, con: duckdb.DuckDBPyConnection, path: Path, report: ImportReport
+) -> None:
     for line, row in _rows(path, "sources.csv"):
         try:
             source = _source_row(row)
             stored = sql.find_source(con, source.name)
             if stored is None:
-                add_source_in(con, source, refresh=False)
+                add_source(store, source)
             elif (stored.category, stored.url) != (source.category, source.url):
                 raise RosterError(f"source {source.name!r} is stored with other values")
             report.count(path.name, stored is None)
@@ -187,20 +187,21 @@ def _import_sources(con: duckdb.DuckDBPyConnection, path: Path, report: ImportRe
             report.errors.append(RowError(path.name, line, str(exc)))
 
 
-def _import_canaries(con: duckdb.DuckDBPyConnection, path: Path, report: ImportReport) -> None:
+def _import_canaries(
+    store: Store, con: duckdb.DuckDBPyConnection, path: Path, report: ImportReport
+) -> None:
     for line, row in _rows(path, "canaries.csv"):
         try:
             canary = _canary_row(row)
             stored = sql.find_canary(con, canary.label)
             if stored is None:
-                new_canary_in(
-                    con,
+                new_canary(
+                    store,
                     phone=canary.phone,
                     email=canary.email,
                     label=canary.label,
                     control=canary.is_control,
                     persona=canary.persona,
-                    refresh=False,
                 )
             elif not _same_canary(stored, canary):
                 raise RosterError(f"canary {canary.label!r} is stored with other values")
@@ -210,7 +211,7 @@ def _import_canaries(con: duckdb.DuckDBPyConnection, path: Path, report: ImportR
 
 
 def _import_plants(
-    con: duckdb.DuckDBPyConnection, path: Path, report: ImportReport, tz: tzinfo
+    store: Store, con: duckdb.DuckDBPyConnection, path: Path, report: ImportReport, tz: tzinfo
 ) -> None:
     for line, row in _rows(path, "plants.csv"):
         try:
@@ -228,8 +229,8 @@ def _import_plants(
                     raise RosterError("this plant is stored with another planted_at")
                 report.count(path.name, False)
                 continue
-            result = plant_in(
-                con,
+            result = plant(
+                store,
                 row["canary"],
                 row["source"],
                 at,
@@ -237,7 +238,6 @@ def _import_plants(
                 name_used=row.get("name_used") or None,
                 email_used=row.get("email_used") or None,
                 notes=row.get("notes") or None,
-                refresh=False,
             )
             report.warnings.extend(f"{path.name}:{line}: {w}" for w in result.warnings)
             report.count(path.name, True)
@@ -274,15 +274,15 @@ def roster_files(paths: list[Path]) -> dict[str, Path]:
 def import_roster_files(store: Store, by_name: dict[str, Path], tz: tzinfo) -> ImportReport:
     """Import roster CSV files by kind, sources first, then canaries, then plants."""
     report = ImportReport()
+    # One transaction: each row's roster step joins it, and the follow-ups they ask
+    # for (match the quarantine, re-flag first-party messages) run once at the end.
     with store.transaction() as con:
         if "sources.csv" in by_name:
-            _import_sources(con, by_name["sources.csv"], report)
+            _import_sources(store, con, by_name["sources.csv"], report)
         if "canaries.csv" in by_name:
-            _import_canaries(con, by_name["canaries.csv"], report)
+            _import_canaries(store, con, by_name["canaries.csv"], report)
         if "plants.csv" in by_name:
-            _import_plants(con, by_name["plants.csv"], report, tz)
-        rematch_in(con)
-        reflag_first_party(con)
+            _import_plants(store, con, by_name["plants.csv"], report, tz)
     return report
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from leaktrace.roster.contacts import InvalidContact, normalize_phone, split_plus_tag
+from leaktrace.store.messages import move_quarantined
 
 
 @dataclass
@@ -61,3 +62,19 @@ class RecipientBook:
         except InvalidContact:
             return token, None
         return phone, self.phones.get(phone)
+
+
+def rematch_quarantine(con: duckdb.DuckDBPyConnection, _items: list | None = None) -> int:
+    """Match quarantined recipients against the canaries as they are now; return messages moved.
+
+    Its signature fits :meth:`Store.defer`: roster steps that add canaries ask for it once.
+    """
+    book = RecipientBook.load(con)
+    moved = 0
+    for recipient, channel in con.execute(
+        "SELECT DISTINCT recipient, channel FROM quarantine"
+    ).fetchall():
+        contact, canary_id = book.resolve(channel, recipient)
+        if canary_id is not None:
+            moved += move_quarantined(con, recipient, canary_id, contact)
+    return moved

@@ -57,8 +57,10 @@ class Store:
     ``transaction()`` nests: an inner block joins the transaction its thread already
     has open (DuckDB has no savepoints), ``connect()`` inside it returns the same
     connection, so every library call in the block reads its own writes and commits
-    or rolls back with the outermost block. An error that leaves any level rolls the
-    whole transaction back, even if an outer level catches it.
+    or rolls back with the outermost block. A :class:`LeaktraceError` from an inner
+    block is a refusal (library steps check before they write), so an outer block may
+    catch it and go on, as roster imports do per row; any other error that leaves an
+    inner block rolls the whole transaction back, even if an outer level catches it.
     """
 
     def __init__(
@@ -109,6 +111,8 @@ class Store:
         if (active := self._open) is not None:
             try:
                 yield active.con
+            except LeaktraceError:
+                raise  # a refusal: library steps check before they write
             except BaseException:
                 active.failed = True
                 raise

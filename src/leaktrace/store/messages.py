@@ -99,3 +99,23 @@ def reflag_first_party(
 def next_batch_id(con: duckdb.DuckDBPyConnection) -> int:
     """A fresh import batch id."""
     return con.execute("SELECT nextval('import_batch_id_seq')").fetchone()[0]
+
+
+def move_quarantined(
+    con: duckdb.DuckDBPyConnection, recipient: str, canary_id: int, contact: str
+) -> int:
+    """Give a quarantined recipient's messages to a canary; return how many moved."""
+    ids = [
+        r[0]
+        for r in con.execute(
+            "SELECT id FROM quarantine WHERE recipient = ?", [recipient]
+        ).fetchall()
+    ]
+    if not ids:
+        return 0
+    con.execute(
+        "UPDATE messages SET canary_id = ?, recipient = ? WHERE list_contains(?, id)",
+        [canary_id, contact, ids],
+    )
+    reflag_first_party(con, "list_contains(?, id)", [ids])
+    return len(ids)
