@@ -23,10 +23,10 @@ from leaktrace.store import Store
 
 T0 = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
 REPORT_KEYS = {
-    "name", "category", "verdict", "reason", "score", "p_value", "canaries_planted",
+    "name", "category", "verdict", "reason", "score", "p_adjusted", "canaries_planted",
     "canaries_hit", "controls_hit", "first_leak_seen", "estimated_leak_date", "leak_window",
-    "leak_pattern", "not_hit_after", "fields_leaked", "top_campaigns", "evidence_message_ids",
-    "timeline",
+    "leak_pattern", "not_hit_after", "fields_leaked", "top_units", "timeline",
+    "evidence_message_ids",
 }  # fmt: skip
 
 
@@ -70,9 +70,12 @@ def test_background_campaigns_are_recognised_and_never_tested(simulated):
         for i, m in enumerate(truth["messages"])
         if m["kind"] == "background"
     }
+    assert background, "the simulated study has background campaigns"
     found = set(result.background)
+    assert found and all(unit.startswith(("c", "t")) for unit in found), found
     assert len(background & found) >= 0.9 * len(background)
-    assert not any(u.unit in found for u in result.exposures)
+    tested = {u.unit for u in result.exposures}
+    assert tested and not tested & found
 
 
 def test_batch_leaks_are_dated_and_later_canaries_not_hit_are_reported(simulated):
@@ -193,8 +196,16 @@ def test_a_campaign_reaching_one_sources_canaries_is_a_leak_and_background_is_no
         for i, label in enumerate(everyone)
     ]
     send(store, tmp_path, leak + background)
+    with store.connect() as con:
+        rows = con.execute(
+            "SELECT DISTINCT CASE WHEN m.body LIKE '【博彩城】%' THEN 'background'"
+            " ELSE 'leak' END, u.unit FROM messages m JOIN message_units u ON u.message_id = m.id"
+        ).fetchall()
+    units = dict(rows)
+    assert len(rows) == 2 and set(units) == {"background", "leak"}, rows  # one unit each
     result = attribute(load_frames(store))
-    assert len(result.background) == 1
+    assert result.background == [units["background"]]
+    assert units["leak"] in {u.unit for u in result.exposures}
     verdicts = {v.name: v for v in result.verdicts}
     assert verdicts["A"].verdict == "leaked" and verdicts["A"].canaries_hit == 5
     assert verdicts["B"].verdict == "clean"

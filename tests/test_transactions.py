@@ -83,7 +83,8 @@ def test_a_store_can_be_pickled_for_worker_processes(store):
 
 
 @pytest.mark.parametrize(
-    "ref", ["canary-001", "+8613800138001", "13800138001", "+86 138-0013-8001", "0086 138 0013 8001"]
+    "ref",
+    ["canary-001", "+8613800138001", "13800138001", "+86 138-0013-8001", "0086 138 0013 8001"],
 )
 def test_a_canary_is_found_by_label_or_any_spelling_of_its_phone(store, ref):
     roster.new_canary(store, phone="13800138001", label="canary-001", seed=1)

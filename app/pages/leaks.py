@@ -22,7 +22,7 @@ if not empty_store_guide():
                 "source": r["name"],
                 "verdict": r["verdict"],
                 "score": r["score"],
-                "adjusted p": r["p_value"],
+                "adjusted p": r["p_adjusted"],
                 "hit / planted": f"{r['canaries_hit']}/{r['canaries_planted']}",
                 "leak date (est.)": (r["estimated_leak_date"] or "")[:10],
                 "fields leaked": ", ".join(r["fields_leaked"]),

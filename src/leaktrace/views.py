@@ -248,7 +248,7 @@ def exposure_matrix(store: Store) -> pd.DataFrame:
         """
         SELECT s.name AS source, e.unit, coalesce(c.label, tp.text, e.unit) AS label,
                e.hit, e.planted, e.others_hit, e.others, e.controls_hit,
-               round(e.lift, 2) AS lift, e.q_value AS p_adjusted, e.significant
+               round(e.lift, 2) AS lift, e.p_adjusted, e.significant
         FROM unit_exposures e JOIN sources s ON s.id = e.source_id
         LEFT JOIN campaigns c ON e.unit = 'c' || c.id
         LEFT JOIN templates tp ON e.unit = 't' || tp.id

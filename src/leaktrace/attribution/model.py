@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -27,19 +28,47 @@ class Settings:
 DEFAULTS = Settings()
 
 
+@dataclass(frozen=True, order=True)
+class Unit:
+    """What attribution tests: a campaign, or a template outside any campaign.
+
+    The store keys a unit as one text (``c12``, ``t40``: see view ``message_units``)
+    so joins stay on one column; this is the only place that key is made or read.
+    """
+
+    kind: Literal["campaign", "template"]
+    id: int
+
+    @property
+    def key(self) -> str:
+        """The unit's key in the store."""
+        return f"{self.kind[0]}{self.id}"
+
+    @classmethod
+    def from_key(cls, key: str) -> Unit:
+        """The unit a store key names."""
+        kind = {"c": "campaign", "t": "template"}.get(key[:1])
+        if kind is None or not key[1:].isdigit():
+            raise ValueError(f"not a unit key: {key!r}")
+        return cls(kind, int(key[1:]))  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return f"{self.kind.capitalize()} {self.id}"
+
+
 @dataclass(frozen=True)
 class UnitExposure:
     """One unit at one source: the test and its outcome."""
 
-    unit: str
+    unit: str  # the unit's store key; Unit.from_key(unit) gives kind and id
     source_id: int
     planted: int  # S's canaries in the test
     hit: int
     others: int  # comparison canaries (other sources' and controls)
     others_hit: int
     controls_hit: int
-    p_value: float
-    q_value: float  # Benjamini–Hochberg adjusted
+    p_value: float  # one-sided Fisher exact test
+    p_adjusted: float  # Benjamini–Hochberg adjusted over every tested (unit, source) pair
     lift: float
     significant: bool
     hit_canaries: tuple[int, ...]
@@ -55,7 +84,7 @@ class SourceVerdict:
     verdict: str  # leaked | suspected | clean | insufficient data
     reason: str
     score: float  # 1 − the best adjusted p; 1 with a name marker
-    p_value: float | None  # the best adjusted p of its units
+    p_adjusted: float | None  # the best adjusted p of its units
     canaries_planted: int
     canaries_hit: int  # reached by a significant unit or a marker after planting
     controls_hit: int  # controls reached by its significant units

@@ -34,6 +34,7 @@ from leaktrace.attribution.model import (
     Attribution,
     Settings,
     SourceVerdict,
+    Unit,
     UnitExposure,
 )
 
@@ -154,7 +155,7 @@ def attribute(
                     others_hit=row.others_hit,
                     controls_hit=row.controls_hit,
                     p_value=float(p[i]),
-                    q_value=float(q[i]),
+                    p_adjusted=float(q[i]),
                     lift=float(lift[i]),
                     significant=bool(significant[i]),
                     hit_canaries=row.hit_canaries,
@@ -203,8 +204,8 @@ def _verdict(
 ) -> SourceVerdict:
     settings, canaries = ctx.settings, ctx.frames.canaries
     mine = [r for r in results if r.source_id == source.id]
-    best = min(mine, key=lambda r: r.q_value, default=None)
-    leaking = sorted((r for r in mine if r.significant), key=lambda r: r.q_value)
+    best = min(mine, key=lambda r: r.p_adjusted, default=None)
+    leaking = sorted((r for r in mine if r.significant), key=lambda r: r.p_adjusted)
     marks = markers[markers["source_id"] == source.id] if len(markers) else markers
     planted = 0 if times is None else int((~np.isnan(times)).sum())
     hit_ids = sorted(
@@ -216,8 +217,8 @@ def _verdict(
         category=source.category,
         verdict="clean",
         reason="",
-        score=0.0 if best is None else max(0.0, 1.0 - best.q_value),
-        p_value=None if best is None else best.q_value,
+        score=0.0 if best is None else max(0.0, 1.0 - best.p_adjusted),
+        p_adjusted=None if best is None else best.p_adjusted,
         canaries_planted=planted,
         canaries_hit=len(hit_ids),
         controls_hit=max((r.controls_hit for r in leaking), default=0),
@@ -227,7 +228,7 @@ def _verdict(
         leak_pattern=None,
         not_hit_after=0,
         fields_leaked=[],
-        top_units=(leaking or sorted(mine, key=lambda r: r.q_value))[:5],
+        top_units=(leaking or sorted(mine, key=lambda r: r.p_adjusted))[:5],
         marker_messages=sorted(int(m) for m in marks["message_id"]) if len(marks) else [],
     )
     if times is not None:
@@ -248,14 +249,14 @@ def _verdict(
         verdict.reason = (
             f"{_label(ctx, top.unit)} reached {top.hit} of {top.planted} canaries after planting"
             f" against {top.others_hit} of {top.others} other contacts"
-            f" (adjusted p = {top.q_value:.1e}, lift {top.lift:.1f})."
+            f" (adjusted p = {top.p_adjusted:.1e}, lift {top.lift:.1f})."
         )
-    elif best is not None and best.q_value <= settings.suspect_alpha and best.hit >= 1:
+    elif best is not None and best.p_adjusted <= settings.suspect_alpha and best.hit >= 1:
         verdict.verdict = "suspected"
         verdict.reason = (
             f"{_label(ctx, best.unit)} reached {best.hit} of {best.planted} canaries after planting"
-            f" against {best.others_hit} of {best.others} others (adjusted p = {best.q_value:.2f}):"
-            " more than chance, not yet conclusive."
+            f" against {best.others_hit} of {best.others} others"
+            f" (adjusted p = {best.p_adjusted:.2f}): more than chance, not yet conclusive."
         )
     else:
         verdict.verdict, verdict.reason = _clean_or_insufficient(ctx, times, planted)
@@ -267,8 +268,8 @@ def _verdict(
 def _label(ctx: _Context, unit: str) -> str:
     units = ctx.frames.units
     match = units.loc[units["unit"] == unit, "label"]
-    kind = "Campaign" if unit.startswith("c") else "Template"
-    return f"{kind} {unit[1:]} ({match.iat[0]})" if len(match) else f"{kind} {unit[1:]}"
+    name = str(Unit.from_key(unit))
+    return f"{name} ({match.iat[0]})" if len(match) else name
 
 
 def _clean_or_insufficient(

@@ -1,7 +1,10 @@
 """Attribution in the store: run it, keep its results, read them back as stable reports.
 
 The report of one source is the object ``leaktrace attribute --json`` prints; its
-fields are documented in the README and kept stable.
+fields are documented in the README (changes in CHANGELOG.md). :func:`verdict_json`
+is the one place a verdict becomes that object; it is stored as made, and reading
+it back only appends ``evidence_message_ids``, kept in its own column because a
+leaked source of a big study has thousands.
 """
 
 from __future__ import annotations
@@ -9,11 +12,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
 from leaktrace.attribution.exposure import load_frames
+from leaktrace.attribution.model import Unit
 from leaktrace.attribution.statistics import (
     DEFAULTS,
     Attribution,
@@ -22,22 +27,21 @@ from leaktrace.attribution.statistics import (
     attribute,
 )
 from leaktrace.store import Store
-from leaktrace.store.connection import transaction
 
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
 
-def _report(v: SourceVerdict, labels: dict[str, str], evidence: list[int]) -> dict:
-    """The stable JSON object of one source."""
+def verdict_json(v: SourceVerdict, labels: dict[str, str]) -> dict[str, Any]:
+    """The documented JSON object of one source, without its evidence message ids."""
     return {
         "name": v.name,
         "category": v.category,
         "verdict": v.verdict,
         "reason": v.reason,
         "score": round(v.score, 4),
-        "p_value": v.p_value,
+        "p_adjusted": v.p_adjusted,
         "canaries_planted": v.canaries_planted,
         "canaries_hit": v.canaries_hit,
         "controls_hit": v.controls_hit,
@@ -47,22 +51,22 @@ def _report(v: SourceVerdict, labels: dict[str, str], evidence: list[int]) -> di
         "leak_pattern": v.leak_pattern,
         "not_hit_after": v.not_hit_after,
         "fields_leaked": v.fields_leaked,
-        "top_campaigns": [
+        "top_units": [
             {
-                "unit": u.unit,
+                "unit": dataclasses.asdict(Unit.from_key(u.unit)),
                 "label": labels.get(u.unit, u.unit),
                 "canaries_hit": u.hit,
                 "canaries_tested": u.planted,
                 "others_hit": u.others_hit,
                 "others": u.others,
                 "controls_hit": u.controls_hit,
-                "p_value": u.q_value,
+                "p_value": u.p_value,
+                "p_adjusted": u.p_adjusted,
                 "lift": round(u.lift, 2),
                 "significant": u.significant,
             }
             for u in v.top_units
         ],
-        "evidence_message_ids": evidence,
         "timeline": [
             {**t, "planted_at": _iso(t["planted_at"]), "first_spam_at": _iso(t["first_spam_at"])}
             for t in v.timeline
@@ -93,7 +97,7 @@ def run_attribution(store: Store, settings: Settings = DEFAULTS) -> Attribution:
         for cid in u.hit_canaries
     ]
     exposures = pd.DataFrame([dataclasses.asdict(u) for u in result.exposures])
-    with store.connect() as con, transaction(con):
+    with store.transaction() as con:
         con.register(
             "evidence_pairs",
             pa.table(
@@ -119,15 +123,14 @@ def run_attribution(store: Store, settings: Settings = DEFAULTS) -> Attribution:
         )
         for v in result.verdicts:
             ids = sorted(set(evidence.get(v.source_id, [])) | set(v.marker_messages))
-            report = _report(v, labels, ids)
-            del report["evidence_message_ids"]
+            report = verdict_json(v, labels)
             con.execute(
                 "INSERT INTO source_verdicts VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     v.source_id,
                     v.verdict,
                     v.score,
-                    v.p_value,
+                    v.p_adjusted,
                     json.dumps(report, ensure_ascii=False),
                     ids,
                 ],
@@ -137,7 +140,7 @@ def run_attribution(store: Store, settings: Settings = DEFAULTS) -> Attribution:
             con.register("fresh_exposures", exposures)
             con.execute(
                 "INSERT INTO unit_exposures SELECT unit, source_id, planted, hit, others,"
-                " others_hit, controls_hit, p_value, q_value, lift, significant, hit_canaries"
+                " others_hit, controls_hit, p_value, p_adjusted, lift, significant, hit_canaries"
                 " FROM fresh_exposures"
             )
             con.unregister("fresh_exposures")
@@ -165,10 +168,7 @@ def source_reports(store: Store, evidence: bool = True, source: str | None = Non
     for report, ids in rows:
         data = json.loads(report)
         if evidence:
-            # Keep the documented field order: evidence ids come before the timeline.
-            timeline = data.pop("timeline")
             data["evidence_message_ids"] = list(ids)
-            data["timeline"] = timeline
         out.append(data)
     return out
 

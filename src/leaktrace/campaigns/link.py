@@ -32,7 +32,6 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from leaktrace.store import Store
-from leaktrace.store.connection import transaction
 
 # Chosen by measurement on the simulated 102,450-message study (`leaktrace simulate
 # --messages 100000 --canaries 480 --controls 20 --seed 11`, imported and clustered):
@@ -178,14 +177,15 @@ class Indicator:
 def _components(con: duckdb.DuckDBPyConnection, max_templates: int) -> pa.Table:
     """(kind, value, component) for every linking indicator."""
     con.execute(
-        f"""
+        """
         CREATE TEMP TABLE nodes AS
         SELECT ns, key, count(DISTINCT template_id) AS templates,
-               (bool_or(kind IN {LINKING}) AND count(DISTINCT template_id) <= $max) AS links,
+               (bool_or(list_contains($linking, kind))
+                AND count(DISTINCT template_id) <= $max) AS links,
                row_number() OVER (ORDER BY min(message_id), ns, key) - 1 AS node
         FROM keyed GROUP BY ns, key
         """,
-        {"max": max_templates},
+        {"max": max_templates, "linking": list(LINKING)},
     )
     con.execute(
         "CREATE TEMP TABLE linking_rows AS SELECT DISTINCT r.message_id, n.node FROM keyed r"
@@ -208,13 +208,13 @@ def _components(con: duckdb.DuckDBPyConnection, max_templates: int) -> pa.Table:
 
 def link_campaigns(store: Store, max_templates: int | None = None) -> CampaignResult:
     """Recompute every campaign from the clustered messages' indicators."""
-    with store.connect() as con, transaction(con):
+    with store.transaction() as con:
         stored = con.execute(
             "SELECT value FROM clustering_settings WHERE name = 'campaign_max_templates'"
         ).fetchone()
         if max_templates is None:
             max_templates = int(stored[0]) if stored else DEFAULT_MAX_TEMPLATES
-        con.execute(_INDICATORS.replace("$digits", str(CHANNEL_DIGITS)))
+        con.execute(_INDICATORS, {"digits": CHANNEL_DIGITS})
         hosts = con.execute(
             "SELECT DISTINCT value FROM indicator_rows WHERE kind IN ('url_host', 'sender_domain')"
         ).fetchall()
@@ -280,7 +280,8 @@ def link_campaigns(store: Store, max_templates: int | None = None) -> CampaignRe
             [str(max_templates)],
         )
         shared = con.execute(
-            f"SELECT count(*) FROM nodes WHERE NOT links AND ns NOT IN {CORROBORATING}"
+            "SELECT count(*) FROM nodes WHERE NOT links AND NOT list_contains(?, ns)",
+            [list(CORROBORATING)],
         ).fetchone()[0]
         for name in (
             "indicator_rows",
@@ -307,7 +308,8 @@ def current_campaigns(store: Store) -> CampaignResult | None:
         # counted those only on unlinked messages).
         shared = con.execute(
             "SELECT count(DISTINCT (kind, value)) FROM campaign_indicators"
-            f" WHERE NOT links AND kind NOT IN {CORROBORATING}"
+            " WHERE NOT links AND NOT list_contains(?, kind)",
+            [list(CORROBORATING)],
         ).fetchone()[0]
         return _result(con, shared)
 

@@ -52,7 +52,7 @@ def attribute_command(
                 r["name"],
                 r["verdict"],
                 f"{r['score']:.2f}",
-                "" if r["p_value"] is None else f"{r['p_value']:.1e}",
+                "" if r["p_adjusted"] is None else f"{r['p_adjusted']:.1e}",
                 f"{r['canaries_hit']}/{r['canaries_planted']}",
                 (r["estimated_leak_date"] or "")[:10],
             )

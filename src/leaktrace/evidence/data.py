@@ -8,6 +8,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from leaktrace.attribution.model import Unit
 from leaktrace.attribution.verdicts import source_reports
 from leaktrace.errors import LeaktraceError
 from leaktrace.store import Store
@@ -70,7 +71,7 @@ WHERE p.source_id = ? ORDER BY p.planted_at, c.label
 
 _EXPOSURE = """
 SELECT planted AS canaries_tested, hit AS canaries_hit, others, others_hit, controls_hit,
-       q_value AS p_value, lift, significant
+       p_value, p_adjusted, lift, significant
 FROM unit_exposures WHERE source_id = ? AND unit = ?
 """
 
@@ -79,8 +80,9 @@ def _unit_details(con, source_id: int, units: list[str], background: set[str]) -
     """Label, statistics, templates (most common first) and linking indicators per unit."""
     out = []
     for key in units:
-        kind, number = key[0], int(key[1:])
-        if kind == "c":
+        unit = Unit.from_key(key)
+        number = unit.id
+        if unit.kind == "campaign":
             label = con.execute("SELECT label FROM campaigns WHERE id = ?", [number]).fetchone()
             templates = con.execute(
                 "SELECT tp.id, tp.text, count(*) AS n FROM message_campaigns mc"
@@ -146,7 +148,7 @@ def gather(store: Store, source: str) -> ReportData:
         ).df()
         # The campaigns behind the evidence; without evidence, the closest candidates tested.
         shown = list(dict.fromkeys(messages.loc[messages["role"] == "evidence", "unit"].dropna()))
-        shown = shown or [u["unit"] for u in report["top_campaigns"]]
+        shown = shown or [Unit(**u["unit"]).key for u in report["top_units"]]
         units = _unit_details(con, source_id, shown, set(run[3]))
         chain_head = head(con)
     return ReportData(

@@ -52,7 +52,7 @@ _SQL = {
     """,
     "verdicts": """
         SELECT s.name AS source, s.category AS source_category, v.verdict,
-               round(v.score, 4) AS score, v.p_value,
+               round(v.score, 4) AS score, v.p_adjusted,
                json_extract_string(v.report, '$.reason') AS reason,
                CAST(json_extract(v.report, '$.canaries_planted') AS INTEGER) AS canaries_planted,
                CAST(json_extract(v.report, '$.canaries_hit') AS INTEGER) AS canaries_hit,

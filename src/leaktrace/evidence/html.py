@@ -93,13 +93,13 @@ def _tested(data: ReportData, words: dict) -> tuple[str, str]:
     tested = [u for u in data.units if u["stats"] and u["stats"]["canaries_hit"] > 0]
     if not tested:
         return "", words["how_controls_none"].format(controls=data.controls)
-    best = min(tested, key=lambda u: u["stats"]["p_value"])["stats"]
+    best = min(tested, key=lambda u: u["stats"]["p_adjusted"])["stats"]
     pvalue = words["how_pvalue"].format(
         hit=best["canaries_hit"],
         planted=best["canaries_tested"],
         others_hit=best["others_hit"],
         others=best["others"],
-        p=p_text(best["p_value"]),
+        p=p_text(best["p_adjusted"]),
         pairs=data.pairs_tested,
     )
     controls = words["how_controls"].format(
@@ -154,7 +154,7 @@ def render_report(data: ReportData, lang: str, drafts: list[str], limit: int | N
     v = data.verdict
     pvalue, controls = _tested(data, words)
     units = [
-        {**u, "p_text": p_text(u["stats"]["p_value"]) if u["stats"] else ""} for u in data.units
+        {**u, "p_text": p_text(u["stats"]["p_adjusted"]) if u["stats"] else ""} for u in data.units
     ]
     plants = [
         {

@@ -128,8 +128,11 @@ def find_canary(con: duckdb.DuckDBPyConnection, ref: str) -> Canary | None:
 
 def all_canaries(con: duckdb.DuckDBPyConnection, control: bool | None = None) -> list[Canary]:
     """Every canary (or only controls / only non-controls), by label."""
-    where = "" if control is None else f"WHERE is_control = {str(control).lower()}"
-    rows = con.execute(f"SELECT {_CANARY_COLS} FROM canaries {where} ORDER BY label").fetchall()
+    rows = con.execute(
+        f"SELECT {_CANARY_COLS} FROM canaries WHERE $control IS NULL OR is_control = $control"
+        " ORDER BY label",
+        {"control": control},
+    ).fetchall()
     return [_canary(r) for r in rows]
 
 

@@ -10,7 +10,6 @@ import pyarrow as pa
 
 from leaktrace.errors import LeaktraceError
 from leaktrace.store import Store
-from leaktrace.store.connection import transaction
 from leaktrace.templates.index import DEFAULT_THRESHOLD, TemplateIndex
 from leaktrace.text.batch import mask_many
 from leaktrace.text.categories import categorize, load_lexicon
@@ -133,7 +132,7 @@ def cluster_messages(
             "template_id": pa.array([v for _, v in added], pa.int64()),
         }
     )
-    with store.connect() as con, transaction(con):
+    with store.transaction() as con:
         if rebuild:
             for table_name in ("templates", "template_skeletons", "message_templates"):
                 con.execute(f"DELETE FROM {table_name}")
