@@ -103,7 +103,6 @@ with pending:
                     st.error(str(exc))
 
 st.subheader("Search")
-categories = ["", "loan", "gambling", "fraud", "marketing", "verification", "other"]
 c1, c2, c3, c4 = st.columns(4)
 text = c1.text_input("Text contains", key="q-text")
 recipient_filter = c2.text_input("Recipient", key="q-recipient")
@@ -111,7 +110,7 @@ source = c3.selectbox("Planted at source", ["", *query(views.sources_table)["nam
 sender_filter = c4.text_input("Sender starts with")
 c5, c6, c7, c8 = st.columns(4)
 template = c5.number_input("Template", min_value=-1, value=-1, step=1, help="-1: any")
-category = c6.selectbox("Category", categories)
+category = c6.selectbox("Category", ["", *query(views.categories)])
 party = c7.selectbox("First-party", ["any", "only", "excluded"])
 dates = c8.date_input("Received between", value=())
 where = views.MessageFilter(

@@ -182,6 +182,15 @@ def messages(store: Store, where: MessageFilter, limit: int = ROW_LIMIT) -> pd.D
     )
 
 
+def categories(store: Store) -> list[str]:
+    """Every message category: the lexicon's (a user's own included once used), then "other"."""
+    from leaktrace.text.categories import builtin_lexicon
+
+    stored = _df(store, "SELECT DISTINCT category FROM templates WHERE category IS NOT NULL")
+    names = set(builtin_lexicon()) | set(stored["category"])
+    return [*sorted(names - {"other"}), "other"]
+
+
 def templates_table(store: Store) -> pd.DataFrame:
     """Templates, biggest first, with their masked text."""
     return _df(

@@ -15,6 +15,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from leaktrace.charsets import fold_lookalikes_sql
 from leaktrace.store import Store
 
 _EXPOSURES = """
@@ -30,7 +31,7 @@ GROUP BY ALL
 # A plant's marker is the name spelling it gave when no other plant of that canary
 # gave the same: a sender who knows both that contact and that spelling had them,
 # directly or not, from that one source (random dialling knows neither).
-_MARKER_HITS = """
+_MARKER_HITS = f"""
 WITH named AS (
     SELECT m.id AS message_id, m.canary_id, m.received_at, u.unit,
            unnest(from_json(u.slots, '[["VARCHAR"]]')) AS kv
@@ -47,9 +48,8 @@ WITH named AS (
 SELECT n.message_id, n.canary_id, k.source_id, n.received_at, n.unit, k.name_used AS marker
 FROM named n JOIN markers k ON k.canary_id = n.canary_id AND n.kv[1] = 'NAME'
      AND n.received_at >= k.planted_at
-     -- W0ods is Woods: the look-alikes the masking accepts fold back (text/slots.py).
-     AND translate(lower(n.kv[2]), 'i10|!3@45$78', 'llolleaasstb')
-         = translate(lower(k.name_used), 'i10|!3@45$78', 'llolleaasstb')
+     -- W0ods is Woods: the look-alikes the masking accepts fold back (charsets.py).
+     AND {fold_lookalikes_sql("n.kv[2]")} = {fold_lookalikes_sql("k.name_used")}
 UNION
 -- Mail delivered to the plus-tagged address given to one source only.
 SELECT m.id, m.canary_id, p.source_id, m.received_at, u.unit, p.email_used

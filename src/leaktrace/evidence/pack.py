@@ -25,8 +25,10 @@ from leaktrace.evidence.complaints import render_drafts
 from leaktrace.evidence.data import ReportData, ReportError, gather, report_json, study_language
 from leaktrace.evidence.exports import export_tables
 from leaktrace.evidence.html import LANGUAGES, render_report
+from leaktrace.evidence.layout import CHAIN_CSV, MANIFEST
 from leaktrace.evidence.pdf import NO_CHROMIUM, find_chromium, print_pdf
-from leaktrace.evidence.verify import CHAIN_CSV, MANIFEST, file_sha256, verify_store
+from leaktrace.evidence.verify import verify_store
+from leaktrace.hashing import file_sha256
 from leaktrace.store import Store
 from leaktrace.store.chain import RECORD_FIELDS, head
 

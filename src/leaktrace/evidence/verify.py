@@ -18,6 +18,8 @@ import pyarrow.parquet as pq
 
 from leaktrace.errors import LeaktraceError
 from leaktrace.evidence.csvsafe import restore
+from leaktrace.evidence.layout import CHAIN_CSV, MANIFEST, MESSAGE_FILES
+from leaktrace.hashing import file_sha256
 from leaktrace.store import Store
 from leaktrace.store.chain import (
     GENESIS,
@@ -27,10 +29,6 @@ from leaktrace.store.chain import (
     record_digest,
     record_digests,
 )
-
-MANIFEST = "manifest.json"
-CHAIN_CSV = "chain.csv"
-MESSAGE_FILES = ("data/messages.parquet", "data/messages.csv")
 
 
 class PackError(LeaktraceError, ValueError):
@@ -151,15 +149,6 @@ def _chain_rows(path: Path) -> list[tuple[int, str, str, str]]:
             strict=True,
         )
     )
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 _READ = (*RECORD_FIELDS, "raw")  # the columns a check reads; the others are analysis

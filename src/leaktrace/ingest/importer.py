@@ -9,7 +9,6 @@ a file that fails half-way leaves the store as it was.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from leaktrace.hashing import file_sha256
 from leaktrace.ingest.detect import FORMATS, detect_format
 from leaktrace.ingest.parallel import stage_backup_in_parallel
 from leaktrace.ingest.records import (
@@ -94,12 +94,8 @@ class Meter:
 
 
 def file_digest(path: Path) -> tuple[int, str]:
-    """(size, SHA-256 hex) of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return path.stat().st_size, digest.hexdigest()
+    """(size, SHA-256 hex) of a file."""
+    return path.stat().st_size, file_sha256(path)
 
 
 def _reader(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from leaktrace.charsets import HAN
 from leaktrace.model import Canary, Persona, Plant, Source
 from leaktrace.roster.actions import (
     RosterError,
@@ -53,7 +54,6 @@ REQUIRED = {
 }
 _LIST_SPLIT = re.compile(r"[;|]")
 _FIELDS_SPLIT = re.compile(r"[;|,\s]+")
-_HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def _canary_row(row: dict[str, str]) -> Canary:
     except ValueError:
         raise RosterError(f"birth_date {row['birth_date']!r} is not YYYY-MM-DD") from None
     persona = Persona(
-        locale=row.get("locale") or ("zh_CN" if _HAN.search(name) else "en_US"),
+        locale=row.get("locale") or ("zh_CN" if HAN.search(name) else "en_US"),
         name=name,
         gender=row.get("gender") or None,
         birth_date=birth,

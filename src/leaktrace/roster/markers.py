@@ -16,9 +16,8 @@ from importlib import resources
 
 from pypinyin import Style, lazy_pinyin
 
+from leaktrace.charsets import HAN
 from leaktrace.errors import LeaktraceError
-
-_HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 class MarkersExhausted(LeaktraceError, ValueError):
@@ -45,7 +44,7 @@ def _chinese_variants(name: str) -> Iterator[str]:
     # surname is the most conspicuous typo.
     for index in reversed(range(len(name))):
         ch = name[index]
-        if not _HAN.match(ch):
+        if not HAN.match(ch):
             continue
         for alt in groups.get(lazy_pinyin(ch, style=Style.NORMAL)[0], ()):
             if alt != ch:
@@ -64,7 +63,7 @@ def _latin_variants(name: str) -> Iterator[str]:
 
 def name_variants(name: str) -> Iterator[str]:
     """All marker spellings of ``name``, in the order they are proposed."""
-    if _HAN.search(name):
+    if HAN.search(name):
         yield from _chinese_variants(name)
     else:
         yield from _latin_variants(name)
@@ -82,7 +81,7 @@ def propose_name(name: str, taken: set[str]) -> str:
 
 def source_tag(source_name: str) -> str:
     """A short ASCII plus-tag for a source (pinyin initials for Chinese names)."""
-    if _HAN.search(source_name):
+    if HAN.search(source_name):
         letters = "".join(lazy_pinyin(source_name, style=Style.FIRST_LETTER))
     else:
         letters = source_name

@@ -12,6 +12,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from leaktrace.charsets import HAN
+
 _FULL_TO_HALF = {"，": ",", "！": "!", "：": ":", "（": "(", "）": ")", "；": ";", "？": "?"}
 _HALF_TO_FULL = {v: k for k, v in _FULL_TO_HALF.items()}
 # Typos people and spam kits really make: look-alike or same-key characters.
@@ -100,7 +102,7 @@ def add_noise(rng: random.Random, text: str, level: float) -> str:
             i = rng.choice(plain)
             text = text[:i] + _TYPOS[text[i]] + text[i + 1 :]
     if rng.random() < level:
-        plain = [i for i, ch in enumerate(text) if "\u4e00" <= ch <= "\u9fff"]
+        plain = [i for i, ch in enumerate(text) if HAN.match(ch)]
         if len(plain) > 10:
             i = rng.choice(plain)
             text = text[:i] + text[i + 1 :]

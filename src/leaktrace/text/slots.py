@@ -18,6 +18,7 @@ from functools import cache, cached_property
 from importlib import resources
 from typing import NamedTuple
 
+from leaktrace.charsets import LOOKALIKES
 from leaktrace.text.normalize import normalize
 from leaktrace.text.signature import find_signature
 
@@ -98,9 +99,8 @@ def url_host(url: str) -> str:
     return re.split(r"[/?#:]", rest, maxsplit=1)[0].lower()
 
 
-# Spammers write Latin names with look-alike digits and signs (W0ods, J3nnifer) to
-# slip past filters; a name still matches them. Chinese names match exactly.
-_LOOKALIKES = {"o": "0", "i": "1l!|", "l": "1|", "e": "3", "a": "4@", "s": "5$", "t": "7", "b": "8"}
+# A Latin name still matches when spelled with look-alikes (W0ods); Chinese names
+# match exactly.
 
 
 @cache
@@ -110,7 +110,7 @@ def _name_regex(name: str) -> str:
     parts = []
     for ch in name:
         if ch.isalpha():
-            chars = {ch.lower(), ch.upper(), *_LOOKALIKES.get(ch.lower(), "")}
+            chars = {ch.lower(), ch.upper(), *LOOKALIKES.get(ch.lower(), "")}
             parts.append("[" + "".join(re.escape(c) for c in sorted(chars)) + "]")
         elif ch.isspace():
             parts.append(r"\s+")
