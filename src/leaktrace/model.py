@@ -1,4 +1,4 @@
-"""The domain types of leaktrace (see DESIGN.md); no I/O here."""
+"""The domain types of the roster (the words of the README's workflow section); no I/O here."""
 
 from __future__ import annotations
 

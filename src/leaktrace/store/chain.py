@@ -91,8 +91,6 @@ def record_digests(
 
 def extend_chain(con: duckdb.DuckDBPyConnection) -> int:
     """Append every message imported after the chain's head; return how many were added."""
-    import pyarrow as pa
-
     last_id, previous = head(con)
     ids, records = record_digests(con, "id > ?", [last_id])
     chains = []
@@ -100,6 +98,8 @@ def extend_chain(con: duckdb.DuckDBPyConnection) -> int:
         previous = link(previous, record)
         chains.append(previous)
     if ids:
+        import pyarrow as pa
+
         con.register(
             "new_links",
             pa.table(
