@@ -8,10 +8,10 @@ import streamlit as st
 
 from common import empty_store_guide, env_note, query, store
 from leaktrace import views
+from leaktrace.errors import LeaktraceError
 from leaktrace.evidence.csvsafe import safe_csv
-from leaktrace.evidence.data import ReportError
 from leaktrace.evidence.pack import pack_zip
-from leaktrace.evidence.pdf import PdfError, find_chromium
+from leaktrace.evidence.pdf import find_chromium
 from leaktrace.evidence.verify import verify_store
 
 st.title("Evidence")
@@ -97,7 +97,7 @@ if not empty_store_guide():
         with st.spinner("Checking the hash chain and writing the pack…"):
             try:
                 data, pack = pack_zip(store(), source, lang, pdf)
-            except (ReportError, PdfError) as exc:
+            except LeaktraceError as exc:
                 st.error(str(exc))
             else:
                 st.session_state["pack"] = (source, lang, data, pack.manifest_sha256)

@@ -8,10 +8,10 @@ import streamlit as st
 
 from common import changed, env_note, query, store
 from leaktrace import views
+from leaktrace.errors import LeaktraceError
 from leaktrace.ingest.by_hand import import_bytes, import_typed
 from leaktrace.ingest.importer import ImportOptions
-from leaktrace.ingest.quarantine import QuarantineError, assign, list_quarantine
-from leaktrace.ingest.records import IngestError
+from leaktrace.ingest.quarantine import assign, list_quarantine
 from leaktrace.pipeline import analyse
 
 st.title("Messages")
@@ -42,7 +42,7 @@ with upload:
                         min(1.0, done / total) if total else 1.0
                     ),
                 )
-            except IngestError as exc:
+            except LeaktraceError as exc:
                 bar.empty()
                 st.error(f"{file.name}: {exc} (nothing from it was stored)")
                 continue
@@ -78,7 +78,7 @@ with by_hand, st.form("by-hand", clear_on_submit=True):
                 analyse(store())
                 changed()
                 st.success("Added." if result.inserted else "Already stored.")
-            except IngestError as exc:
+            except LeaktraceError as exc:
                 st.error(str(exc))
 
 with pending:
@@ -99,7 +99,7 @@ with pending:
                     analyse(store())
                     changed()
                     st.success(f"{moved} messages now belong to {canary}.")
-                except QuarantineError as exc:
+                except LeaktraceError as exc:
                     st.error(str(exc))
 
 st.subheader("Search")

@@ -11,8 +11,8 @@ import streamlit as st
 
 from common import changed, env_note, query, store
 from leaktrace import roster, views
+from leaktrace.errors import LeaktraceError
 from leaktrace.model import Field, Source, SourceCategory
-from leaktrace.roster.actions import RosterError
 from leaktrace.roster.csvfiles import export_roster, import_roster_files, roster_files
 
 st.title("Sources & canaries")
@@ -45,7 +45,7 @@ with add_source, st.form("source", clear_on_submit=True):
             )
             changed()
             st.success(f"Added source {name}.")
-        except RosterError as exc:
+        except LeaktraceError as exc:
             st.error(str(exc))
 
 with add_canary, st.form("canary", clear_on_submit=True):
@@ -71,7 +71,7 @@ with add_canary, st.form("canary", clear_on_submit=True):
             )
             changed()
             st.success(f"{canary.label}: {canary.persona.name} ({canary.phone or canary.email})")
-        except RosterError as exc:
+        except LeaktraceError as exc:
             st.error(str(exc))
 
 with add_plant:
@@ -105,7 +105,7 @@ with add_plant:
                     )
                     for warning in result.warnings:
                         st.warning(warning)
-                except (RosterError, KeyError, ValueError) as exc:
+                except (LeaktraceError, KeyError, ValueError) as exc:
                     st.error(str(exc))
 
 with files:
@@ -127,7 +127,7 @@ with files:
                 st.success(f"Added {report.added}; unchanged {report.unchanged}.")
                 for error in report.errors:
                     st.error(str(error))
-            except RosterError as exc:
+            except LeaktraceError as exc:
                 st.error(str(exc))
     with tempfile.TemporaryDirectory() as tmp:
         for path in export_roster(store(), Path(tmp)):

@@ -7,8 +7,9 @@ import streamlit as st
 
 from common import done, empty_store_guide, env_note, flash, picked_row, query, store
 from leaktrace import views
+from leaktrace.errors import LeaktraceError
 from leaktrace.pipeline import analyse
-from leaktrace.templates.cluster import TemplateEditError, merge_templates, split_template
+from leaktrace.templates.cluster import merge_templates, split_template
 
 st.title("Templates & campaigns")
 env_note()
@@ -62,7 +63,7 @@ if not empty_store_guide():
                     try:
                         moved = merge_templates(store(), int(source), int(target))
                         analyse(store(), relink=True)
-                    except TemplateEditError as exc:
+                    except LeaktraceError as exc:
                         st.error(str(exc))
                     else:
                         done(f"Template {source} merged into {target}: {moved} messages.")
@@ -74,7 +75,7 @@ if not empty_store_guide():
                     try:
                         new, moved = split_template(store(), int(message))
                         analyse(store(), relink=True)
-                    except TemplateEditError as exc:
+                    except LeaktraceError as exc:
                         st.error(str(exc))
                     else:
                         done(f"New template {new} with {moved} messages.")
