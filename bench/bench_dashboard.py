@@ -15,8 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, dashboard, settle
+
 from bench.bench_cluster import analysed_million_store
-from bench.streamlit_browser import CHROMIUM, CHROMIUM_ARGS, dashboard, settle
 
 PAGES = {
     "Overview": "",

@@ -30,9 +30,14 @@ REPORT_KEYS = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module", params=[1, 2, 3])
+@pytest.fixture(
+    scope="module", params=[pytest.param(seed, marks=pytest.mark.slow) for seed in (1, 2, 3)]
+)
 def simulated(request, tmp_path_factory) -> tuple[Store, Path]:
-    """A simulated 30-source study (10 canaries each, 20 controls) imported and analysed."""
+    """A simulated 30-source study (10 canaries each, 20 controls) imported and analysed.
+
+    Each seed takes 12-18 s to simulate, import and analyse: every test using it is slow.
+    """
     directory = tmp_path_factory.mktemp(f"seed{request.param}")
     simulate(SimConfig(seed=request.param, canaries_per_source=10, controls=20), directory / "s")
     store = Store(directory / "s.duckdb")
@@ -162,6 +167,7 @@ def verdict_of(store: Store, name: str):
     return next(v for v in attribute(load_frames(store)).verdicts if v.name == name)
 
 
+@pytest.mark.slow
 def test_first_party_messages_are_no_evidence(tmp_path):
     store = hand_study(tmp_path)
     day = T0 + timedelta(days=70)
@@ -176,6 +182,7 @@ def test_first_party_messages_are_no_evidence(tmp_path):
     assert verdict_of(store, "A").verdict == "clean"
 
 
+@pytest.mark.slow
 def test_a_campaign_reaching_one_sources_canaries_is_a_leak_and_background_is_not(tmp_path):
     store = hand_study(tmp_path)
     day = T0 + timedelta(days=70)
@@ -236,8 +243,8 @@ def test_a_name_marker_attributes_a_contact_planted_at_two_sources(tmp_path):
     ("kwargs", "why"),
     [
         ({"canaries": 2}, "Only 2 canaries planted"),
-        ({"controls": 1}, "Only 1 controls"),
-        ({"days_ago": 5}, "planted a median 5 days ago"),
+        pytest.param({"controls": 1}, "Only 1 controls", marks=pytest.mark.slow),
+        pytest.param({"days_ago": 5}, "planted a median 5 days ago", marks=pytest.mark.slow),
     ],
 )
 def test_too_little_to_judge_is_insufficient_data(tmp_path, kwargs, why):

@@ -43,6 +43,7 @@ def campaign_of(store: Store) -> dict[tuple[str, int], int | None]:
     return {(label, s): cid for label, s, cid in rows}
 
 
+@pytest.mark.slow
 def test_the_sample_studys_campaigns_are_found_as_the_simulator_ran_them(study):
     result = link_campaigns(study)
     assert result.linked_messages == 2970 and result.unlinked_messages == 0

@@ -4,18 +4,82 @@ import subprocess
 import sys
 from pathlib import Path
 
-COMMANDS = ["source", "canary", "plant", "plants", "import-roster", "export-roster", "info"]
+import pytest
+
+COMMANDS = {
+    "plant", "plants", "import-roster", "export-roster", "info", "simulate", "demo", "ingest",
+    "receive", "cluster", "templates", "campaigns", "merge-templates", "split-template",
+    "attribute", "dashboard", "report", "export", "verify", "source", "canary", "quarantine",
+}  # fmt: skip
 
 
-def test_help_lists_the_commands(cli):
+def panel(output: str, title: str) -> list[str]:
+    """The names in the first column of the rich help panel called ``title``, in order.
+
+    A name starts within a few columns of the panel's left border, after the ``*``
+    column of required parameters if the panel has one; a description wrapped onto
+    the next line starts under the description column, further right, and names nothing.
+    """
+    lines = iter(output.splitlines())
+    for line in lines:
+        if line.startswith(f"╭─ {title} "):
+            break
+    else:
+        raise AssertionError(f"no {title!r} panel in:\n{output}")
+    names = []
+    for line in lines:
+        if line.startswith("╰"):
+            return names
+        assert line.startswith("│ ") and line.endswith("│"), line
+        row = line[2:-1]
+        if row.strip() and len(row) - len(row.lstrip(" *")) <= 5:
+            names.append(row.lstrip(" *").split()[0])
+    raise AssertionError(f"the {title!r} panel is not closed in:\n{output}")
+
+
+def test_help_lists_exactly_the_commands(cli):
     code, output = cli("--help")
     assert code == 0
-    for command in COMMANDS:
-        assert command in output
-    code, output = cli("source", "--help")
-    assert all(sub in output for sub in ("add", "list", "import"))
-    code, output = cli("canary", "--help")
-    assert all(sub in output for sub in ("new", "list"))
+    commands = panel(output, "Commands")
+    assert len(commands) == len(set(commands))
+    assert set(commands) == COMMANDS
+    assert panel(output, "Options") == ["--db", "--help"]
+
+
+@pytest.mark.parametrize(
+    ("group", "subcommands"),
+    [("source", ["add", "list", "import"]), ("canary", ["new", "list"])],
+)
+def test_each_group_lists_exactly_its_subcommands(cli, group, subcommands):
+    code, output = cli(group, "--help")
+    assert code == 0
+    assert panel(output, "Commands") == subcommands
+
+
+@pytest.mark.parametrize(
+    ("command", "arguments", "options"),
+    [
+        (("plant",), ["canary", "source"], {"--at", "--fields", "--name-used", "--tz"}),
+        (("plants",), None, {"--source", "--json"}),
+        (("source", "add"), ["name"], {"--category", "--sender-id", "--signature", "--url"}),
+        (("canary", "new"), None, {"--phone", "--email", "--control", "--seed", "--locale"}),
+        (("canary", "list"), None, {"--controls", "--json"}),
+        (("import-roster",), ["paths..."], {"--tz"}),
+        (("export-roster",), ["directory"], set()),
+        (("info",), None, set()),
+    ],
+)
+def test_each_command_help_names_its_own_arguments_and_options(cli, command, arguments, options):
+    code, output = cli(*command, "--help")
+    assert code == 0
+    assert output.splitlines()[1].split()[2 : 2 + len(command)] == list(command)
+    if arguments is None:
+        assert "╭─ Arguments " not in output
+    else:
+        assert panel(output, "Arguments") == arguments
+    listed = panel(output, "Options")
+    assert options <= set(listed), listed
+    assert listed[-1] == "--help"
 
 
 def test_plant_workflow_end_to_end(cli):

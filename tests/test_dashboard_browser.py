@@ -7,13 +7,17 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from bench.streamlit_browser import CHROMIUM, CHROMIUM_ARGS, dashboard, settle
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, dashboard, settle
 
 from leaktrace.sim.demo import find_sample_data
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's chromium (make test installs it)"
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium (make test installs it)"
+    ),
+]
 
 
 @pytest.fixture

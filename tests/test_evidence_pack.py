@@ -299,6 +299,7 @@ def test_a_folder_that_is_not_a_pack_is_never_overwritten(study, tmp_path):
     assert (tmp_path / "mine/thesis.txt").read_text(encoding="utf-8") == "keep me"
 
 
+@pytest.mark.slow
 def test_cli_report_verify_and_export(study, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 

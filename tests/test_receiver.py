@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
+import store_worker
 from leaktrace import roster
 from leaktrace.ingest.receiver import forwarder_sign
 from leaktrace.store import Store
 
-WORKER = str(Path(__file__).with_name("store_worker.py"))
 TOKEN, FORWARDER, SECRET = "twilio-auth-token", "forwarder-secret", "json-secret"
 
 
@@ -176,15 +176,6 @@ def test_generic_json_needs_the_shared_secret_and_the_fields(receiver, study):
     assert stored(study) == [("+8613800138000", True, "95588", "【工商银行】余额变动", None)]
 
 
-def hold_store(path: Path, seconds: float) -> subprocess.Popen:
-    """Another process keeping the store locked in a long transaction."""
-    holder = subprocess.Popen(
-        [sys.executable, WORKER, "hold", str(path), str(seconds)], stdout=subprocess.PIPE, text=True
-    )
-    assert holder.stdout.readline().strip() == "holding"
-    return holder
-
-
 def signed_twilio(receiver: Receiver, sid: str) -> tuple[int, str]:
     post = {**TWILIO_POST, "MessageSid": sid}
     signature = twilio_signature(receiver.base + "/twilio", post)
@@ -192,24 +183,28 @@ def signed_twilio(receiver: Receiver, sid: str) -> tuple[int, str]:
 
 
 def test_a_post_while_another_process_locks_the_store_is_answered_and_lands_later(receiver, study):
-    holder = hold_store(study.path, 4)
+    holder = store_worker.start_holding(study.path)
     try:
-        started = time.monotonic()
         assert signed_twilio(receiver, "SM-busy")[0] == 200
-        assert time.monotonic() - started < 2  # answered from the inbox, not the store
+        # Answered while the store is still held: from the inbox, not the store.
+        store_worker.release(holder)
     finally:
-        holder.wait(timeout=30)
+        holder.kill()
+        holder.wait()
     assert [r[-1] for r in stored(study)] == ["SM-busy"]
 
 
+@pytest.mark.slow
 def test_a_receiver_killed_after_answering_loses_nothing(study, cli, monkeypatch):
     receiver = Receiver(study.path, drain_every=3600)
-    holder = hold_store(study.path, 3)
+    holder = store_worker.start_holding(study.path)
     try:
         assert signed_twilio(receiver, "SM-crash")[0] == 200
-        receiver.stop(signal.SIGKILL)
+        receiver.stop(signal.SIGKILL)  # killed while the store is still held
+        store_worker.release(holder)
     finally:
-        holder.wait(timeout=30)
+        holder.kill()
+        holder.wait()
     monkeypatch.setenv("LEAKTRACE_DB", str(study.path))
     code, out = cli("ingest", "--inbox")
     assert code == 0 and "1 inserted" in out

@@ -62,6 +62,7 @@ def test_a_second_run_clusters_only_new_messages_and_a_rebuild_agrees(study):
     assert grouping_accuracy([incremental[k] for k in keys], [fresh[k] for k in keys]) == 1.0
 
 
+@pytest.mark.slow
 def test_new_messages_join_existing_templates(study, tmp_path):
     with study.connect() as con:
         con.execute("DELETE FROM messages WHERE id > 2000")

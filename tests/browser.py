@@ -1,4 +1,8 @@
-"""A Streamlit server and headless Debian chromium, for the browser tests and the bench."""
+"""A Streamlit server and headless Debian chromium, for the browser tests and the bench.
+
+Imported as ``tests.browser`` by tests/test_dashboard_browser.py and by
+bench/bench_dashboard.py (the checkout's root is on the path of both).
+"""
 
 from __future__ import annotations
 
