@@ -26,6 +26,7 @@ from leaktrace.ingest.records import (
     Incoming,
     IngestError,
     ReadReport,
+    plausible,
 )
 from leaktrace.ingest.stage import Stage, gc_paused, staged
 from leaktrace.roster.recipients import RecipientBook
@@ -161,7 +162,8 @@ def import_file(
         else:
             stage = Stage(scratch, book)
             with gc_paused():
-                for message in _reader(fmt, path, report, options, meter):
+                messages = _reader(fmt, path, report, options, meter)
+                for message in plausible(messages, report, path.name):
                     stage.add(message)
                 stage.flush()
             tables, files, count = stage.tables, stage.files, stage.count

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from leaktrace.cores import usable_cores
 from leaktrace.ingest.formats.smsbackup import Span, plan_spans, read_smsbackup
-from leaktrace.ingest.records import IngestError, ReadReport
+from leaktrace.ingest.records import IngestError, ReadReport, plausible
 from leaktrace.ingest.stage import Stage, gc_paused
 from leaktrace.roster.recipients import RecipientBook
 
@@ -51,7 +51,7 @@ def _work(
     stage = Stage(scratch, book, name=f"part-{k:02d}", seq_base=k * SEQ_STRIDE, spill_rows=0)
     try:
         with gc_paused():
-            for message in read_smsbackup(
+            messages = read_smsbackup(
                 path,
                 report,
                 recipient=options.recipient,
@@ -59,7 +59,8 @@ def _work(
                 encoding="utf-8",
                 meter=_SpanMeter(progress, k),  # type: ignore[arg-type]
                 span=span,
-            ):
+            )
+            for message in plausible(messages, report, path.name):
                 stage.add(message)
             stage.flush()
     except IngestError as exc:
@@ -125,6 +126,7 @@ def _merge(outcomes: dict[int, tuple], report: ReadReport) -> tuple[list[Path], 
             raise IngestError(error)
         report.skipped.update(part.skipped)
         report.problems.extend(part.problems)
+        report.notes.extend(part.notes)
         files.extend(part_files)
         count += part_count
         if part.stopped_at:

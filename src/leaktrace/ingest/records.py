@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from leaktrace.errors import LeaktraceError
 from leaktrace.text.signature import find_signature
@@ -90,3 +91,49 @@ def normalize_sender(sender: str) -> str:
     if mobile:
         return f"+86{mobile[1]}"
     return _CN_SERVICE.sub("", compact)
+
+
+# Times a message can plausibly carry: none before 1990 (no SMS, hardly any e-mail
+# spam), none more than a year ahead of this machine's clock (a phone set wrong).
+# Outside this range a time is a broken or hostile record, and pandas cannot even
+# hold years past 2262 for analysis.
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+AHEAD = timedelta(days=366)
+
+
+def implausible_time(when: datetime, now: datetime | None = None) -> str | None:
+    """Why ``when`` cannot be a message's time, or None when it can."""
+    latest = (now or datetime.now(UTC)) + AHEAD
+    if EARLIEST <= when <= latest:
+        return None
+    try:
+        shown = when.astimezone(UTC).isoformat()
+    except OverflowError:
+        shown = when.isoformat()
+    return (
+        f"time {shown} is outside {EARLIEST:%Y-%m-%d} … {latest:%Y-%m-%d}; "
+        "check the phone's clock or the file's time column"
+    )
+
+
+def where(file_name: str, position: str) -> str:
+    """``file:line`` for a record at ``line N``, else ``file (position)``."""
+    kind, _, number = position.partition(" ")
+    return (
+        f"{file_name}:{number}"
+        if kind == "line" and number.isdigit()
+        else (f"{file_name} ({position})")
+    )
+
+
+def plausible(
+    messages: Iterable[Incoming], report: ReadReport, file_name: str
+) -> Iterator[Incoming]:
+    """The messages whose time can be real; the others are rejected with their place."""
+    now = datetime.now(UTC)
+    for m in messages:
+        why = implausible_time(m.received_at, now)
+        if why is None:
+            yield m
+        else:
+            report.reject(where(file_name, m.position), why)

@@ -7,11 +7,20 @@ reject. The file is therefore read in 1 MiB blocks cut at line ends, decoded
 surrogate pairs are joined into one reference, and the UTF-8 blocks feed lxml's
 pull parser, which never holds more than the current element. A truncated file
 yields every complete record and says where it stopped.
+
+Phone apps write what the spammer sent, and XML 1.0 cannot hold all of it: a
+control character (raw or as ``&#27;``), an HTML entity (``&nbsp;``) or a bare
+``&`` in one body would stop a strict parser at that record. Such characters are
+repaired before parsing (a control character or an undefined entity becomes
+U+FFFD, an HTML entity its character, a bare ``&`` itself) and counted in a note;
+a record that is still not XML is rejected with its line, and parsing resumes at
+the next record, so one bad record never loses the ones after it.
 """
 
 from __future__ import annotations
 
 import codecs
+import html.entities
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,6 +38,12 @@ if TYPE_CHECKING:
 _PAIR = re.compile(r"&#(?:(\d{5})|[xX]([0-9a-fA-F]{4}));&#(?:(\d{5})|[xX]([0-9a-fA-F]{4}));")
 _LONE = re.compile(r"&#(?:(5[5-7]\d{3})|[xX]([dD][89a-fA-F][0-9a-fA-F]{2}));")
 _DECLARED = re.compile(r"""encoding=(["'])[^"']+\1""")
+# Where XML 1.0 may fail: every "&" (checked with the reference it starts) and every
+# character it cannot hold. One character set, so plain text is skipped at C speed.
+_TRIGGER = re.compile(r"[&\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_REF = re.compile(r"&(?:#([0-9]{1,12})|#[xX]([0-9a-fA-F]{1,10})|([A-Za-z][A-Za-z0-9]{0,31}));")
+_XML_REFS = {"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"}
+_RECORD_LINE = re.compile(r"^[ \t]*<(?:sms|mms)[ \t/>]", re.M)
 SMS_TYPES = {
     "1": "received",
     "2": "sent",
@@ -74,6 +89,53 @@ def join_surrogate_refs(text: str) -> str:
         return "&#65533;" if 0xD800 <= code <= 0xDFFF else m[0]
 
     return _LONE.sub(lone, _PAIR.sub(pair, text))
+
+
+def _fit(code: int) -> bool:
+    """Whether XML 1.0 allows the character ``code``."""
+    return (
+        code in (0x9, 0xA, 0xD)
+        or 0x20 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    )
+
+
+def _replacement(text: str, at: int) -> tuple[str | None, int]:
+    """(what to write instead, where the unfit part ends) at ``at``; None keeps it."""
+    if text[at] != "&":
+        return "\ufffd", at + 1
+    ref = _REF.match(text, at)
+    if ref is None:
+        return "&amp;", at + 1  # a bare "&", as in AT&T
+    if ref[0] in _XML_REFS:
+        return None, at
+    decimal, hexadecimal, name = ref.groups()
+    if name is not None:
+        known = html.entities.html5.get(name + ";")
+        if not known:
+            return "&#65533;", ref.end()
+        return "".join(f"&#{ord(ch)};" for ch in known), ref.end()
+    return (None, at) if _fit(_code(decimal, hexadecimal)) else ("&#65533;", ref.end())
+
+
+def repair_xml_text(text: str) -> tuple[str, int]:
+    """Make ``text`` well-formed where a phone app wrote what XML cannot hold; count repairs."""
+    text = join_surrogate_refs(text)
+    pieces: list[str] = []
+    done = 0  # text[:done] is in pieces
+    for m in _TRIGGER.finditer(text):
+        at = m.start()
+        if at < done:
+            continue
+        instead, end = _replacement(text, at)
+        if instead is not None:
+            pieces += (text[done:at], instead)
+            done = end
+    if not pieces:
+        return text, 0
+    pieces.append(text[done:])
+    return "".join(pieces), (len(pieces) - 1) // 2
 
 
 BLOCK = 1 << 20
@@ -227,47 +289,172 @@ def read_backup(
     span: Span | None = None,
 ) -> Iterator[BackupMessage]:
     """Yield the received messages of a backup (or one span of it); count the rest in ``report``."""
-    shift = 0
+    shift = 0  # file line = slice line + shift
     if span is not None:
         shift = span.first_line - 1 - span.prefix.count(b"\n")
     with path.open("rb") as file:
         raw = _Slice(file, span) if span is not None else file
-        parser = etree.XMLPullParser(events=("end",), tag=("sms", "mms", "smses"))
-        records, root_seen, error = 0, False, None
-        blocks = clean_blocks(raw, encoding, on_read)
-        source = _Lines()
-        while error is None:
-            block = next(blocks, None)
+        reader = _Resuming(path, report, shift)
+        for first, text in clean_blocks(raw, encoding, on_read):
+            yield from reader.feed(first, text)
+        yield from reader.close()
+
+
+class _Resuming:
+    """A pull parser over a backup's blocks that rejects a broken record and resumes after it."""
+
+    def __init__(self, path: Path, report: ReadReport, shift: int) -> None:
+        self.path, self.report, self.shift = path, report, shift
+        self.source = _Lines()
+        self.opened = False  # the <smses> element started
+        self.records = self.repairs = 0
+        self.ended = False
+        self.skipping_to: int | None = None  # after an error: resume at a record after this line
+        self._new_parser(offset=0)
+
+    def _new_parser(self, offset: int) -> None:
+        self.parser = etree.XMLPullParser(events=("end",), tag=("sms", "mms", "smses"))
+        self.offset = offset  # slice line = parser line + offset
+        self.last_line = 0  # slice line of the last record the parser finished
+        self.open_starts: list[int] = []  # record starts fed and not yet finished
+
+    def feed(self, first: int, text: str) -> Iterator[BackupMessage]:
+        """Parse one block of whole lines that starts at slice line ``first``."""
+        self.source.add(first, text)
+        self.opened = self.opened or "<smses" in text
+        self.ended = "</smses>" in text  # the last block of a whole file ends with it
+        while True:
+            if self.skipping_to is not None:
+                text, first = self._resume_point(first, text)
+                if not text:
+                    return
+            fixed, repairs = repair_xml_text(text)
+            self.repairs += repairs
             try:
-                if block is None:
-                    parser.close()
-                else:
-                    source.add(*block)
-                    parser.feed(join_surrogate_refs(block[1]).encode("utf-8"))
+                self.parser.feed(fixed.encode("utf-8"))
             except etree.XMLSyntaxError as exc:
-                error = exc  # the records parsed before the error still count
-            for _, el in parser.read_events():
-                if el.tag == "smses":
-                    root_seen = True
-                    continue
-                records += 1
-                message = _take(el, path, report, shift, source)
-                if message is not None:
-                    yield message
-            if block is None:
-                break
-        if error is not None:
-            if records == 0:
-                raise SmsBackupError(
-                    f"{path.name} is not an SMS Backup & Restore XML file ({error.msg})"
-                )
-            line = (error.lineno or 0) + shift
-            report.stopped_at = f"{path.name}:{line}: the file ends early ({error.msg})"
-            return
-        if not root_seen and span is None:
-            raise SmsBackupError(
-                f"{path.name} is not an SMS Backup & Restore XML file (no <smses> element)"
+                yield from self._events()
+                self._broken(exc, first)  # then go on after the broken record
+                continue
+            yield from self._events()
+            stalled = self._stalled(first, text)
+            if stalled is None:
+                return
+            # libxml2 waits for the end of a tag with an unbalanced quote instead of
+            # failing: a record followed by another one that never ended is broken.
+            self.report.reject(
+                f"{self.path.name}:{stalled + self.shift}",
+                "not XML: the record never ends (an unescaped quote or <?)",
             )
+            self.skipping_to = stalled
+
+    def _stalled(self, first: int, text: str) -> int | None:
+        """The first record start the parser should have finished and did not."""
+        # Records do not nest: one followed by another start was fed whole. The last two
+        # starts of the block tell whether anything is unfinished; only then is the whole
+        # block searched for the first unfinished one.
+        tail = [first + text.count("\n", 0, at) for at in _last_record_starts(text, 2)]
+        unfinished = [s for s in (*self.open_starts, *tail) if s > self.last_line]
+        if len(unfinished) > 1:
+            starts, line, at = [], first, 0
+            for m in _RECORD_LINE.finditer(text):
+                line += text.count("\n", at, m.start())
+                at = m.start()
+                starts.append(line)
+            unfinished = [s for s in (*self.open_starts, *starts) if s > self.last_line]
+        self.open_starts = sorted(set(unfinished))
+        return self.open_starts[0] if len(self.open_starts) > 1 else None
+
+    def _resume_point(self, first: int, text: str) -> tuple[str, int]:
+        """The text from the first record that starts after the broken line, and its line."""
+        assert self.skipping_to is not None
+        skip = max(0, self.skipping_to - first + 1)  # lines of this block to pass over
+        start = 0
+        for _ in range(skip):
+            start = text.find("\n", start) + 1
+            if start == 0:
+                return "", first
+        found = _RECORD_LINE.search(text, start)
+        if found is None:
+            return "", first
+        line = first + text.count("\n", 0, found.start())
+        self.skipping_to = None
+        # A fresh parser sees "<smses>" on its line 1 and the resumed record on line 2.
+        self._new_parser(offset=line - 2)
+        self.parser.feed(b"<smses>\n")
+        return text[found.start() :], line
+
+    def _broken(self, exc: etree.XMLSyntaxError, fed_from: int) -> None:
+        """Reject the record where parsing failed and skip to the next one."""
+        line = max((exc.lineno or 1) + self.offset, fed_from)  # always move forward
+        if not self.opened or (self.records == 0 and line <= 2):
+            raise SmsBackupError(
+                f"{self.path.name} is not an SMS Backup & Restore XML file ({exc.msg})"
+            )
+        self.report.reject(f"{self.path.name}:{line + self.shift}", f"not XML: {_reason(exc)}")
+        self.skipping_to = line
+
+    def _events(self) -> Iterator[BackupMessage]:
+        for _, el in self.parser.read_events():
+            if el.tag == "smses":
+                continue
+            self.records += 1
+            line = (el.sourceline or 0) + self.offset
+            self.last_line = max(self.last_line, line)
+            message = _take(el, self.path, self.report, line, self.shift, self.source)
+            if message is not None:
+                yield message
+
+    def close(self) -> Iterator[BackupMessage]:
+        """The end of the file: what is left, and where a truncated file stopped."""
+        if self.skipping_to is None:
+            try:
+                self.parser.close()
+            except etree.XMLSyntaxError as exc:
+                yield from self._events()
+                if not self.opened or self.records == 0:
+                    raise SmsBackupError(
+                        f"{self.path.name} is not an SMS Backup & Restore XML file ({exc.msg})"
+                    ) from None
+                line = (exc.lineno or 0) + self.offset + self.shift
+                if self.ended and self.open_starts:  # whole file, its last record broken
+                    where = f"{self.path.name}:{self.open_starts[0] + self.shift}"
+                    self.report.reject(where, f"not XML: {_reason(exc)}")
+                else:
+                    self.report.stopped_at = (
+                        f"{self.path.name}:{line}: the file ends early ({exc.msg})"
+                    )
+            else:
+                yield from self._events()
+        if not self.opened:
+            raise SmsBackupError(
+                f"{self.path.name} is not an SMS Backup & Restore XML file (no <smses> element)"
+            )
+        if self.repairs:
+            self.report.notes.append(
+                f"{self.repairs} characters XML cannot hold (control characters, HTML "
+                "entities, bare &) were repaired; the raw records keep them as written"
+            )
+
+
+def _last_record_starts(text: str, count: int) -> list[int]:
+    """Offsets of the last ``count`` record tags (<sms, <mms) that open a line."""
+    found: list[int] = []
+    end = len(text)
+    while len(found) < count:
+        at = max(text.rfind("<sms", 0, end), text.rfind("<mms", 0, end))
+        if at < 0:
+            break
+        end = at
+        line_start = text.rfind("\n", 0, at) + 1
+        if not text.startswith("<smses", at) and not text[line_start:at].strip(" \t"):
+            found.append(at)
+    return found
+
+
+def _reason(exc: etree.XMLSyntaxError) -> str:
+    """libxml2's reason without its position (that counts lines of a resumed parser)."""
+    return re.sub(r",? line \d+, column \d+$", "", exc.msg or "syntax error")
 
 
 class _Lines:
@@ -280,9 +467,9 @@ class _Lines:
         keep = self.lines[-200:]  # a multi-line <mms> may start in the previous block
         self.first, self.lines = first - len(keep), keep + text.split("\n")[:-1]
 
-    def record(self, el: etree._Element) -> str:
+    def record(self, el: etree._Element, line: int) -> str:
         """The record's own line when it sits on one line, else its serialisation."""
-        index = (el.sourceline or 0) - self.first
+        index = line - self.first
         if 0 <= index < len(self.lines):
             line = self.lines[index].strip()
             # One record alone on its line: exactly one "<" (attribute values escape it).
@@ -292,14 +479,14 @@ class _Lines:
 
 
 def _take(
-    el: etree._Element, path: Path, report: ReadReport, shift: int, source: _Lines
+    el: etree._Element, path: Path, report: ReadReport, line: int, shift: int, source: _Lines
 ) -> BackupMessage | None:
-    """Read one record, count it if skipped, and free the parsed tree behind it."""
+    """Read one record (at slice ``line``), count it if skipped, free the tree behind it."""
     message = None
     try:
-        message = _record(el, shift, source)
+        message = _record(el, line, shift, source)
     except ValueError as exc:
-        report.reject(f"{path.name}:{(el.sourceline or 0) + shift}", str(exc))
+        report.reject(f"{path.name}:{line + shift}", str(exc))
     else:
         if message is None and el.tag == "sms":
             report.skipped[SMS_TYPES.get(el.get("type") or "", "other")] += 1
@@ -311,7 +498,7 @@ def _take(
     return message
 
 
-def _record(el: etree._Element, shift: int, source: _Lines) -> BackupMessage | None:
+def _record(el: etree._Element, line: int, shift: int, source: _Lines) -> BackupMessage | None:
     if el.tag == "sms":
         if el.get("type") != "1":
             return None
@@ -327,8 +514,8 @@ def _record(el: etree._Element, shift: int, source: _Lines) -> BackupMessage | N
         body=body,
         sub_id=None if sub_id in (None, "", "-1", "null") else sub_id,
         kind=el.tag,
-        line=(el.sourceline or 0) + shift,
-        raw=source.record(el),
+        line=line + shift,
+        raw=source.record(el, line),
     )
 
 

@@ -1,0 +1,175 @@
+"""Class: one bad record never ends an SMS Backup & Restore file (issue: hostile input).
+
+Phone apps write what spammers send; a record XML cannot hold is repaired or
+rejected with its line, and every record after it still lands.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leaktrace.ingest import parallel
+from leaktrace.ingest.formats.smsbackup import SmsBackupError, read_backup, repair_xml_text
+from leaktrace.ingest.importer import ImportOptions, import_file
+from leaktrace.ingest.records import ReadReport
+from leaktrace.roster import new_canary
+
+T0 = 1767576142490
+HEAD = "<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>\n<smses count=\"0\">\n"
+
+
+def line(i: int, body: str, kind: str = "1") -> str:
+    """One <sms> line with ``body`` written as is (the caller escapes, or not)."""
+    return (
+        f'  <sms protocol="0" address="1069{i:04d}" date="{T0 + i}" type="{kind}" '
+        f'body="{body}" read="1" status="-1" readable_date="" contact_name="(Unknown)" />\n'
+    )
+
+
+def backup(tmp_path, bodies: list[str], name: str = "b.xml", encoding: str = "utf-8"):
+    path = tmp_path / name
+    text = HEAD + "".join(line(i, b) for i, b in enumerate(bodies)) + "</smses>\n"
+    path.write_bytes(text.encode(encoding, "surrogatepass"))
+    return path
+
+
+def read(path) -> tuple[list, ReadReport]:
+    report = ReadReport()
+    return list(read_backup(path, report)), report
+
+
+# Bodies a spammer or a phone app really produces that XML 1.0 cannot hold as written.
+REPAIRED = {
+    "control char reference": ("a&#27;b", "a\ufffdb"),
+    "nul reference": ("x&#0;y", "x\ufffdy"),
+    "hex control reference": ("x&#x1B;y", "x\ufffdy"),
+    "raw escape byte": ("x\x1b[31my", "x\ufffd[31my"),
+    "raw bell and backspace": ("a\x07\x08b", "a\ufffd\ufffdb"),
+    "html entity": ("回T&nbsp;退订", "回T\u00a0退订"),
+    "named html entity": ("&copy;2026 &yen;500", "©2026 ¥500"),
+    "undefined entity": ("a&foo;b", "a\ufffdb"),
+    "bare ampersand": ("AT&T 贷款", "AT&T 贷款"),
+    "reference past unicode": ("x&#1114112;y", "x\ufffdy"),
+    "huge reference": ("x&#99999999999;y", "x\ufffdy"),
+    "non-character reference": ("x&#xFFFE;y", "x\ufffdy"),
+}
+
+
+@pytest.mark.parametrize("body, expected", REPAIRED.values(), ids=REPAIRED.keys())
+def test_a_record_xml_cannot_hold_is_repaired_and_the_rest_of_the_file_lands(
+    tmp_path, body, expected
+):
+    bodies = ["before", body, *(f"after {i}" for i in range(50))]
+    messages, report = read(backup(tmp_path, bodies))
+    assert [m.body for m in messages] == ["before", expected, *(f"after {i}" for i in range(50))]
+    assert report.problems == [] and report.stopped_at is None
+    assert "repaired" in report.notes[0]
+    assert body in messages[1].raw  # the raw record keeps what the file said
+
+
+BROKEN = {
+    "unescaped quote": 'say "hi" now',
+    "unescaped lt": "a <b> c",
+    "duplicate attribute": 'x" read="1',
+    "stray tag open": 'x"><b',
+    "cut attribute": 'x" date',
+}
+
+
+@pytest.mark.parametrize("body", BROKEN.values(), ids=BROKEN.keys())
+def test_a_record_that_is_still_not_xml_is_rejected_with_its_line_and_the_rest_lands(
+    tmp_path, body
+):
+    bodies = [f"ok {i}" for i in range(30)]
+    bodies[10] = body
+    messages, report = read(backup(tmp_path, bodies, "bad.xml"))
+    assert [m.body for m in messages] == [f"ok {i}" for i in range(30) if i != 10]
+    assert len(report.problems) == 1 and report.problems[0].startswith("bad.xml:13: not XML")
+    assert report.stopped_at is None
+
+
+def test_many_broken_records_in_a_row_and_apart_lose_only_themselves(tmp_path):
+    bodies = [f"ok {i}" for i in range(3000)]
+    broken = {5, 6, 7, 8, 1000, 2998, 2999}
+    for i in broken:
+        bodies[i] = 'bad "quote'
+    messages, report = read(backup(tmp_path, bodies, "bad.xml"))
+    assert [m.body for m in messages] == [f"ok {i}" for i in range(3000) if i not in broken]
+    assert sorted(int(p.split(":")[1]) for p in report.problems) == sorted(i + 3 for i in broken)
+
+
+def test_a_broken_first_record_is_rejected_not_the_whole_file(tmp_path):
+    messages, report = read(backup(tmp_path, ['a "b', "second", "third"], "first.xml"))
+    assert [m.body for m in messages] == ["second", "third"]
+    assert report.problems[0].startswith("first.xml:3:")
+
+
+def test_a_broken_multiline_mms_is_rejected_and_the_next_records_land(tmp_path):
+    mms = (
+        f'  <mms date="{T0}" msg_box="1" address="10690000">\n'
+        '    <parts><part ct="text/plain" text="bro"ken" /></parts>\n'
+        "  </mms>\n"
+    )
+    path = tmp_path / "mms.xml"
+    path.write_text(HEAD + line(1, "one") + mms + line(2, "two") + "</smses>\n")
+    messages, report = read(path)
+    assert [m.body for m in messages] == ["one", "two"]
+    assert len(report.problems) == 1
+
+
+def test_a_truncated_file_still_says_where_it_stopped(tmp_path):
+    path = backup(tmp_path, [f"m{i}" for i in range(10)])
+    path.write_bytes(path.read_bytes()[:-60])
+    messages, report = read(path)
+    assert len(messages) == 9 and "ends early" in report.stopped_at
+
+
+@pytest.mark.parametrize("content", ["", "plain text\n", "<html><body>x", "\x00\x01\x02"])
+def test_files_that_are_no_backup_still_get_one_clear_error(tmp_path, content):
+    path = tmp_path / "x.xml"
+    path.write_text(content)
+    with pytest.raises(SmsBackupError, match="not an SMS Backup"):
+        read(path)
+
+
+def test_bad_records_in_a_big_file_read_in_parallel_match_a_sequential_read(
+    tmp_path, store, monkeypatch
+):
+    new_canary(store, phone="+8613800138000", seed=1)
+    bodies = [f"您有{i}元备用金额度" for i in range(4000)]
+    for i in range(0, 4000, 97):
+        bodies[i] = "控制&#27;符" if i % 2 else 'bad "quote'
+    path = backup(tmp_path, bodies, "big.xml")
+    results = []
+    for threshold in (1 << 40, 0):
+        monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", threshold)
+        results.append(import_file(store, path, ImportOptions(recipient="+8613800138000")))
+    first, again = results
+    assert first.inserted == 4000 - 21 and first.rejected == 21
+    assert again.inserted == 0 and again.duplicate == first.inserted
+    # The same records, by line; the reason may be worded as each parser met it.
+    assert [p.split(": not XML")[0] for p in again.problems] == [
+        p.split(": not XML")[0] for p in first.problems
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\n\r"), max_size=40))
+def test_any_body_text_is_repaired_or_rejected_and_never_ends_the_file(body):
+    """Fuzz: whatever one record says, the records after it are read."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        bodies = ["first", body, "last"]
+        messages, report = read(backup(Path(tmp), bodies))
+    bodies_read = [m.body for m in messages]
+    assert bodies_read[:1] == ["first"] and bodies_read[-1:] == ["last"]
+    assert len(messages) + len(report.problems) == 3
+
+
+def test_repair_keeps_well_formed_text_as_it_is():
+    text = "&amp;&lt;&gt;&quot;&apos;&#20320;&#x597D;&#128526; 你好 \t"
+    assert repair_xml_text(text) == (text, 0)
