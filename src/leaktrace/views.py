@@ -16,6 +16,7 @@ import pandas as pd
 from leaktrace.attribution.verdicts import evidence_ids, source_reports
 from leaktrace.evidence.data import study_language
 from leaktrace.store import Store
+from leaktrace.store.messages import plausible_time_sql
 
 ROW_LIMIT = 5_000  # rows a table view fetches at most; filters narrow it down
 
@@ -67,8 +68,9 @@ def overview(store: Store) -> Overview:
             FROM messages m
             LEFT JOIN message_templates t ON t.message_id = m.id
             LEFT JOIN templates tp ON tp.id = t.template_id
+            WHERE {plausible}
             GROUP BY ALL ORDER BY day
-            """
+            """.format(plausible=plausible_time_sql("m.received_at"))
         ).df()
         watch = con.execute(
             "SELECT s.name AS source, v.verdict, round(v.score, 3) AS score,"
@@ -172,7 +174,11 @@ def messages(store: Store, where: MessageFilter, limit: int = ROW_LIMIT) -> pd.D
     return _df(
         store,
         f"""
-        SELECT m.id, m.received_at, m.canary AS recipient, m.sender, m.body, m.template,
+        SELECT m.id,
+               -- a time no message can have (from before imports checked) shows as empty
+               CASE WHEN {plausible_time_sql("m.received_at")} THEN m.received_at END
+                   AS received_at,
+               m.canary AS recipient, m.sender, m.body, m.template,
                m.campaign, m.category, m.first_party, m.channel
         FROM message_details m
         WHERE {filters}

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from leaktrace.cli.common import JsonOpt, parse_pairs, parse_zone, store_from
 from leaktrace.cli.output import err, out, print_json, say, warn
@@ -215,10 +216,8 @@ def quarantine_list(
         out.print("the quarantine is empty")
         return
     for r in rows:
-        say(
-            f"{r.recipient}  {r.channel}  {r.messages} messages  "
-            f"{r.first_seen:%Y-%m-%d} … {r.last_seen:%Y-%m-%d}"
-        )
+        days = " … ".join(f"{t:%Y-%m-%d}" if t else "?" for t in (r.first_seen, r.last_seen))
+        say(f"{escape(r.recipient)}  {r.channel}  {r.messages} messages  {days}")
 
 
 @quarantine_app.command("assign")

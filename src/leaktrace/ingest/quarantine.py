@@ -9,7 +9,7 @@ from leaktrace.errors import LeaktraceError
 from leaktrace.roster import find_canary
 from leaktrace.roster.recipients import rematch_quarantine
 from leaktrace.store import Store
-from leaktrace.store.messages import move_quarantined
+from leaktrace.store.messages import move_quarantined, plausible_time_sql
 
 
 class QuarantineError(LeaktraceError, ValueError):
@@ -31,7 +31,9 @@ def list_quarantine(store: Store) -> list[QuarantinedRecipient]:
     """Unknown recipients with their message counts, busiest first."""
     with store.connect() as con:
         rows = con.execute(
-            "SELECT recipient, channel, count(*), min(received_at), max(received_at)"
+            "SELECT recipient, channel, count(*),"
+            f" min(received_at) FILTER (WHERE {plausible_time_sql()}),"
+            f" max(received_at) FILTER (WHERE {plausible_time_sql()})"
             " FROM quarantine GROUP BY ALL ORDER BY count(*) DESC, recipient"
         ).fetchall()
     return [QuarantinedRecipient(*row) for row in rows]

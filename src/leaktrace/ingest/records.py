@@ -7,9 +7,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from leaktrace.errors import LeaktraceError
+from leaktrace.store.messages import AHEAD, EARLIEST
 from leaktrace.text.signature import find_signature
 
 _SEPARATORS = re.compile(r"[\s\-()]")
@@ -91,14 +92,6 @@ def normalize_sender(sender: str) -> str:
     if mobile:
         return f"+86{mobile[1]}"
     return _CN_SERVICE.sub("", compact)
-
-
-# Times a message can plausibly carry: none before 1990 (no SMS, hardly any e-mail
-# spam), none more than a year ahead of this machine's clock (a phone set wrong).
-# Outside this range a time is a broken or hostile record, and pandas cannot even
-# hold years past 2262 for analysis.
-EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
-AHEAD = timedelta(days=366)
 
 
 def implausible_time(when: datetime, now: datetime | None = None) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 _FORMATS = (
     "%Y/%m/%d %H:%M:%S",
@@ -15,15 +15,25 @@ _FORMATS = (
 )
 
 
+def from_epoch(seconds: float, epoch: datetime = datetime(1970, 1, 1, tzinfo=UTC)) -> datetime:
+    """``epoch`` plus ``seconds``; a ValueError naming the value when no calendar holds it."""
+    try:
+        return epoch + timedelta(seconds=seconds)
+    except (OverflowError, ValueError):
+        raise ValueError(f"{seconds:g} seconds after {epoch:%Y-%m-%d} is no time") from None
+
+
 def parse_time(value: str, tz: tzinfo) -> tuple[datetime, bool]:
     """An aware time from ISO 8601, epoch seconds/ms or a common layout; True if ``tz`` applied."""
     text = value.strip()
     if not text:
         raise ValueError("no time given")
     if text.lstrip("-").isdigit():
+        if len(text) > 20:
+            raise ValueError(f"{text[:24]}… is no time (an epoch of {len(text)} digits)")
         number = int(text)
         seconds = number / 1000 if abs(number) >= 10**11 else number
-        return datetime.fromtimestamp(seconds, tz=UTC), False
+        return from_epoch(seconds), False
     try:
         parsed = datetime.fromisoformat(text.replace(" UTC", "+00:00"))
     except ValueError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import duckdb
 
 # Staged keys are 32 hex digits (128 bits of SHA-256); stored as UHUGEINT, whose index is
@@ -119,3 +121,19 @@ def move_quarantined(
     )
     reflag_first_party(con, "list_contains(?, id)", [ids])
     return len(ids)
+
+
+# The times a message can plausibly carry: from 1990 (before that no SMS, hardly any
+# e-mail spam) to a year past this machine's clock (a phone set wrong). Imports reject
+# other times; a store written before that check keeps such messages out of analysis
+# (Python and pandas cannot even hold a year past 9999 or 2262).
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+AHEAD = timedelta(days=366)
+
+
+def plausible_time_sql(column: str = "received_at") -> str:
+    """A SQL condition: ``column`` holds a time a message can plausibly carry."""
+    return (
+        f"({column} >= TIMESTAMPTZ '{EARLIEST.isoformat()}'"
+        f" AND {column} <= now() + INTERVAL {AHEAD.days} DAY)"
+    )

@@ -10,9 +10,14 @@ import pyarrow as pa
 
 from leaktrace.errors import LeaktraceError
 from leaktrace.store import Store
+from leaktrace.store.messages import plausible_time_sql
 from leaktrace.templates.index import DEFAULT_THRESHOLD, TemplateIndex
 from leaktrace.text.batch import mask_many
 from leaktrace.text.categories import categorize, load_lexicon
+
+# Messages with a time no message can have (kept by stores older than the import
+# check) are never clustered, so no analysis meets them.
+ANALYSABLE = plausible_time_sql("m.received_at")
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ def cluster_messages(
             rebuild = True  # a new threshold means new templates
         if not rebuild and lexicon is None:
             waiting, templates = con.execute(
-                "SELECT (SELECT count(*) FROM messages m WHERE NOT EXISTS"
+                f"SELECT (SELECT count(*) FROM messages m WHERE {ANALYSABLE} AND NOT EXISTS"
                 " (SELECT 1 FROM message_templates t WHERE t.message_id = m.id)),"
                 " (SELECT count(*) FROM templates)"
             ).fetchone()
@@ -94,10 +99,10 @@ def cluster_messages(
         platforms = tuple(r[0] for r in con.execute("SELECT name FROM sources").fetchall())
         index = TemplateIndex(threshold=threshold) if rebuild else _index(con, threshold)
         before, known = len(index.representatives), len(index.assigned)
-        where = (
+        where = f"WHERE {ANALYSABLE}" + (
             ""
             if rebuild
-            else ("WHERE NOT EXISTS (SELECT 1 FROM message_templates t WHERE t.message_id = m.id)")
+            else " AND NOT EXISTS (SELECT 1 FROM message_templates t WHERE t.message_id = m.id)"
         )
         rows = con.execute(
             f"SELECT m.id, m.canary_id, m.body FROM messages m {where} ORDER BY m.id"

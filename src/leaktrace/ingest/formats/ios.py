@@ -16,13 +16,14 @@ import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typedstream
 
 from leaktrace.ingest.records import Incoming, IngestError, ReadReport
+from leaktrace.ingest.timestamps import from_epoch
 
 if TYPE_CHECKING:
     from leaktrace.ingest.importer import Meter
@@ -34,8 +35,10 @@ NANOSECOND_THRESHOLD = 10**14
 
 def apple_time(value: int | float) -> datetime:
     """A Messages ``date`` (ns or s since 2001-01-01 UTC) as an aware datetime."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise ValueError(f"date {str(value)[:24]!r} is not a number")
     seconds = value / 1e9 if abs(value) >= NANOSECOND_THRESHOLD else value
-    return APPLE_EPOCH + timedelta(seconds=seconds)
+    return from_epoch(seconds, APPLE_EPOCH)
 
 
 def _first_string(value: Any, depth: int = 0) -> str | None:

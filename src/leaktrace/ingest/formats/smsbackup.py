@@ -24,13 +24,14 @@ import html.entities
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from lxml import etree
 
 from leaktrace.ingest.records import Incoming, IngestError, ReadReport
+from leaktrace.ingest.timestamps import from_epoch
 
 if TYPE_CHECKING:
     from leaktrace.ingest.importer import Meter
@@ -268,7 +269,9 @@ def clean_blocks(
 def _ms(value: str | None) -> datetime:
     if value is None or not value.lstrip("-").isdigit():
         raise ValueError(f"date {value!r} is not milliseconds since 1970")
-    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    if len(value) > 20:
+        raise ValueError(f"date {value[:24]}… is no time (an epoch of {len(value)} digits)")
+    return from_epoch(int(value) / 1000)
 
 
 def _mms(el: etree._Element) -> tuple[str, str]:
