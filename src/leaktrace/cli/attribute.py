@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from leaktrace.cli.common import store_from
-from leaktrace.cli.output import print_json, print_table, say
+from leaktrace.cli.output import escape, print_json, print_table, say
 
 
 def attribute_command(
@@ -61,4 +61,4 @@ def attribute_command(
     )
     for r in reports:
         if r["verdict"] in ("leaked", "suspected"):
-            say(f"[bold]{r['name']}[/bold] ({r['verdict']}): {r['reason']}")
+            say(f"[bold]{escape(r['name'])}[/bold] ({r['verdict']}): {escape(r['reason'])}")

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from leaktrace.cli.common import JsonOpt, parse_pairs, parse_zone, store_from
-from leaktrace.cli.output import err, out, print_json, say, warn
+from leaktrace.cli.output import err, escape, out, print_json, say, warn
 from leaktrace.ingest.detect import FORMATS
 
 if TYPE_CHECKING:
@@ -27,7 +26,8 @@ quarantine_app = typer.Typer(help="Messages for recipients that are no canary's 
 def _summary(result: ImportResult) -> None:
     name = Path(result.file).name
     say(
-        f"[bold]{name}[/bold] ({result.format}): [green]{result.inserted} inserted[/green], "
+        f"[bold]{escape(name)}[/bold] ({result.format}): "
+        f"[green]{result.inserted} inserted[/green], "
         f"{result.duplicate} duplicate, {result.skipped} skipped, "
         f"{'[red]' if result.rejected else ''}{result.rejected} rejected"
         f"{'[/red]' if result.rejected else ''}; {result.quarantined} in quarantine, "
@@ -35,13 +35,13 @@ def _summary(result: ImportResult) -> None:
     )
     if result.skipped_by_reason:
         reasons = ", ".join(f"{n} {why}" for why, n in sorted(result.skipped_by_reason.items()))
-        say(f"  skipped: {reasons}")
+        say(f"  skipped: {escape(reasons)}")
     for problem in result.problems[:MAX_PROBLEMS_SHOWN]:
-        say(f"  [yellow]rejected[/yellow] {problem}")
+        say(f"  [yellow]rejected[/yellow] {escape(problem)}")
     if len(result.problems) > MAX_PROBLEMS_SHOWN:
         out.print(f"  … and {len(result.problems) - MAX_PROBLEMS_SHOWN} more rejected records")
     for note in result.notes:
-        say(f"  note: {note}")
+        say(f"  note: {escape(note)}")
 
 
 def _import_with_progress(
@@ -179,7 +179,10 @@ def _import_files(
         except IngestError as exc:
             results.append({"file": str(path), "error": str(exc)})
             if not quiet:
-                err.print(f"[red]error:[/red] {exc} (nothing from it was stored)", highlight=False)
+                err.print(
+                    f"[red]error:[/red] {escape(str(exc))} (nothing from it was stored)",
+                    highlight=False,
+                )
             continue
         results.append(result.as_dict())
         if not quiet:
@@ -230,7 +233,7 @@ def quarantine_assign(
     from leaktrace.ingest.quarantine import assign
 
     moved = assign(store_from(ctx), recipient, canary)
-    say(f"assigned {moved} messages to {canary}")
+    say(f"assigned {moved} messages to {escape(canary)}")
 
 
 @quarantine_app.command("rematch")

@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from leaktrace.errors import LeaktraceError
@@ -42,6 +43,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
+__all__ = ["err", "escape", "handles_errors", "out", "print_json", "print_table", "say", "warn"]
+
+
 def print_json(data: Any) -> None:
     """Print ``data`` as indented JSON on stdout, plain (no colours: it is for programs)."""
     sys.stdout.write(json.dumps(_plain(data), ensure_ascii=False, indent=2, default=str) + "\n")
@@ -49,23 +53,27 @@ def print_json(data: Any) -> None:
 
 
 def print_table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> None:
-    """Print a titled table; ``None`` cells are empty."""
+    """Print a titled table; ``None`` cells are empty, every cell is text (never markup)."""
     table = Table(title=title)
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*("" if v is None else escape(str(v)) for v in row))
     out.print(table)
 
 
 def say(text: str) -> None:
-    """One line on stdout, rich markup allowed, no highlighting of numbers and paths."""
+    """One line on stdout, rich markup allowed, no highlighting of numbers and paths.
+
+    Text from a file, a spammer or the user goes through :func:`escape` first: spam
+    that says ``[/bold]`` or ``[link=…]`` is shown, not obeyed.
+    """
     out.print(text, highlight=False)
 
 
 def warn(text: str) -> None:
     """A yellow warning on stderr."""
-    err.print(f"[yellow]warning:[/yellow] {text}", highlight=False)
+    err.print(f"[yellow]warning:[/yellow] {escape(text)}", highlight=False)
 
 
 def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -76,7 +84,7 @@ def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except LeaktraceError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from leaktrace.cli.common import store_from
-from leaktrace.cli.output import print_json, say
+from leaktrace.cli.output import escape, print_json, say
 
 if TYPE_CHECKING:
     from leaktrace.evidence.pack import Pack
@@ -74,7 +74,7 @@ def verify_command(
         say(f"{what}: {result.checked} messages checked")
         say(f"chain head: message {result.head_id}, {result.head_sha256}")
         for problem in result.problems:
-            say(f"[red]{problem}[/red]")
+            say(f"[red]{escape(str(problem))}[/red]")
         say(
             "[green]OK: nothing altered, missing or added[/green]"
             if result.ok

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from leaktrace.cli.common import JsonOpt, TzOpt, UserError, parse_zone, store_from
-from leaktrace.cli.output import err, out, print_json, print_table, say, warn
+from leaktrace.cli.output import err, escape, print_json, print_table, say, warn
 
 if TYPE_CHECKING:
     from leaktrace.roster.csvfiles import ImportReport
@@ -47,7 +47,7 @@ def source_add(
         notes=notes,
     )
     added = roster.add_source(store_from(ctx), source)
-    out.print(f"added source [bold]{added.name}[/bold] ({added.category.value})")
+    say(f"added source [bold]{escape(added.name)}[/bold] ({added.category.value})")
 
 
 @source_app.command("list")
@@ -117,7 +117,10 @@ def canary_new(
         return
     kind = "control" if canary.is_control else "canary"
     p = canary.persona
-    out.print(f"new {kind} [bold]{canary.label}[/bold]: {p.name} ({p.gender}, born {p.birth_date})")
+    say(
+        f"new {kind} [bold]{escape(canary.label)}[/bold]: {escape(p.name)}"
+        f" ({p.gender}, born {p.birth_date})"
+    )
     for label_, value in [
         ("phone", canary.phone),
         ("email", canary.email),
@@ -127,7 +130,7 @@ def canary_new(
         ("seed", p.seed),
     ]:
         if value:
-            say(f"  {label_}: {value}")
+            say(f"  {label_}: {escape(str(value))}")
 
 
 @canary_app.command("list")
@@ -205,11 +208,11 @@ def plant_command(
         warn(warning)
     p = result.plant
     say(
-        f"planted [bold]{p.canary}[/bold] at [bold]{p.source}[/bold] on "
+        f"planted [bold]{escape(p.canary)}[/bold] at [bold]{escape(p.source)}[/bold] on "
         f"{when.isoformat(timespec='minutes')} — fields {', '.join(f.value for f in p.fields)}"
     )
     if p.marker:
-        say(f"  marker: {p.marker}")
+        say(f"  marker: {escape(p.marker)}")
 
 
 def plants_list(
@@ -251,7 +254,7 @@ def print_roster_report(report: ImportReport) -> None:
     for warning in report.warnings:
         warn(warning)
     for error in report.errors:
-        err.print(f"[red]rejected:[/red] {error}", highlight=False)
+        err.print(f"[red]rejected:[/red] {escape(str(error))}", highlight=False)
     if report.errors:
         err.print(f"{len(report.errors)} row(s) rejected; the other rows were imported")
 
@@ -286,4 +289,4 @@ def export_roster_command(
     from leaktrace.roster.csvfiles import export_roster
 
     for path in export_roster(store_from(ctx), directory):
-        say(f"wrote {path}")
+        say(f"wrote {escape(str(path))}")
