@@ -10,7 +10,7 @@ from common import empty_store_guide, env_note, query, store
 from leaktrace import views
 from leaktrace.errors import LeaktraceError
 from leaktrace.evidence.csvsafe import safe_csv
-from leaktrace.evidence.pack import pack_zip
+from leaktrace.evidence.pack import pack_zip, zip_folder_name
 from leaktrace.evidence.pdf import find_chromium
 from leaktrace.evidence.verify import verify_store
 
@@ -43,7 +43,7 @@ if not empty_store_guide():
         "Download the messages (CSV)",
         # Built when clicked, not on every render: thousands of rows on a big study.
         lambda: safe_csv(views.evidence_messages(store(), source)),
-        f"evidence-{source}.csv",
+        f"{zip_folder_name(source)}.csv",
         "text/csv",
     )
     st.download_button(
@@ -106,7 +106,7 @@ if not empty_store_guide():
         st.download_button(
             "Download the evidence pack (zip)",
             built[2],
-            f"evidence-{source}-{lang}.zip",
+            f"{zip_folder_name(source)}-{lang}.zip",
             "application/zip",
             key="pack-download",
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -52,13 +52,68 @@ class Pack:
     chain_head: tuple[int, str]
 
 
-def _prepare(out: Path) -> None:
-    """An empty folder to write into; an earlier pack there is replaced, nothing else is."""
-    if out.exists() and any(out.iterdir()):
-        if not (out / MANIFEST).is_file():
-            raise ReportError(f"{out} is not empty and holds no evidence pack; choose a new folder")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+def _prepare(out: Path) -> bool:
+    """Make ``out`` an empty folder to write into; True when it did not exist.
+
+    A folder that is not empty is replaced only when it provably holds an earlier pack
+    of this tool: its manifest.json carries our format marker and lists every file in
+    it. Then exactly the files it lists are removed; anything else means a refusal.
+    """
+    if out.exists() and not out.is_dir():
+        raise ReportError(f"{out} is a file; give a folder to write the pack into")
+    if not out.exists():
+        out.mkdir(parents=True)
+        return True
+    present = sorted(p for p in out.rglob("*") if not p.is_dir())
+    if not present:
+        return False
+    listed = _earlier_pack_files(out)
+    unlisted = [p for p in present if p not in listed]
+    if unlisted:
+        raise ReportError(
+            f"{out} holds {unlisted[0].relative_to(out).as_posix()}, which no earlier "
+            "leaktrace pack there lists; choose a new folder"
+        )
+    for path in present:
+        path.unlink()
+    for folder in sorted((p for p in out.rglob("*") if p.is_dir()), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    return False
+
+
+def _earlier_pack_files(out: Path) -> set[Path]:
+    """The files an earlier pack's manifest in ``out`` lists (itself included)."""
+    manifest = out / MANIFEST
+    refuse = f"{out} is not empty and holds no leaktrace evidence pack; choose a new folder"
+    if not manifest.is_file():
+        raise ReportError(refuse)
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        entries = [str(f["path"]) for f in data["files"]] if data.get("format") == FORMAT else None
+    except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError):
+        entries = None
+    if entries is None:
+        raise ReportError(refuse)
+    root = out.resolve()
+    files = {manifest}
+    for entry in entries:
+        path = out / entry
+        if root not in path.resolve().parents:  # "../x" or "/etc/x": never ours to delete
+            raise ReportError(f"{manifest} lists {entry!r}, outside the folder; refusing")
+        files.add(path)
+    return files
+
+
+def _clear(out: Path, created: bool) -> None:
+    """Remove what a failed pack wrote: everything in ``out`` (it was empty), and ``out``."""
+    for path in sorted(out.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and not path.is_symlink():
+            path.rmdir()
+        else:
+            path.unlink()
+    if created:
+        out.rmdir()
 
 
 def _check_store(store: Store) -> int:
@@ -139,14 +194,14 @@ def build_pack(
         raise ReportError(NO_CHROMIUM)
     checked = _check_store(store)
     data = gather(store, source)
-    _prepare(out)
+    created = _prepare(out)
     roles = list(zip(data.messages["id"].astype(int), data.messages["role"], strict=True))
     try:
         with store.connect() as con:
             files = export_tables(con, out / "data", out / CHAIN_CSV, roles, source)
         files += _write_report(data, out, lang, pdf)
     except BaseException:
-        shutil.rmtree(out, ignore_errors=True)  # no half pack left to be mistaken for one
+        _clear(out, created)  # no half pack left to be mistaken for one
         raise
     meta = {
         "source": source,
@@ -163,13 +218,23 @@ def build_pack(
 def export_study(store: Store, out: Path) -> Pack:
     """Export the whole study (CSV, Parquet, chain, manifest) into ``out``."""
     checked = _check_store(store)
-    _prepare(out)
-    with store.connect() as con:
-        files = export_tables(con, out / "data", out / CHAIN_CSV)
-        chain_head = head(con)
+    created = _prepare(out)
+    try:
+        with store.connect() as con:
+            files = export_tables(con, out / "data", out / CHAIN_CSV)
+            chain_head = head(con)
+    except BaseException:
+        _clear(out, created)
+        raise
     meta = {"source": None, "messages": checked, "store_checked": {"messages": checked, "ok": True}}
     digest = _manifest(out, files, meta, chain_head)
     return Pack(out, files, digest, checked, chain_head)
+
+
+def zip_folder_name(source: str) -> str:
+    """The top folder of a pack's zip: the source's name made safe as one path part."""
+    safe = re.sub(r"[^\w\-]+", "_", source, flags=re.UNICODE).strip("._") or "source"
+    return f"evidence-{safe[:80]}"
 
 
 def pack_zip(
@@ -179,8 +244,9 @@ def pack_zip(
     with tempfile.TemporaryDirectory(prefix="leaktrace-pack-") as scratch:
         folder = Path(scratch) / "evidence"
         pack = build_pack(store, source, folder, lang, pdf)
+        top = zip_folder_name(source)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-                archive.write(path, f"evidence-{source}/{path.relative_to(folder).as_posix()}")
+                archive.write(path, f"{top}/{path.relative_to(folder).as_posix()}")
     return buffer.getvalue(), pack
