@@ -36,16 +36,19 @@ def free_port() -> int:
 class Receiver:
     """``leaktrace receive`` running in its own process."""
 
-    def __init__(self, db: Path, drain_every: float = 0.3) -> None:
+    def __init__(
+        self, db: Path, drain_every: float = 0.3, forwarder: str | None = FORWARDER
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "LEAKTRACE_LOCK_TIMEOUT": "60"}
+        env.pop("LEAKTRACE_FORWARDER_SECRET", None)
+        signed = ["--forwarder-secret", forwarder] if forwarder else []
         self.proc = subprocess.Popen(
             [
                 sys.executable, "-m", "leaktrace.cli", "--db", str(db), "receive",
-                "--port", str(self.port), "--twilio-token", TOKEN,
-                "--forwarder-secret", FORWARDER, "--secret", SECRET,
-                "--drain-every", str(drain_every),
+                "--port", str(self.port), "--twilio-token", TOKEN, *signed,
+                "--secret", SECRET, "--drain-every", str(drain_every),
             ],
             env=env,
             stdout=subprocess.DEVNULL,

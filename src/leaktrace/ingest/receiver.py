@@ -16,6 +16,12 @@ Endpoints (all POST; GET /health answers how many messages wait):
 Every accepted message is appended to the inbox with fsync before the answer,
 then a background thread drains the inbox into the store whenever the store is
 free. The store may be busy for minutes (a big import): posts still get 200.
+
+A message is checked as the drain will check it before it is acknowledged: a
+time no message can have, an unknown channel or an oversized post gets a 4xx
+with the reason, never a 200 followed by a silent loss. SmsForwarder signs only
+the timestamp, not the content, so a timestamp/sign pair is accepted once
+(remembered for the hour it is valid); the content itself cannot be proven.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
+from leaktrace.ingest.formats.tabular import check_record
 from leaktrace.ingest.inbox import Inbox
 from leaktrace.ingest.records import IngestError
 from leaktrace.store import Store, StoreBusy
@@ -46,6 +53,41 @@ from leaktrace.store import Store, StoreBusy
 log = logging.getLogger("leaktrace.ingest.receiver")
 FORWARDER_WINDOW_S = 3600
 SECRET_HEADER = "X-Leaktrace-Secret"
+MAX_POST_BYTES = 1 << 20  # a post of SMS; a list of many messages still fits
+MAX_BODY_CHARS = 100_000  # no SMS (1,600 characters at most) or mail text comes near
+
+
+class _TooLarge(Exception):
+    """A post over MAX_POST_BYTES."""
+
+
+async def _read_capped(request: Request) -> None:
+    """Read the post into ``request`` (for form() and json()), refusing oversized ones."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_POST_BYTES:
+        raise _TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_POST_BYTES:
+            raise _TooLarge
+        chunks.append(chunk)
+    request._body = b"".join(chunks)  # Starlette's form() and json() read this copy
+
+
+def _refusal(records: list[dict[str, Any]]) -> str | None:
+    """Why the drain would reject one of ``records`` (numbered from 1), or None."""
+    for number, record in enumerate(records, start=1):
+        body = record.get("body")
+        if isinstance(body, str) and len(body) > MAX_BODY_CHARS:
+            return (
+                f"message {number}: the body has {len(body):,} characters"
+                f" (at most {MAX_BODY_CHARS:,})"
+            )
+        why = check_record(record)
+        if why is not None:
+            return f"message {number}: {why}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -110,9 +152,26 @@ def create_app(config: ReceiverConfig) -> Starlette:
     inbox = Inbox(config.inbox_dir)
     drainer = Drainer(config, inbox)
 
-    def accept(records: list[dict[str, Any]]) -> None:
+    def accept(records: list[dict[str, Any]]) -> Response | None:
+        """Store ``records`` durably, or the 4xx answer saying why not."""
+        why = _refusal(records)
+        if why is not None:
+            return PlainTextResponse(why + "\n", status_code=422)
         inbox.append(records)
         drainer.wake.set()
+        return None
+
+    def capped(handler: Any) -> Any:
+        async def wrapper(request: Request) -> Response:
+            try:
+                await _read_capped(request)
+            except _TooLarge:
+                return PlainTextResponse(
+                    f"the post is over {MAX_POST_BYTES:,} bytes\n", status_code=413
+                )
+            return await handler(request)
+
+        return wrapper
 
     async def twilio(request: Request) -> Response:
         form = dict(await request.form())
@@ -123,7 +182,7 @@ def create_app(config: ReceiverConfig) -> Starlette:
                 return PlainTextResponse("invalid X-Twilio-Signature\n", status_code=403)
         if not form.get("From") or "Body" not in form:
             return PlainTextResponse("From and Body are required\n", status_code=400)
-        accept(
+        refused = accept(
             [
                 {
                     "received_at": _now_iso(),
@@ -137,7 +196,7 @@ def create_app(config: ReceiverConfig) -> Starlette:
                 }
             ]
         )
-        return Response("<Response/>", media_type="text/xml")
+        return refused or Response("<Response/>", media_type="text/xml")
 
     async def smsforwarder(request: Request) -> Response:
         form = dict(await request.form())
@@ -149,11 +208,13 @@ def create_app(config: ReceiverConfig) -> Starlette:
             )
             if not (hmac.compare_digest(expected, str(form.get("sign", ""))) and fresh):
                 return PlainTextResponse("invalid sign or stale timestamp\n", status_code=403)
+            if not inbox.first_use(f"smsforwarder {timestamp} {expected}", FORWARDER_WINDOW_S):
+                return PlainTextResponse("this timestamp and sign were used before\n", 403)
         body = form.get("org_content") or form.get("content")
         if not form.get("from") or body is None:
             return PlainTextResponse("from and content are required\n", status_code=400)
         to = request.query_params.get("to") or f"unknown SmsForwarder {form.get('device_mark', '')}"
-        accept(
+        refused = accept(
             [
                 {
                     "received_at": timestamp if timestamp.isdigit() else _now_iso(),
@@ -166,7 +227,7 @@ def create_app(config: ReceiverConfig) -> Starlette:
                 }
             ]
         )
-        return PlainTextResponse("ok\n")
+        return refused or PlainTextResponse("ok\n")
 
     async def generic(request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "")
@@ -176,8 +237,8 @@ def create_app(config: ReceiverConfig) -> Starlette:
             return PlainTextResponse(f"wrong or missing {SECRET_HEADER}\n", status_code=403)
         try:
             payload = await request.json()
-        except ValueError:
-            return PlainTextResponse("the body is not JSON\n", status_code=400)
+        except (ValueError, RecursionError):
+            return PlainTextResponse("the body is not JSON (or nested too deep)\n", 400)
         items = payload if isinstance(payload, list) else [payload]
         records = []
         for number, item in enumerate(items, start=1):
@@ -200,8 +261,7 @@ def create_app(config: ReceiverConfig) -> Starlette:
                     "post": item,
                 }
             )
-        accept(records)
-        return JSONResponse({"accepted": len(records)})
+        return accept(records) or JSONResponse({"accepted": len(records)})
 
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True, "waiting": inbox.waiting()})
@@ -217,9 +277,9 @@ def create_app(config: ReceiverConfig) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/twilio", twilio, methods=["POST"]),
-            Route("/smsforwarder", smsforwarder, methods=["POST"]),
-            Route("/messages", generic, methods=["POST"]),
+            Route("/twilio", capped(twilio), methods=["POST"]),
+            Route("/smsforwarder", capped(smsforwarder), methods=["POST"]),
+            Route("/messages", capped(generic), methods=["POST"]),
             Route("/health", health, methods=["GET"]),
         ],
         lifespan=lifespan,

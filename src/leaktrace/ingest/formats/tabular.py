@@ -8,11 +8,11 @@ import io
 import itertools
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from leaktrace.ingest.records import Incoming, IngestError, ReadReport
+from leaktrace.ingest.records import Incoming, IngestError, ReadReport, implausible_time
 from leaktrace.ingest.timestamps import parse_time
 
 if TYPE_CHECKING:
@@ -179,3 +179,19 @@ def _message(
         ),
         applied,
     )
+
+
+def check_record(record: dict[str, Any]) -> str | None:
+    """Why a receiver record would be rejected at import (None: it would land).
+
+    The receiver asks before it answers, so a message it acknowledges is one the drain
+    can import: the same conversion as a JSON-lines row, and the same time check.
+    """
+    from leaktrace.ingest.importer import ImportOptions
+
+    columns = {name: name for name in REQUIRED + OPTIONAL}
+    try:
+        message, _ = _message(record, "", columns, ImportOptions(format="jsonl"), UTC, 0)
+    except ValueError as exc:
+        return str(exc)
+    return implausible_time(message.received_at)
