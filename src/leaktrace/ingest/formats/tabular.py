@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 REQUIRED = ("received_at", "recipient", "sender", "body")
 OPTIONAL = ("channel", "subject", "id")
+MAX_CELL = 64 << 20
 SNIFF_BYTES = 1 << 20
 CHANNELS = {"mms": "sms", "text": "sms", "rcs": "sms", "imessage": "sms", "mail": "email"}
 
@@ -84,6 +85,9 @@ def _records(
                 continue
             yield number, record, line.rstrip("\r\n"), None
         return
+    # The csv module refuses cells over 128 KiB; a long mail body exported to CSV is
+    # bigger. Cells up to MAX_CELL read (analysis reads only a body's start).
+    csv.field_size_limit(MAX_CELL)
     header_line = text.readline()
     delimiter = "\t" if "\t" in header_line and "," not in header_line else ","
     reader = csv.DictReader(itertools.chain([header_line], text), delimiter=delimiter)
