@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,17 @@ from leaktrace import views
 from leaktrace.store import Store, default_db_path
 
 T = TypeVar("T")
+
+# What Markdown (and Streamlit's :color[] and $math$) reads anywhere in a line, and what
+# it reads only at a line's start (headings, lists, quotes).
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()!|<>~:$=&\"'])")
+_LINE_START = re.compile(r"^(\s*)([#>+\-]|\d+[.)])", re.M)
+
+
+def md(text: object) -> str:
+    """Text from a file, a spammer or a user, safe inside a Markdown string: shown, not obeyed."""
+    escaped = _MARKDOWN.sub(r"\\\1", str(text))
+    return _LINE_START.sub(lambda m: m[1] + "\\" + m[2], escaped)
 
 
 def db_path() -> Path:

@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from common import empty_store_guide, env_note, query, store
+from common import empty_store_guide, env_note, md, query, store
 from leaktrace import views
 from leaktrace.errors import LeaktraceError
 from leaktrace.evidence.csvsafe import safe_csv
@@ -98,7 +98,7 @@ if not empty_store_guide():
             try:
                 data, pack = pack_zip(store(), source, lang, pdf)
             except LeaktraceError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
             else:
                 st.session_state["pack"] = (source, lang, data, pack.manifest_sha256)
     built = st.session_state.get("pack")

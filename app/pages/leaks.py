@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from common import empty_store_guide, env_note, picked_row, query
+from common import empty_store_guide, env_note, md, picked_row, query
 from leaktrace import views
 
 st.title("Leak sources")
@@ -92,7 +92,7 @@ if not empty_store_guide():
     source = st.selectbox("Source", names, key="leak-source")
     report = next(r for r in reports if r["name"] == source)
     # Reasons quote campaign labels, which quote spam: plain text, never markdown.
-    st.subheader(f"{source}: {report['verdict']}")
+    st.subheader(f"{md(source)}: {report['verdict']}")
     st.text(report["reason"])
     timeline = pd.DataFrame(report["timeline"])
     if not timeline.empty:
@@ -119,7 +119,7 @@ if not empty_store_guide():
             format_func=lambda u: f"{u}: {units.loc[units['unit'] == u, 'label'].iat[0][:60]}",
         )
         cell = query(views.exposure_messages, source, unit)
-        st.caption(f"{len(cell)} messages of {unit} to {source}'s canaries after planting")
+        st.caption(f"{len(cell)} messages of {md(unit)} to {md(source)}'s canaries after planting")
         st.dataframe(
             cell,
             hide_index=True,

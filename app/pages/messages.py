@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from common import changed, env_note, query, store
+from common import changed, env_note, md, query, store
 from leaktrace import views
 from leaktrace.errors import LeaktraceError
 from leaktrace.ingest.by_hand import import_bytes, import_typed
@@ -44,16 +44,16 @@ with upload:
                 )
             except LeaktraceError as exc:
                 bar.empty()
-                st.error(f"{file.name}: {exc} (nothing from it was stored)")
+                st.error(f"{md(file.name)}: {md(exc)} (nothing from it was stored)")
                 continue
             bar.progress(1.0, text=f"{file.name} imported")
             st.success(
-                f"{file.name}: {result.inserted} new, {result.duplicate} duplicates,"
+                f"{md(file.name)}: {result.inserted} new, {result.duplicate} duplicates,"
                 f" {result.rejected} rejected, {result.quarantined} in quarantine,"
                 f" {result.first_party} first-party"
             )
             for problem in result.problems[:20]:
-                st.warning(problem)
+                st.warning(md(problem))
         with st.spinner("Clustering, linking campaigns, attributing…"):
             st.info(analyse(store()).summary())
         changed()
@@ -79,7 +79,7 @@ with by_hand, st.form("by-hand", clear_on_submit=True):
                 changed()
                 st.success("Added." if result.inserted else "Already stored.")
             except LeaktraceError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
 
 with pending:
     waiting = list_quarantine(store())
@@ -98,9 +98,9 @@ with pending:
                     moved = assign(store(), item.recipient, canary)
                     analyse(store())
                     changed()
-                    st.success(f"{moved} messages now belong to {canary}.")
+                    st.success(f"{moved} messages now belong to {md(canary)}.")
                 except LeaktraceError as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
 
 st.subheader("Search")
 c1, c2, c3, c4 = st.columns(4)

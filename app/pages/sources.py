@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from common import changed, env_note, query, store
+from common import changed, env_note, md, query, store
 from leaktrace import roster, views
 from leaktrace.errors import LeaktraceError
 from leaktrace.model import Field, Source, SourceCategory
@@ -44,9 +44,9 @@ with add_source, st.form("source", clear_on_submit=True):
                 ),
             )
             changed()
-            st.success(f"Added source {name}.")
+            st.success(f"Added source {md(name)}.")
         except LeaktraceError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
 
 with add_canary, st.form("canary", clear_on_submit=True):
     st.caption(
@@ -70,9 +70,12 @@ with add_canary, st.form("canary", clear_on_submit=True):
                 control=control,
             )
             changed()
-            st.success(f"{canary.label}: {canary.persona.name} ({canary.phone or canary.email})")
+            st.success(
+                f"{md(canary.label)}: {md(canary.persona.name)}"
+                f" ({md(canary.phone or canary.email)})"
+            )
         except LeaktraceError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
 
 with add_plant:
     canaries = query(views.canaries_table)
@@ -100,13 +103,13 @@ with add_plant:
                     )
                     changed()
                     st.success(
-                        f"Planted {canary_label} at {source_name}; marker:"
-                        f" {result.plant.marker or '—'}"
+                        f"Planted {md(canary_label)} at {md(source_name)}; marker:"
+                        f" {md(result.plant.marker or '—')}"
                     )
                     for warning in result.warnings:
-                        st.warning(warning)
+                        st.warning(md(warning))
                 except (LeaktraceError, KeyError, ValueError) as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
 
 with files:
     uploads = st.file_uploader(
@@ -126,9 +129,9 @@ with files:
                 changed()
                 st.success(f"Added {report.added}; unchanged {report.unchanged}.")
                 for error in report.errors:
-                    st.error(str(error))
+                    st.error(md(error))
             except LeaktraceError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
     with tempfile.TemporaryDirectory() as tmp:
         for path in export_roster(store(), Path(tmp)):
             st.download_button(f"Download {path.name}", path.read_bytes(), path.name, "text/csv")

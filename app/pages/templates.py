@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from common import done, empty_store_guide, env_note, flash, picked_row, query, store
+from common import done, empty_store_guide, env_note, flash, md, picked_row, query, store
 from leaktrace import views
 from leaktrace.errors import LeaktraceError
 from leaktrace.pipeline import analyse
@@ -64,7 +64,7 @@ if not empty_store_guide():
                         moved = merge_templates(store(), int(source), int(target))
                         analyse(store(), relink=True)
                     except LeaktraceError as exc:
-                        st.error(str(exc))
+                        st.error(md(exc))
                     else:
                         done(f"Template {source} merged into {target}: {moved} messages.")
             with st.form("split"):
@@ -76,7 +76,7 @@ if not empty_store_guide():
                         new, moved = split_template(store(), int(message))
                         analyse(store(), relink=True)
                     except LeaktraceError as exc:
-                        st.error(str(exc))
+                        st.error(md(exc))
                     else:
                         done(f"New template {new} with {moved} messages.")
     with campaigns_tab:
