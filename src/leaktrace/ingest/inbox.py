@@ -47,8 +47,8 @@ class Inbox:
         self.path = directory / INBOX
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
-        with (self.directory / ".lock").open("a") as lock:
+    def _locked(self, name: str = ".lock") -> Iterator[None]:
+        with (self.directory / name).open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -79,7 +79,15 @@ class Inbox:
         return sum(_count_lines(f) for f in files if f.exists())
 
     def drain(self, store: Store) -> list[ImportResult]:
-        """Import everything received so far into ``store``; return one result per file."""
+        """Import everything received so far into ``store``; return one result per file.
+
+        One drain at a time (the receiver's and ``ingest --inbox`` may meet): a second
+        one waits, then finds what the first left.
+        """
+        with self._locked(".drain-lock"):
+            return self._drain(store)
+
+    def _drain(self, store: Store) -> list[ImportResult]:
         with self._locked():
             if self.path.exists() and self.path.stat().st_size:
                 os.replace(self.path, self.directory / f"pending-{time.time_ns()}.jsonl")

@@ -65,6 +65,16 @@ def _index(con, threshold: float) -> TemplateIndex:
     return index
 
 
+class _Stale(Exception):
+    """Another process clustered while this one computed: its result no longer fits."""
+
+
+_STATE = (
+    "SELECT (SELECT count(*) FROM message_templates), (SELECT count(*) FROM templates),"
+    " (SELECT count(*) FROM template_skeletons)"
+)
+
+
 def cluster_messages(
     store: Store,
     *,
@@ -77,8 +87,25 @@ def cluster_messages(
     New templates are categorised from the keyword lexicon; with ``lexicon`` (extra
     keywords) every template is categorised again. Work on an incremental run is
     proportional to the new messages and templates, not to the store.
+
+    The store is not held while the texts are masked and matched (the receiver and the
+    dashboard keep working); if another process clustered meanwhile, the work is done
+    again on what it left, so two analyses at once never write the same message twice.
     """
+    for _ in range(5):
+        try:
+            return _cluster_once(store, rebuild, threshold, lexicon)
+        except _Stale:
+            continue
+    raise TemplateEditError("the templates kept changing under this run; run it again")
+
+
+def _cluster_once(
+    store: Store, rebuild: bool, threshold: float | None, lexicon: Path | None
+) -> ClusterResult:
+    """One clustering pass; ``_Stale`` when the store changed before it could be written."""
     with store.connect() as con:
+        state = con.execute(_STATE).fetchall()[0]
         stored = con.execute(
             "SELECT value FROM clustering_settings WHERE name = 'threshold'"
         ).fetchone()
@@ -143,6 +170,8 @@ def cluster_messages(
         }
     )
     with store.transaction() as con:
+        if con.execute(_STATE).fetchall()[0] != state:
+            raise _Stale
         if rebuild:
             for table_name in ("templates", "template_skeletons", "message_templates"):
                 con.execute(f"DELETE FROM {table_name}")

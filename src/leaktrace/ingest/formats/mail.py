@@ -48,9 +48,24 @@ def _received_at(message: EmailMessage, mbox_from: str | None) -> datetime:
             return when
     if message["Date"] and (when := _date(str(message["Date"]))):
         return when
-    if mbox_from and (when := _date(" ".join(mbox_from.split()[1:]))):
+    # "From sender@example.org Mon Jan  5 10:00:00 2026": the time follows the address.
+    if mbox_from and (when := _date(" ".join(mbox_from.split()[2:]))):
         return when
     raise ValueError("no Received, Date or mbox From line gives a readable time")
+
+
+def _decode(payload: bytes, charset: str | None) -> str:
+    """Bytes in a declared charset; an unknown one (x-gbk, unknown-8bit) falls back to
+    the name without its "x-", then UTF-8, keeping what cannot be read as U+FFFD."""
+    names = [charset, charset[2:] if charset and charset.lower().startswith("x-") else None]
+    for name in (*names, "utf-8"):
+        if not name:
+            continue
+        try:
+            return payload.decode(name, "replace")
+        except LookupError:
+            continue
+    return payload.decode("utf-8", "replace")
 
 
 def _text(message: EmailMessage) -> str:
@@ -61,7 +76,7 @@ def _text(message: EmailMessage) -> str:
         content = part.get_content()
     except (LookupError, UnicodeError):
         payload = part.get_payload(decode=True) or b""
-        content = payload.decode(part.get_content_charset() or "utf-8", "replace")
+        content = _decode(payload, part.get_content_charset())
     if not isinstance(content, str):
         return ""
     if part.get_content_subtype() == "html":

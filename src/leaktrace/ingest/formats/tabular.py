@@ -7,6 +7,7 @@ import csv
 import io
 import itertools
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,10 +81,13 @@ def _records(
             except json.JSONDecodeError as exc:
                 yield number, None, line, f"not JSON ({exc.msg})"
                 continue
+            except RecursionError:
+                yield number, None, line[:200], "JSON nested too deep"
+                continue
             if not isinstance(record, dict):
                 yield number, None, line, "not a JSON object"
                 continue
-            yield number, record, line.rstrip("\r\n"), None
+            yield number, _without_surrogates(record), line.rstrip("\r\n"), None
         return
     # The csv module refuses cells over 128 KiB; a long mail body exported to CSV is
     # bigger. Cells up to MAX_CELL read (analysis reads only a body's start).
@@ -108,6 +112,20 @@ def _records(
             yield reader.line_num, None, raw, "more cells than the header has columns"
             continue
         yield reader.line_num, row, raw, None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(value: Any) -> Any:
+    """A JSON value with lone surrogates (``"\\ud800"``) kept as U+FFFD: no text holds them."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {k: _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    return value
 
 
 def read_tabular(
