@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-quick lint format bench clean chromium
+.PHONY: demo test test-quick fuzz lint format bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: $(STAMP) chromium
 # pack tests still print PDFs with chromium.
 test-quick: $(STAMP) chromium
 	$(BIN)/python -m pytest -m "not slow and not browser"
+
+# The fuzz properties of tests/test_fuzz_readers.py with 3,000 examples each (make test
+# runs 40); prints how many inputs each reader was given.
+fuzz: $(STAMP)
+	LEAKTRACE_FUZZ_EXAMPLES=3000 $(BIN)/python -m pytest -m fuzz -s -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

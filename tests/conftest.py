@@ -5,10 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from typer.testing import CliRunner
 
 from leaktrace.cli import app
 from leaktrace.store import Store
+
+# Property tests import real files into real stores: no per-example deadline.
+settings.register_profile(
+    "leaktrace",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile("leaktrace")
 
 
 @pytest.fixture

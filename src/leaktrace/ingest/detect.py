@@ -11,6 +11,7 @@ from leaktrace.ingest.records import IngestError
 FORMATS = ("smsbackup", "ios", "mbox", "eml", "csv", "jsonl")
 _HEADER = re.compile(r"^[A-Za-z][A-Za-z0-9-]*:", re.MULTILINE)
 _MAIL_ONLY = ("received:", "message-id:", "delivered-to:", "return-path:")
+_BY_SUFFIX = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv"}
 
 
 def _head_text(head: bytes) -> str:
@@ -40,6 +41,10 @@ def detect_format(path: Path) -> str:
     first_lines = lower.splitlines()[:40]
     if _HEADER.match(text) and any(line.startswith(_MAIL_ONLY) for line in first_lines):
         return "eml"
+    # A CSV or JSON-lines file is told by a weak sign (a brace, a comma) that one broken
+    # first row hides; its name says it better.
+    if path.suffix.lower() in _BY_SUFFIX:
+        return _BY_SUFFIX[path.suffix.lower()]
     if text.startswith(("{", "[")):
         return "jsonl"
     first = text.splitlines()[0] if text else ""
