@@ -18,6 +18,10 @@ def _written(pack: Pack) -> None:
     say(f"wrote {len(pack.files) + 1} files to {pack.folder} ({pack.messages} messages)")
     say(f"chain head: message {pack.chain_head[0]}, {pack.chain_head[1]}")
     say(
+        "Keep the chain head too: `leaktrace verify --pack DIR --head "
+        f"{pack.chain_head[0]}:{pack.chain_head[1]}` shows that no newest message was dropped."
+    )
+    say(
         f"manifest SHA-256: [bold]{pack.manifest_sha256}[/bold]\n"
         "Keep this value apart from the pack (send it with the complaint, note it down):"
         " with it, anyone can show later that the pack is the one you made."
@@ -61,12 +65,25 @@ def verify_command(
         Path | None,
         typer.Option("--pack", help="Check an evidence pack or export instead of the store."),
     ] = None,
+    head: Annotated[
+        str | None,
+        typer.Option(
+            "--head",
+            help="The chain head kept when the pack or export was made (ID:SHA256): "
+            "without it, dropping the newest messages goes unseen.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Re-check the hash chain; name every altered, missing or added record. Exit 1 if any."""
-    from leaktrace.evidence.verify import verify_pack, verify_store
+    from leaktrace.evidence.verify import head_problems, verify_pack, verify_store
 
-    result = verify_pack(pack) if pack else verify_store(store_from(ctx))
+    if pack:
+        result = verify_pack(pack, head)
+    else:
+        result = verify_store(store_from(ctx))
+        if head is not None:
+            result.problems += head_problems(head, result.head_id, result.head_sha256)
     if as_json:
         print_json(result.as_dict())
     else:

@@ -200,8 +200,13 @@ def _file_digests(rows: Iterable[dict], where: str) -> tuple[list[tuple[int, str
     return found, problems
 
 
-def verify_pack(pack: Path) -> Verification:
-    """Check a pack's files against its manifest and its message tables against its chain."""
+def verify_pack(pack: Path, head: str | None = None) -> Verification:
+    """Check a pack's files against its manifest and its message tables against its chain.
+
+    ``head`` is the chain head printed when the pack was made (``ID:SHA256``, or the
+    SHA-256 alone), kept apart from the pack: without it, a pack whose last messages
+    were dropped and whose manifest was rewritten is consistent again.
+    """
     manifest_path = pack / MANIFEST
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -214,6 +219,9 @@ def verify_pack(pack: Path) -> Verification:
         raise PackError(
             f"{manifest_path}: not a readable evidence-pack manifest ({exc!r})"
         ) from exc
+    if head is not None:
+        result.problems += head_problems(head, result.head_id, result.head_sha256)
+    declared = manifest.get("messages")
     for name, entry in listed.items():
         path = pack / name
         if not path.is_file():
@@ -236,6 +244,12 @@ def verify_pack(pack: Path) -> Verification:
         result.problems.append(Problem("altered", CHAIN_CSV, None, f"unreadable ({exc})"))
         return result
     result.problems += _broken_links(rows, CHAIN_CSV)
+    last = (int(rows[-1][0]), rows[-1][3]) if rows else (0, GENESIS)
+    if rows and last != (result.head_id, result.head_sha256):
+        result.problems.append(
+            Problem("chain", CHAIN_CSV, last[0], "its last link is not the manifest's head")
+        )
+    counts = [(CHAIN_CSV, len(rows))]
     expected = {int(message_id): record for message_id, _, record, _ in rows}
     for name in MESSAGE_FILES:
         path = pack / name
@@ -249,4 +263,24 @@ def verify_pack(pack: Path) -> Verification:
         result.checked = max(result.checked, len(found))
         result.problems += problems
         result.problems += _compare(expected, found, name)
+        counts.append((name, len(found)))
+    if isinstance(declared, int) and not isinstance(declared, bool):
+        result.problems += [
+            Problem("count", name, None, f"{n:,} messages, the manifest says {declared:,}")
+            for name, n in counts
+            if n != declared
+        ]
     return result
+
+
+def head_problems(given: str, head_id: int, head_sha256: str) -> list[Problem]:
+    """A chain head found against the one kept apart (``ID:SHA256`` or ``SHA256``)."""
+    message, _, digest = given.strip().rpartition(":")
+    if digest.lower() == head_sha256 and (not message or message == str(head_id)):
+        return []
+    return [
+        Problem(
+            "chain", "head", head_id,
+            f"the chain head {head_id}:{head_sha256} is not the one kept ({given.strip()})",
+        )
+    ]  # fmt: skip
