@@ -29,6 +29,7 @@ from leaktrace.store.chain import (
     record_digest,
     record_digests,
 )
+from leaktrace.store.roster_chain import roster_problems
 
 
 class PackError(LeaktraceError, ValueError):
@@ -94,7 +95,7 @@ def _compare(
 
 
 def verify_store(store: Store) -> Verification:
-    """Recompute every message's digest and the chain; name what was altered or added."""
+    """Recompute every message's and roster row's digest and both chains; name what differs."""
     result = Verification()
     with store.connect() as con:
         result.head_id, result.head_sha256 = head(con)
@@ -105,6 +106,7 @@ def verify_store(store: Store) -> Verification:
         raw_altered = con.execute(
             "SELECT id FROM messages WHERE sha256(raw) <> raw_sha256 ORDER BY id"
         ).fetchall()
+        roster = roster_problems(con)
     result.checked = len(found)
     expected = {message_id: record for message_id, record, _ in chain}
     result.problems += _compare(expected, found, "store")
@@ -118,6 +120,10 @@ def verify_store(store: Store) -> Verification:
         for (message_id, record, value), before in zip(chain, previous, strict=False)
     )
     result.problems.sort(key=lambda p: (p.record or 0, p.kind))
+    # The roster facts a verdict rests on: a plant's date and marker, a source's senders.
+    result.problems += [
+        Problem(kind, f"store: {what}", row_id, detail) for kind, what, row_id, detail in roster
+    ]
     return result
 
 

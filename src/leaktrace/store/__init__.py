@@ -22,10 +22,12 @@ from leaktrace.store.connection import (
     transaction,
 )
 from leaktrace.store.migrations import current_version, migrate
+from leaktrace.store.roster_chain import extend_roster_chain
 
 __all__ = ["Store", "StoreBusy", "TransactionAborted", "default_db_path"]
 
 CHAIN_MIGRATION = 9  # the hash chain: messages already imported are chained once
+ROSTER_CHAIN_MIGRATION = 12  # the roster chain: sources, canaries, plants chained once
 
 
 def default_db_path() -> Path:
@@ -186,3 +188,6 @@ class Store:
         if CHAIN_MIGRATION in applied:
             with transaction(con):
                 extend_chain(con)
+        if ROSTER_CHAIN_MIGRATION in applied:
+            with transaction(con):
+                extend_roster_chain(con)
