@@ -70,7 +70,7 @@ body = st.text(st.characters(codec="utf-8", exclude_characters="\r"), max_size=6
 
 @EXAMPLES
 @given(bad=st.text(max_size=80), position=st.integers(0, 5))
-def test_csv_and_jsonl_lose_no_record_after_a_bad_row(store, bad, position):
+def test_jsonl_loses_no_record_after_a_bad_row(store, bad, position):
     good = [
         {"recipient": PHONE, "sender": f"1069{i}", "received_at": f"2026-01-0{i + 1}T10:00:00Z",
          "body": f"row {i}"}
