@@ -80,6 +80,18 @@ def test_a_forged_manifest_listing_paths_outside_the_folder_deletes_nothing(stor
     assert victim.read_text() == "keep me" and (folder / "chain.csv").is_file()
 
 
+def test_a_link_in_an_earlier_pack_folder_stops_the_replacement(store, tmp_path):
+    folder = tmp_path / "pack"
+    export_study(store, folder)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "thesis.txt").write_text("keep me")
+    (folder / "data" / "linked").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(ReportError, match="linked"):
+        export_study(store, folder)
+    assert (elsewhere / "thesis.txt").read_text() == "keep me"
+
+
 def test_out_pointing_at_a_file_is_one_clear_line(store, tmp_path, cli, monkeypatch):
     target = tmp_path / "report.txt"
     target.write_text("keep me")

@@ -64,7 +64,8 @@ def _prepare(out: Path) -> bool:
     if not out.exists():
         out.mkdir(parents=True)
         return True
-    present = sorted(p for p in out.rglob("*") if not p.is_dir())
+    # A link counts as a file (never followed): one the manifest does not list stops us.
+    present = sorted(p for p in out.rglob("*") if p.is_symlink() or not p.is_dir())
     if not present:
         return False
     listed = _earlier_pack_files(out)
@@ -76,7 +77,9 @@ def _prepare(out: Path) -> bool:
         )
     for path in present:
         path.unlink()
-    for folder in sorted((p for p in out.rglob("*") if p.is_dir()), reverse=True):
+    for folder in sorted(
+        (p for p in out.rglob("*") if p.is_dir() and not p.is_symlink()), reverse=True
+    ):
         if not any(folder.iterdir()):
             folder.rmdir()
     return False
