@@ -146,3 +146,26 @@ def test_two_analyses_at_once_give_each_message_one_template(study, tmp_path):
         assert con.execute(
             "SELECT count(*), count(DISTINCT message_id) FROM message_templates"
         ).fetchone() == (3000, 3000)
+
+
+def test_a_merge_by_hand_changes_what_a_concurrent_clustering_read(study, tmp_path):
+    """The clustering pass redoes its work when a merge moved messages meanwhile."""
+    from leaktrace.templates.cluster import _STATE, cluster_messages, merge_templates
+
+    path = tmp_path / "m.jsonl"
+    bodies = ["您有30000元备用金额度，回T退订", "Win a free iPhone now, reply YES"]
+    path.write_text(
+        "".join(
+            json.dumps({"recipient": PHONE, "sender": "10690001", "body": b,
+                        "received_at": f"2026-01-05T10:00:0{i}Z"}, ensure_ascii=False) + "\n"
+            for i, b in enumerate(bodies)
+        )
+    )  # fmt: skip
+    import_file(study, path, ImportOptions())
+    cluster_messages(study)
+    with study.connect() as con:
+        before = con.execute(_STATE).fetchall()[0]
+        ids = [r[0] for r in con.execute("SELECT id FROM templates ORDER BY id").fetchall()]
+    merge_templates(study, ids[1], ids[0])
+    with study.connect() as con:
+        assert con.execute(_STATE).fetchall()[0] != before

@@ -89,3 +89,15 @@ def test_a_roster_imported_in_one_transaction_is_chained(tmp_path):
     store = Store(tmp_path / "s.duckdb")
     import_roster(store, find_sample_data(), ZoneInfo("Asia/Shanghai"))
     assert problems(store) == []
+
+
+def test_a_row_slipped_in_by_hand_stays_named_after_later_roster_steps(study):
+    with study.connect() as con:
+        con.execute(
+            "INSERT INTO plants (id, canary_id, source_id, planted_at, fields) VALUES"
+            " (77, 3, 1, TIMESTAMPTZ '2025-01-01 00:00:00+00', ['phone'])"
+        )
+    roster.add_source(study, Source(name="商城", category=SourceCategory.ECOMMERCE))
+    roster.new_canary(study, phone="+8613800138009", label="canary-009", seed=9)
+    roster.plant(study, "canary-009", "商城", datetime(2026, 2, 1, tzinfo=UTC))
+    assert problems(study) == [("added", "store: plant", 77)]

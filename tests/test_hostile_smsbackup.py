@@ -173,3 +173,60 @@ def test_any_body_text_is_repaired_or_rejected_and_never_ends_the_file(body):
 def test_repair_keeps_well_formed_text_as_it_is():
     text = "&amp;&lt;&gt;&quot;&apos;&#20320;&#x597D;&#128526; 你好 \t"
     assert repair_xml_text(text) == (text, 0)
+
+
+def _raw_backup(tmp_path, records: list[str]) -> object:
+    path = tmp_path / "raw.xml"
+    path.write_text(HEAD + "".join(f"{r}\n" for r in records) + "</smses>\n")
+    return path
+
+
+def _ok(i: int) -> str:
+    return f'  <sms protocol="0" address="+1" date="{T0 + i}" type="1" body="msg {i}" />'
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {4: f'  <sms protocol="0" address="x" date="{T0}" type="1" body="broken"'},  # no />
+        {3: f'  <sms address="x" date="{T0}" type="1" body="broken />',
+         6: f'  <sms address="x" date="{T0}" type="1" body="broken2 />'},  # quotes rebalance
+        {4: f'  <sms address="x" date="{T0}" type="1" body="a" <b />',
+         5: f'  <sms address="x" date="{T0}" type="1" body="b />'},
+    ],
+)  # fmt: skip
+def test_the_broken_record_is_the_one_blamed_and_no_good_neighbour_is_lost(tmp_path, broken):
+    lines = [broken.get(n, _ok(n)) for n in range(3, 11)]
+    messages, report = read(_raw_backup(tmp_path, lines))
+    good = [n for n in range(3, 11) if n not in broken]
+    assert [m.line for m in messages] == good
+    assert sorted(int(p.split(":")[1]) for p in report.problems) == sorted(broken)
+
+
+def test_a_broken_multiline_mms_is_blamed_at_its_first_line(tmp_path):
+    mms = [
+        f'  <mms date="{T0}" msg_box="1" address="10690000">',
+        '    <parts><part ct="text/plain" text="bro"ken" /></parts>',
+        "  </mms>",
+    ]
+    messages, report = read(_raw_backup(tmp_path, [_ok(3), *mms, _ok(7)]))
+    assert [m.line for m in messages] == [3, 7]
+    assert [int(p.split(":")[1]) for p in report.problems] == [4]
+
+
+@pytest.mark.parametrize("short", range(1, 25))
+def test_a_span_read_in_blocks_ends_with_one_closing_tag(tmp_path, monkeypatch, short):
+    """Whatever the block size, a span (as parallel reads cut them) parses cleanly."""
+    from leaktrace.ingest.formats import smsbackup
+
+    path = backup(tmp_path, [f"m{i}" for i in range(40)])
+    spans = smsbackup.plan_spans(path, 2)
+    assert len(spans) == 2
+    size = len(spans[0].prefix) + spans[0].end - spans[0].start + len(spans[0].suffix)
+    monkeypatch.setattr(smsbackup, "BLOCK", max(64, size - short))
+    found = []
+    for span in spans:
+        report = ReadReport()
+        found += [m.body for m in read_backup(path, report, span=span)]
+        assert report.problems == [] and report.stopped_at is None
+    assert found == [f"m{i}" for i in range(40)]

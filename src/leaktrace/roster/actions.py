@@ -105,7 +105,7 @@ def add_source(store: Store, source: Source) -> Source:
             raise RosterError(f"a source named {source.name!r} already exists")
         added = sql.insert_source(con, source)
         store.defer("reflag", _reflag, None)  # its sender IDs may mark stored messages
-        store.defer("roster-chain", extend_roster_chain)
+        store.defer("roster-chain", extend_roster_chain, ("source", added.id))
     return added
 
 
@@ -202,7 +202,7 @@ def _insert_canary(
     canary = Canary(label=label, persona=persona, phone=phone, email=email, is_control=control)
     added = sql.insert_canary(con, canary)
     store.defer("rematch", rematch_quarantine)  # messages that came before the canary
-    store.defer("roster-chain", extend_roster_chain)
+    store.defer("roster-chain", extend_roster_chain, ("canary", added.id))
     return added
 
 
@@ -300,5 +300,5 @@ def _insert_plant(
     )
     planted = sql.insert_plant(con, canary, source, record)
     store.defer("reflag", _reflag, canary.id)
-    store.defer("roster-chain", extend_roster_chain)
+    store.defer("roster-chain", extend_roster_chain, ("plant", planted.id))
     return PlantResult(planted, warnings)

@@ -190,4 +190,4 @@ class Store:
                 extend_chain(con)
         if ROSTER_CHAIN_MIGRATION in applied:
             with transaction(con):
-                extend_roster_chain(con)
+                extend_roster_chain(con)  # every row there is: the store's roster so far

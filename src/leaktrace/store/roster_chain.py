@@ -68,8 +68,15 @@ def _digests(con: duckdb.DuckDBPyConnection, kind: str) -> dict[int, str]:
     return {int(row_id): digest for row_id, digest in rows}
 
 
-def extend_roster_chain(con: duckdb.DuckDBPyConnection, _items: list | None = None) -> int:
-    """Chain every roster row not chained yet; return how many. Fits ``Store.defer``."""
+def extend_roster_chain(
+    con: duckdb.DuckDBPyConnection, rows: list[tuple[str, int]] | None = None
+) -> int:
+    """Chain the roster ``rows`` (kind, id) just added, or with None every row not chained
+    yet (a store upgraded to the chain); return how many. Fits ``Store.defer``.
+
+    Roster steps name the rows they added: a row slipped into the store by hand stays
+    unchained, and ``verify`` keeps naming it, however many rows are added after it.
+    """
     if not _has_chain(con):
         return 0  # a store before migration 012: chained when it is upgraded
     last = con.execute(
@@ -78,9 +85,10 @@ def extend_roster_chain(con: duckdb.DuckDBPyConnection, _items: list | None = No
     seq, previous = (int(last[0][0]), str(last[0][1])) if last else (0, GENESIS)
     chained = set(con.execute("SELECT kind, row_id FROM roster_chain").fetchall())
     added = []
+    wanted = None if rows is None else set(rows)
     for kind in KINDS:
         for row_id, digest in sorted(_digests(con, kind).items()):
-            if (kind, row_id) in chained:
+            if (kind, row_id) in chained or (wanted is not None and (kind, row_id) not in wanted):
                 continue
             seq += 1
             previous = link(previous, digest)

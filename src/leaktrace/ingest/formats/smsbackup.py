@@ -176,8 +176,9 @@ class _Slice:
         if left > 0:
             out += self.raw.read(min(left, self.span.end - self.raw.tell()))
             if len(out) < size:
-                out += self.tail[: size - len(out)]
-                self.tail = self.tail[size - len(out) :]
+                more = self.tail[: size - len(out)]
+                self.tail = self.tail[len(more) :]
+                out += more
         return out
 
 
@@ -318,7 +319,8 @@ class _Resuming:
     def _new_parser(self, offset: int) -> None:
         self.parser = etree.XMLPullParser(events=("end",), tag=("sms", "mms", "smses"))
         self.offset = offset  # slice line = parser line + offset
-        self.last_line = 0  # slice line of the last record the parser finished
+        # Slice line of the last record finished: a fresh parser starts on line offset + 2.
+        self.last_line = offset + 1
         self.open_starts: list[int] = []  # record starts fed and not yet finished
 
     def feed(self, first: int, text: str) -> Iterator[BackupMessage]:
@@ -337,7 +339,7 @@ class _Resuming:
                 self.parser.feed(fixed.encode("utf-8"))
             except etree.XMLSyntaxError as exc:
                 yield from self._events()
-                self._broken(exc, first)  # then go on after the broken record
+                self._broken(exc, first, text)  # then go on after the broken record
                 continue
             yield from self._events()
             stalled = self._stalled(first, text)
@@ -351,6 +353,16 @@ class _Resuming:
             )
             self.skipping_to = stalled
 
+    @staticmethod
+    def _starts(first: int, text: str) -> list[int]:
+        """The slice lines of the record starts in ``text`` (which starts at line ``first``)."""
+        starts, line, at = [], first, 0
+        for m in _RECORD_LINE.finditer(text):
+            line += text.count("\n", at, m.start())
+            at = m.start()
+            starts.append(line)
+        return starts
+
     def _stalled(self, first: int, text: str) -> int | None:
         """The first record start the parser should have finished and did not."""
         # Records do not nest: one followed by another start was fed whole. The last two
@@ -359,11 +371,7 @@ class _Resuming:
         tail = [first + text.count("\n", 0, at) for at in _last_record_starts(text, 2)]
         unfinished = [s for s in (*self.open_starts, *tail) if s > self.last_line]
         if len(unfinished) > 1:
-            starts, line, at = [], first, 0
-            for m in _RECORD_LINE.finditer(text):
-                line += text.count("\n", at, m.start())
-                at = m.start()
-                starts.append(line)
+            starts = self._starts(first, text)
             unfinished = [s for s in (*self.open_starts, *starts) if s > self.last_line]
         self.open_starts = sorted(set(unfinished))
         return self.open_starts[0] if len(self.open_starts) > 1 else None
@@ -387,9 +395,16 @@ class _Resuming:
         self.parser.feed(b"<smses>\n")
         return text[found.start() :], line
 
-    def _broken(self, exc: etree.XMLSyntaxError, fed_from: int) -> None:
-        """Reject the record where parsing failed and skip to the next one."""
-        line = max((exc.lineno or 1) + self.offset, fed_from)  # always move forward
+    def _broken(self, exc: etree.XMLSyntaxError, fed_from: int, text: str) -> None:
+        """Reject the record where parsing failed and skip to the next one.
+
+        libxml2 names the line where it noticed the error, often the next record's; the
+        broken record is the first one that started after the last one finished.
+        """
+        noticed = (exc.lineno or 1) + self.offset
+        starts = self._starts(fed_from, text)
+        unfinished = [s for s in (*self.open_starts, *starts) if self.last_line < s <= noticed]
+        line = min(unfinished) if unfinished else max(noticed, fed_from)
         if not self.opened or (self.records == 0 and line <= 2):
             raise SmsBackupError(
                 f"{self.path.name} is not an SMS Backup & Restore XML file ({exc.msg})"
