@@ -23,15 +23,20 @@ def from_epoch(seconds: float, epoch: datetime = datetime(1970, 1, 1, tzinfo=UTC
         raise ValueError(f"{seconds:g} seconds after {epoch:%Y-%m-%d} is no time") from None
 
 
+def epoch_number(text: str) -> int:
+    """The integer an epoch column holds; a ValueError for one too long to be a time."""
+    if len(text) > 20:
+        raise ValueError(f"{text[:24]}… is no time (an epoch of {len(text)} digits)")
+    return int(text)
+
+
 def parse_time(value: str, tz: tzinfo) -> tuple[datetime, bool]:
     """An aware time from ISO 8601, epoch seconds/ms or a common layout; True if ``tz`` applied."""
     text = value.strip()
     if not text:
         raise ValueError("no time given")
     if text.lstrip("-").isdigit():
-        if len(text) > 20:
-            raise ValueError(f"{text[:24]}… is no time (an epoch of {len(text)} digits)")
-        number = int(text)
+        number = epoch_number(text)
         seconds = number / 1000 if abs(number) >= 10**11 else number
         return from_epoch(seconds), False
     try:
