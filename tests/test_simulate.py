@@ -1,5 +1,6 @@
 import csv
 import filecmp
+import hashlib
 import json
 import mailbox
 import re
@@ -213,9 +214,178 @@ def test_sample_study_roster_imports_cleanly(store):
         (["--leak-share", "1.5"], "--leak-share must be between 0 and 1"),
         (["--languages", "fr"], "--languages takes zh, en"),
         (["--days", "0"], "must be at least 1"),
+        (["--small-leak-share", "2"], "--small-leak-share must be between 0 and 1"),
+        (["--no-markers", "--double-plant-share", "0.2"], "--no-markers cannot be combined"),
     ],
 )
 def test_impossible_settings_are_refused_in_one_line(cli, tmp_path, args, message):
     code, output = cli("simulate", str(tmp_path / "x"), *args)
     assert code == 1
     assert message in output and "Traceback" not in output
+
+
+# The second world: knobs the attribution was not tuned on.
+WORLD2 = SimConfig(seed=5, sources=6, canaries_per_source=4, controls=5, days=30, email_share=0.3)
+_KNOBS_AT_DEFAULT = {
+    "roster_ids": True,
+    "flag_controls": True,
+    "small_campaigns": 0,
+    "own_marketing_share": 0.0,
+    "small_leak_share": 0.0,
+    "markers": True,
+}
+
+
+def _run(tmp_path: Path, **knobs) -> tuple[Path, dict]:
+    directory = tmp_path / "w2"
+    simulate(replace(WORLD2, **knobs), directory)
+    return directory, json.loads((directory / "truth.json").read_text("utf-8"))
+
+
+def _rows(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _digests(directory: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_second_world_knobs_at_their_defaults_change_no_byte(study, tmp_path):
+    directory, _, truth = study
+    simulate(replace(SMALL, **_KNOBS_AT_DEFAULT), tmp_path / "explicit")
+    assert _digests(directory) == _digests(tmp_path / "explicit")
+    assert not set(_KNOBS_AT_DEFAULT) & set(truth["config"])
+
+
+def test_world_knobs_leave_the_roster_and_the_leaks_alone(tmp_path):
+    base, base_truth = _run(tmp_path / "base")
+    other, truth = _run(tmp_path / "other", small_campaigns=3, own_marketing_share=0.5)
+    for name in ("sources.csv", "canaries.csv", "plants.csv"):
+        assert (base / name).read_bytes() == (other / name).read_bytes(), name
+    assert truth["sources"] != base_truth["sources"]  # the own-marketing entries
+    for mine, theirs in zip(truth["sources"], base_truth["sources"], strict=True):
+        assert (mine["leaked"], mine["leak"]) == (theirs["leaked"], theirs["leak"])
+    assert truth["config"]["small_campaigns"] == 3
+
+
+def test_without_roster_ids_sources_list_no_sender_but_verification_still_comes(tmp_path):
+    directory, truth = _run(tmp_path, roster_ids=False)
+    rows = _rows(directory / "sources.csv")
+    assert rows and all(r["sender_ids"] == r["signatures"] == "" for r in rows)
+    assert all(r["name"] and r["category"] and r["url"] for r in rows)
+    verified = {
+        (m["canary"], m["source"])
+        for m in truth["messages"]
+        if m["template"].startswith("fp-verification")
+    }
+    assert verified == {(p["canary"], p["source"]) for p in truth["plants"]}
+
+
+def test_unflagged_controls_look_like_unplanted_canaries(tmp_path):
+    directory, truth = _run(tmp_path, flag_controls=False)
+    assert {r["is_control"] for r in _rows(directory / "canaries.csv")} == {"false"}
+    controls = set(truth["controls"])
+    assert len(controls) == WORLD2.controls
+    assert not controls & {p["canary"] for p in truth["plants"]}
+    assert not controls & {r["canary"] for r in _rows(directory / "plants.csv")}
+
+
+def test_small_campaigns_reach_two_to_five_phones_on_one_day_and_leak_nothing(tmp_path):
+    _, plain = _run(tmp_path / "plain")
+    _, truth = _run(tmp_path / "small", small_campaigns=6)
+    small = [c for c in truth["campaigns"] if c["kind"] == "small"]
+    assert len(small) == 6
+    sent = [m for m in truth["messages"] if m["kind"] == "small"]
+    for campaign in small:
+        mine = [m for m in sent if m["campaign"] == campaign["id"]]
+        assert 2 <= len({m["canary"] for m in mine}) == len(mine) <= 5
+        assert sorted(m["canary"] for m in mine) == sorted(campaign["canaries"])
+        assert len({m["received_at_ms"] // 86_400_000 for m in mine}) == 1
+        assert all(m["channel"] == "sms" and m["source"] is None for m in mine)
+        assert {m["template"] for m in mine} == set(campaign["templates"])
+        assert all(m["sender"].startswith(campaign["channels"][0]) for m in mine)
+    assert len(sent) == sum(len(c["canaries"]) for c in small)
+    leaked = [(s["name"], s["leaked"], s["leaked_canaries"]) for s in truth["sources"]]
+    assert leaked == [(s["name"], s["leaked"], s["leaked_canaries"]) for s in plain["sources"]]
+
+
+def test_own_marketing_reaches_every_canary_of_the_source_from_a_second_number(tmp_path):
+    directory, truth = _run(tmp_path, own_marketing_share=0.5)
+    roster = {r["name"]: r for r in _rows(directory / "sources.csv")}
+    bodies = {
+        (r["recipient"], r["sender"], r["received_at"]): r["body"]
+        for r in _rows(directory / "messages.csv")
+    }
+    chosen = [s for s in truth["sources"] if "own_marketing" in s]
+    assert len(chosen) == round(0.5 * WORLD2.sources)
+    for source in chosen:
+        own = source["own_marketing"]
+        assert own["channel"] not in roster[source["name"]]["sender_ids"].split(";")
+        assert 2 <= len(own["days"]) <= 4
+        planted = {p["canary"] for p in truth["plants"] if p["source"] == source["name"]}
+        sent = [
+            m
+            for m in truth["messages"]
+            if m["template"].startswith("fp-own-marketing") and m["source"] == source["name"]
+        ]
+        assert {m["canary"] for m in sent} == planted == set(own["canaries"])
+        assert all(m["kind"] == "first_party" for m in sent)
+        assert {m["sender"] for m in sent} <= {own["channel"], own["email_sender"]}
+        signature = roster[source["name"]]["signatures"]
+        assert signature in (f"【{source['name']}】", f"[{source['name']}]")
+        texts = [body for (_, sender, _), body in bodies.items() if sender == own["channel"]]
+        assert texts or all(m["channel"] == "email" for m in sent)
+        for text in texts:
+            assert text.startswith(signature) and source["name"] in text[len(signature) :]
+
+
+def test_small_leaks_sell_exactly_two_canaries_of_the_source(tmp_path):
+    _, truth = _run(tmp_path, small_leak_share=1.0, leak_share=0.5)
+    planted = {(p["canary"], p["source"]) for p in truth["plants"]}
+    leakers = [s for s in truth["sources"] if s["leaked"]]
+    assert len(leakers) == 3
+    for source in leakers:
+        assert source["leak"]["small"] is True
+        sold = [c for sale in source["leak"]["sales"] for c in sale["canaries"]]
+        assert len(sold) == len(set(sold)) == 2 == len(source["leaked_canaries"])
+        assert all((c, source["name"]) in planted for c in sold)
+    reached = {(m["canary"], m["source"]) for m in truth["messages"] if m["kind"] == "campaign"}
+    assert reached <= {(c, s["name"]) for s in leakers for c in s["leaked_canaries"]}
+
+
+def test_without_markers_plants_carry_the_plain_name_and_address(tmp_path):
+    directory, truth = _run(tmp_path, markers=False, email_share=0.5)
+    names = {r["label"]: r["name"] for r in _rows(directory / "canaries.csv")}
+    emails = {r["label"]: r["email"] for r in _rows(directory / "canaries.csv")}
+    plants = _rows(directory / "plants.csv")
+    assert any(p["email_used"] for p in plants)
+    for plant in plants:
+        assert plant["name_used"] == names[plant["canary"]]
+        assert plant["email_used"] in ("", emails[plant["canary"]])
+        assert "+" not in plant["email_used"]
+    used = {m["name_used"] for m in truth["messages"] if m["kind"] == "campaign"}
+    assert used and used <= set(names.values())
+
+
+def test_second_world_options_reach_the_config(cli, tmp_path):
+    code, output = cli(
+        "simulate", str(tmp_path / "w2"), "--sources", "4", "--canaries-per-source", "2",
+        "--controls", "3", "--days", "30", "--background-rate", "0.05",
+        "--no-roster-ids", "--no-flag-controls", "--small-campaigns", "2",
+        "--own-marketing-share", "0.5", "--small-leak-share", "1", "--no-markers",
+    )  # fmt: skip
+    assert code == 0, output
+    config = json.loads((tmp_path / "w2" / "truth.json").read_text("utf-8"))["config"]
+    assert {k: config[k] for k in _KNOBS_AT_DEFAULT} == {
+        "roster_ids": False,
+        "flag_controls": False,
+        "small_campaigns": 2,
+        "own_marketing_share": 0.5,
+        "small_leak_share": 1.0,
+        "markers": False,
+    }

@@ -54,6 +54,24 @@ def simulate_command(
     messages: Annotated[
         int | None, typer.Option(help="Scale volumes to about this many messages.")
     ] = None,
+    roster_ids: Annotated[
+        bool, typer.Option(help="List sources' sender ids and signatures in sources.csv.")
+    ] = _D.roster_ids,
+    flag_controls: Annotated[
+        bool, typer.Option(help="Mark controls is_control in canaries.csv.")
+    ] = _D.flag_controls,
+    small_campaigns: Annotated[
+        int, typer.Option(help="Extra one-day campaigns reaching 2-5 random phones each.")
+    ] = _D.small_campaigns,
+    own_marketing_share: Annotated[
+        float, typer.Option(help="Share of sources marketing to their canaries from a 2nd number.")
+    ] = _D.own_marketing_share,
+    small_leak_share: Annotated[
+        float, typer.Option(help="Share of leaking sources that leak only two canaries.")
+    ] = _D.small_leak_share,
+    markers: Annotated[
+        bool, typer.Option(help="Give plants name-spelling and plus-tag markers.")
+    ] = _D.markers,
 ) -> None:
     """Write a simulated study with ground truth in the real import formats."""
     from leaktrace.sim.simulate import simulate
@@ -77,6 +95,12 @@ def simulate_command(
         email_share=email_share,
         double_plant_share=double_plant_share,
         messages=messages,
+        roster_ids=roster_ids,
+        flag_controls=flag_controls,
+        small_campaigns=small_campaigns,
+        own_marketing_share=own_marketing_share,
+        small_leak_share=small_leak_share,
+        markers=markers,
     )
     began = time.perf_counter()
     result = simulate(config, out)

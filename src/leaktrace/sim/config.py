@@ -33,6 +33,14 @@ class SimConfig:
     messages: int | None = None
     mms_share: float = 0.02
     emoji_refs_share: float = 0.3
+    # Knobs of a "second world" the attribution was not tuned on. At their defaults
+    # they draw nothing, so a seed gives the same bytes as before they existed.
+    roster_ids: bool = True
+    flag_controls: bool = True
+    small_campaigns: int = 0
+    own_marketing_share: float = 0.0
+    small_leak_share: float = 0.0
+    markers: bool = True
 
     @property
     def planted(self) -> int:
@@ -45,6 +53,17 @@ class SimConfig:
     def t0(self) -> datetime:
         """The study's first instant (UTC)."""
         return datetime.combine(self.start, datetime.min.time(), tzinfo=UTC)
+
+
+# The knobs of a world the attribution was not tuned on; truth.json lists them only when set.
+SECOND_WORLD_KNOBS = (
+    "roster_ids",
+    "flag_controls",
+    "small_campaigns",
+    "own_marketing_share",
+    "small_leak_share",
+    "markers",
+)
 
 
 class SimulationError(LeaktraceError, ValueError):
@@ -70,6 +89,8 @@ def check_config(cfg: SimConfig) -> None:
         "--en-share": cfg.en_share,
         "--email-share": cfg.email_share,
         "--double-plant-share": cfg.double_plant_share,
+        "--own-marketing-share": cfg.own_marketing_share,
+        "--small-leak-share": cfg.small_leak_share,
     }
     problems += [f"{name} must be between 0 and 1" for name, v in shares.items() if not 0 <= v <= 1]
     if not cfg.languages or set(cfg.languages) - {"zh", "en"}:
@@ -78,5 +99,13 @@ def check_config(cfg: SimConfig) -> None:
         problems.append("--double-plant-share needs at least 2 sources")
     if cfg.background_rate < 0 or (cfg.messages is not None and cfg.messages < 0):
         problems.append("--background-rate and --messages cannot be negative")
+    if cfg.small_campaigns < 0:
+        problems.append("--small-campaigns cannot be negative")
+    if not cfg.markers and cfg.double_plant_share:
+        # Both plants would carry the plain name, a spelling the roster takes only once.
+        problems.append(
+            "--no-markers cannot be combined with --double-plant-share"
+            " (the roster takes a spelling at one source only)"
+        )
     if problems:
         raise SimulationError("; ".join(problems))

@@ -20,12 +20,14 @@ from pathlib import Path
 
 from leaktrace.model import Canary, Plant, Source, SourceCategory
 from leaktrace.roster.csvfiles import write_roster
-from leaktrace.sim.config import SimConfig
+from leaktrace.sim.config import SECOND_WORLD_KNOBS, SimConfig
 from leaktrace.sim.render import Infra, add_noise, bank, fill, signature_text
-from leaktrace.sim.world import DAY, Campaign, World, build_world
+from leaktrace.sim.world import DAY, Campaign, SimSource, World, build_world
 from leaktrace.sim.writers import CsvWriter, MboxWriter, SmsBackupWriter, TruthWriter, epoch_ms
 
 __all__ = ["SimConfig", "SimResult", "simulate"]
+
+_DEFAULTS = SimConfig()
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class Event:
     when: datetime
     contact: str
     canary: str
-    kind: str  # "campaign" | "background" | "first_party"
+    kind: str  # "campaign" | "background" | "first_party" | "small"
     campaign: str | None
     template: str
     source: str | None
@@ -87,6 +89,8 @@ def schedule(world: World, scale: float) -> Iterator[Event]:
     rng = random.Random(cfg.seed * 7919 + 1)
     contacts = [(c.phone or c.email or "", c.label) for c in world.canaries]
     background = [c for c in world.campaigns if c.kind == "background"]
+    small = [c for c in world.campaigns if c.kind == "small"]
+    own = [s for s in world.sources if s.own_sends]
     for day_index in range(cfg.days):
         day = world.t0 + DAY * day_index
         events: list[Event] = []
@@ -111,6 +115,7 @@ def schedule(world: World, scale: float) -> Iterator[Event]:
                         plant.source.name,
                     )
                 )
+        events += _fixed_sends(small, own, day)
         for campaign in world.campaigns:
             if campaign.kind != "leak" or not _runs_on(campaign, day_index):
                 continue
@@ -148,6 +153,23 @@ def schedule(world: World, scale: float) -> Iterator[Event]:
         yield from events
 
 
+def _fixed_sends(small: list[Campaign], own: list[SimSource], day: datetime) -> list[Event]:
+    """The day's small-campaign and own-marketing sends, drawn with the world."""
+    events = [
+        Event(when, contact, label, "small", c.id, c.templates[0], None)
+        for c in small
+        for when, contact, label in c.sends
+        if day <= when < day + DAY
+    ]
+    events += [
+        Event(when, p.contact, p.canary.label, "first_party", None, "fp-own-marketing", s.name)
+        for s in own
+        for when, p in s.own_sends
+        if day <= when < day + DAY
+    ]
+    return events
+
+
 def _runs_on(campaign: Campaign, day_index: int) -> bool:
     if not campaign.start_day <= day_index < campaign.end_day:
         return False
@@ -155,10 +177,10 @@ def _runs_on(campaign: Campaign, day_index: int) -> bool:
 
 
 def _count(world: World) -> tuple[int, int]:
-    """(first-party, other) messages the schedule sends at volume 1.0."""
+    """(unscaled, other) messages the schedule sends at volume 1.0."""
     first = other = 0
     for event in schedule(world, 1.0):
-        if event.kind == "first_party":
+        if event.kind in ("first_party", "small"):
             first += 1
         else:
             other += 1
@@ -182,6 +204,7 @@ class _Renderer:
             source = self.sources[event.source]
             lang = source.lang
             key = "verification" if event.template == "fp-verification" else "marketing"
+            own = event.template == "fp-own-marketing"
             texts = bank()["first_party"][key][lang]
             variant = rng.randrange(len(texts))  # the same draw as rng.choice(texts)
             text = texts[variant]
@@ -197,6 +220,8 @@ class _Renderer:
                 code=f"{rng.randrange(10**6):06d}",
             )
             sender = f"noreply@{source.mail_domain}" if email else source.sender_id
+            if own:  # its second channel, which the roster does not list
+                sender = (source.own_mail if email else source.own_channel) or sender
             return sender, source.name, body, f"{event.template}-{lang}-{variant + 1}"
         campaign = self.campaigns[event.campaign]
         template = self.templates[event.template]
@@ -215,18 +240,21 @@ class _Renderer:
 
 
 def _roster(world: World, directory: Path) -> None:
+    cfg = world.config
     sources = [
         Source(
             name=s.name,
             category=SourceCategory(s.category),
             url=s.url,
-            sender_ids=(s.sender_id, s.mail_domain),
-            signatures=(signature_text(s.name, s.lang),),
+            sender_ids=(s.sender_id, s.mail_domain) if cfg.roster_ids else (),
+            signatures=(signature_text(s.name, s.lang),) if cfg.roster_ids else (),
         )
         for s in world.sources
     ]
     canaries = [
-        Canary(c.label, world.personas[c.label], c.phone, c.email, c.is_control)
+        Canary(
+            c.label, world.personas[c.label], c.phone, c.email, c.is_control and cfg.flag_controls
+        )
         for c in world.canaries
     ]
     plants = [
@@ -236,8 +264,30 @@ def _roster(world: World, directory: Path) -> None:
     write_roster(directory, sources, canaries, plants)
 
 
+def _campaign_truth(c: Campaign) -> dict:
+    """One campaign in truth.json (a small campaign also lists whom it reached)."""
+    entry = {
+        "id": c.id,
+        "kind": c.kind,
+        "broker": None if c.broker is None else f"broker-{c.broker + 1}",
+        "lang": c.lang,
+        "templates": c.templates,
+        "signature": c.infra.signature,
+        "url_host": c.infra.url_host,
+        "reply": c.infra.reply,
+        "callback": c.infra.callback,
+        "channels": c.channels,
+    }
+    if c.kind == "small":
+        entry["canaries"] = [label for _, _, label in c.sends]
+    return entry
+
+
 def _truth_header(world: World) -> dict:
     cfg = asdict(world.config)
+    for knob in SECOND_WORLD_KNOBS:  # listed only when set: old truth files stay the same
+        if cfg[knob] == getattr(_DEFAULTS, knob):
+            del cfg[knob]
     cfg["start"] = str(cfg["start"])
     cfg["languages"] = list(cfg["languages"])
     sources = []
@@ -255,33 +305,27 @@ def _truth_header(world: World) -> dict:
                     for at, sold in s.leak.sales
                 ],
             }
+            if s.leak.small:
+                leak["small"] = True
         leaked = sorted(
             {p.canary.label for _, sold in (s.leak.sales if s.leak else []) for p in sold}
         )
-        sources.append(
-            {
-                "name": s.name,
-                "category": s.category,
-                "leaked": s.leak is not None,
-                "leak": leak,
-                "leaked_canaries": leaked,
-            }
-        )
-    campaigns = [
-        {
-            "id": c.id,
-            "kind": c.kind,
-            "broker": None if c.broker is None else f"broker-{c.broker + 1}",
-            "lang": c.lang,
-            "templates": c.templates,
-            "signature": c.infra.signature,
-            "url_host": c.infra.url_host,
-            "reply": c.infra.reply,
-            "callback": c.infra.callback,
-            "channels": c.channels,
+        entry = {
+            "name": s.name,
+            "category": s.category,
+            "leaked": s.leak is not None,
+            "leak": leak,
+            "leaked_canaries": leaked,
         }
-        for c in world.campaigns
-    ]
+        if s.own_channel:
+            entry["own_marketing"] = {
+                "channel": s.own_channel,
+                "email_sender": s.own_mail,
+                "days": [(world.t0 + DAY * d).date().isoformat() for d in s.own_days],
+                "canaries": sorted({p.canary.label for _, p in s.own_sends}),
+            }
+        sources.append(entry)
+    campaigns = [_campaign_truth(c) for c in world.campaigns]
     return {
         "config": cfg,
         "sources": sources,

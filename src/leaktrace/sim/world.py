@@ -6,6 +6,7 @@ the same world on every run; nothing depends on today's date.
 
 from __future__ import annotations
 
+import math
 import random
 import string
 from dataclasses import dataclass, field
@@ -36,6 +37,11 @@ class SimSource:
     sender_id: str
     mail_domain: str
     leak: Leak | None = None
+    # Its own marketing from a second channel the roster does not list (own_marketing_share).
+    own_channel: str | None = None
+    own_mail: str | None = None
+    own_days: list[int] = field(default_factory=list)
+    own_sends: list[tuple[datetime, SimPlant]] = field(default_factory=list)
 
 
 @dataclass
@@ -79,6 +85,7 @@ class Leak:
     delay_days: int
     brokers: list[int]
     sales: list[tuple[datetime, list[SimPlant]]] = field(default_factory=list)
+    small: bool = False  # cut down to two canaries (small_leak_share)
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ class Campaign:
     """A bulk-SMS sender's campaign, run from templates over a list (or random dialing)."""
 
     id: str
-    kind: str  # "leak" | "background"
+    kind: str  # "leak" | "background" | "small"
     broker: int | None
     lang: str
     templates: list[str]
@@ -108,6 +115,8 @@ class Campaign:
     run_every: int
     reach: float
     items: list[ListItem] = field(default_factory=list)
+    # A small campaign's sends: (when, contact, canary label), all on its one day.
+    sends: list[tuple[datetime, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -209,14 +218,16 @@ def _plant(
     names: set[str],
     persona_name: str,
     days: int,
+    markers: bool = True,
 ) -> SimPlant:
     fields = [Field.NAME, Field.EMAIL if canary.email else Field.PHONE]
     if source.category in _ID_CATEGORIES:
         fields.append(Field.ID_NUMBER)
-    name = propose_name(persona_name, names)
+    # Without markers every source gets the plain name and the plain address.
+    name = propose_name(persona_name, names) if markers else persona_name
     names.add(name)
-    email = None
-    if canary.email:
+    email = canary.email
+    if canary.email and markers:
         local, host = canary.email.split("@")
         email = f"{local}+{_slug(source.name)[:12]}@{host}"
     marketing = sorted(at + DAY * rng.uniform(3, days) for _ in range(rng.randint(1, 3)))
@@ -301,6 +312,84 @@ def _campaigns(cfg: SimConfig, rng: random.Random) -> list[Campaign]:
     return out
 
 
+def _stream(cfg: SimConfig, knob: int) -> random.Random:
+    """A second-world knob's own stream, apart from the main one (defaults draw nothing)."""
+    return random.Random(cfg.seed * 6151 + 17 + knob)
+
+
+def _shrink_leaks(cfg: SimConfig, rng: random.Random, world_sources, plants) -> None:
+    """Cut a share of the leaks down to two planted canaries of the leaking source."""
+    leakers = [s for s in world_sources if s.leak is not None]
+    for source in rng.sample(leakers, round(cfg.small_leak_share * len(leakers))):
+        leak = source.leak
+        sold = [p for _, batch in leak.sales for p in batch]
+        mine = [p for p in plants if p.source is source]
+        pool = sold if len(sold) >= 2 else mine
+        if len(pool) < 2:  # a source given one canary cannot leak two
+            continue
+        keep = {id(p) for p in rng.sample(pool, 2)}
+        leak.small = True
+        if pool is sold:
+            cut = [(when, [p for p in batch if id(p) in keep]) for when, batch in leak.sales]
+            leak.sales = [(when, batch) for when, batch in cut if batch]
+            continue
+        # Too few were sold: the two are sold together a day after the later plant.
+        chosen = [p for p in mine if id(p) in keep]
+        when = max(p.planted_at for p in chosen) + DAY * rng.uniform(1, 3)
+        if leak.kind == "batch":
+            leak.start = when
+        leak.sales = [(when, chosen)]
+
+
+def _small_campaigns(cfg: SimConfig, rng: random.Random, canaries, t0) -> list[Campaign]:
+    """Campaigns that reach 2–5 random phones once each, on one day: no leak behind them."""
+    templates = bank()["campaign"]
+    phones = [c for c in canaries if c.phone]
+    out: list[Campaign] = []
+    for n in range(cfg.small_campaigns):
+        lang = _pick_lang(cfg, rng)
+        day = rng.randrange(cfg.days)
+        campaign = Campaign(
+            id=f"sm-{n + 1}",
+            kind="small",
+            broker=None,
+            lang=lang,
+            templates=[rng.choice([t["id"] for t in templates if t["lang"] == lang])],
+            infra=_infra(rng, lang),
+            channels=[f"106{rng.choice('59')}{rng.randrange(10**6):06d}"],
+            start_day=day,
+            end_day=day + 1,
+            run_every=1,
+            reach=0.0,
+        )
+        sent = t0 + DAY * day + timedelta(hours=1, seconds=rng.randrange(12 * 3600))
+        reached = rng.sample(phones, min(len(phones), rng.randint(2, 5)))
+        campaign.sends = sorted(
+            (sent + timedelta(seconds=rng.randrange(600)), c.phone or "", c.label) for c in reached
+        )
+        out.append(campaign)
+    return out
+
+
+def _own_marketing(cfg: SimConfig, rng: random.Random, world_sources, plants, t0) -> None:
+    """A share of sources market to every canary planted there from a second channel."""
+    # Every plant falls in the study's first half, so a run in the second half reaches all.
+    days = list(range(math.ceil(cfg.days * 0.5), cfg.days)) or [cfg.days - 1]
+    for source in rng.sample(world_sources, round(cfg.own_marketing_share * len(world_sources))):
+        # "1068" + 8 digits: never the roster's 10690xxxxx or 955xx/956xx sender id.
+        source.own_channel = f"1068{rng.randrange(10**8):08d}"
+        source.own_mail = f"news@{_host(rng)}"
+        source.own_days = sorted(rng.sample(days, min(len(days), rng.randint(2, 4))))
+        mine = [p for p in plants if p.source is source]
+        for day in source.own_days:
+            sent = t0 + DAY * day + timedelta(hours=1, seconds=rng.randrange(12 * 3600))
+            for plant in mine:
+                when = sent + timedelta(seconds=rng.randrange(600))
+                if when > plant.planted_at:
+                    source.own_sends.append((when, plant))
+        source.own_sends.sort(key=lambda s: (s[0], s[1].contact))
+
+
 def _fill_lists(world_sources: list[SimSource], campaigns: list[Campaign]) -> None:
     by_broker: dict[int, list[ListItem]] = {}
     for source in world_sources:
@@ -338,13 +427,20 @@ def build_world(cfg: SimConfig) -> World:
         name = personas[canary.label].name
         home = sources[i % len(sources)]
         at = t0 + DAY * rng.uniform(0, cfg.days * 0.5)
-        plants.append(_plant(rng, canary, home, at, names, name, cfg.days))
+        plants.append(_plant(rng, canary, home, at, names, name, cfg.days, cfg.markers))
         if rng.random() < cfg.double_plant_share:
             other = rng.choice([s for s in sources if s is not home])
             at2 = t0 + DAY * rng.uniform(0, cfg.days * 0.5)
-            plants.append(_plant(rng, canary, other, at2, names, name, cfg.days))
+            plants.append(_plant(rng, canary, other, at2, names, name, cfg.days, cfg.markers))
     plants.sort(key=lambda p: p.planted_at)
     _leaks(cfg, rng, sources, plants, t0)
     campaigns = _campaigns(cfg, rng)
+    # The second-world knobs, each from its own stream and only when set.
+    if cfg.small_leak_share:
+        _shrink_leaks(cfg, _stream(cfg, 0), sources, plants)
+    if cfg.small_campaigns:
+        campaigns += _small_campaigns(cfg, _stream(cfg, 1), canaries, t0)
+    if cfg.own_marketing_share:
+        _own_marketing(cfg, _stream(cfg, 2), sources, plants, t0)
     _fill_lists(sources, campaigns)
     return World(cfg, sources, canaries, plants, campaigns, personas)
