@@ -15,13 +15,13 @@ from leaktrace.campaigns.link import (
     campaign_indicators,
     link_campaigns,
     list_campaigns,
-    registrable_domain,
 )
 from leaktrace.ingest.importer import ImportOptions, import_file
 from leaktrace.sim.demo import find_sample_data
 from leaktrace.store import Store
 from leaktrace.templates.cluster import cluster_messages
 from leaktrace.templates.index import grouping_accuracy
+from leaktrace.text.domains import registrable_domain
 
 SAMPLE = find_sample_data()
 

@@ -66,11 +66,13 @@ def test_second_plant_warns_and_gets_its_own_spelling(study):
     assert second.plant.name_used != first.plant.name_used
 
 
-def test_duplicate_spelling_within_a_contact_is_refused(study):
+def test_a_spelling_given_at_two_sources_is_kept_and_marks_neither(study):
     canary = new_canary(study, phone="13800138000", seed=1)
     plant(study, canary.label, "企查查", T0, name_used="王某")
-    with pytest.raises(RosterError, match="already used"):
-        plant(study, canary.label, "Lendly", T0, name_used="王某")
+    second = plant(study, canary.label, "Lendly", T0, name_used="王某")
+    assert second.plant.name_used == "王某" and second.plant.marker is None
+    assert any("marks neither" in w for w in second.warnings)
+    assert len(list_plants(study)) == 2
 
 
 def test_email_plants_get_a_plus_tag_per_source(study):

@@ -215,7 +215,6 @@ def test_sample_study_roster_imports_cleanly(store):
         (["--languages", "fr"], "--languages takes zh, en"),
         (["--days", "0"], "must be at least 1"),
         (["--small-leak-share", "2"], "--small-leak-share must be between 0 and 1"),
-        (["--no-markers", "--double-plant-share", "0.2"], "--no-markers cannot be combined"),
     ],
 )
 def test_impossible_settings_are_refused_in_one_line(cli, tmp_path, args, message):

@@ -1,9 +1,10 @@
-"""The analysis chain after new messages: templates, campaigns, attribution."""
+"""The analysis after new messages: templates, campaigns, first-party channels, attribution."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from leaktrace.attribution.first_party import Channel, infer_channels
 from leaktrace.attribution.statistics import Attribution
 from leaktrace.attribution.verdicts import run_attribution
 from leaktrace.campaigns.link import CampaignResult, current_campaigns, link_campaigns
@@ -18,6 +19,7 @@ class AnalysisResult:
     clustering: ClusterResult
     campaigns: CampaignResult
     attribution: Attribution
+    channels: list[Channel]  # first-party channels inferred in this pass
 
     def summary(self) -> str:
         """One line for the terminal."""
@@ -25,15 +27,20 @@ class AnalysisResult:
         for v in self.attribution.verdicts:
             counts[v.verdict] = counts.get(v.verdict, 0) + 1
         verdicts = ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
+        inferred = (
+            f"{len(self.channels)} first-party channels inferred (leaktrace first-party list); "
+            if self.channels
+            else ""
+        )
         return (
             f"analysed: {self.clustering.messages} new messages clustered "
             f"({self.clustering.templates} templates), {self.campaigns.campaigns} campaigns; "
-            f"sources: {verdicts or 'none'}"
+            f"{inferred}sources: {verdicts or 'none'}"
         )
 
 
 def analyse(store: Store, *, relink: bool = False) -> AnalysisResult:
-    """Cluster the messages not yet clustered, relink campaigns if any were, attribute again.
+    """Cluster new messages, relink campaigns if any, infer first-party channels, attribute.
 
     ``relink`` relinks campaigns even without new messages (after templates were merged
     or split by hand).
@@ -43,4 +50,5 @@ def analyse(store: Store, *, relink: bool = False) -> AnalysisResult:
         campaigns = known  # no new messages: the campaigns stand
     else:
         campaigns = link_campaigns(store)
-    return AnalysisResult(clustering, campaigns, run_attribution(store))
+    channels = infer_channels(store)
+    return AnalysisResult(clustering, campaigns, run_attribution(store), channels)

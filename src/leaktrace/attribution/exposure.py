@@ -56,6 +56,8 @@ SELECT m.id, m.canary_id, p.source_id, m.received_at, u.unit, p.email_used
 FROM messages m
 JOIN plants p ON p.canary_id = m.canary_id AND lower(m.recipient) = lower(p.email_used)
      AND contains(p.email_used, '+') AND m.received_at >= p.planted_at
+     AND NOT EXISTS (SELECT 1 FROM plants o WHERE o.canary_id = p.canary_id
+                     AND o.id <> p.id AND lower(o.email_used) = lower(p.email_used))
 JOIN message_units u ON u.message_id = m.id
 WHERE NOT m.first_party
 """

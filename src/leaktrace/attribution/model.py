@@ -13,7 +13,7 @@ class Settings:
 
     alpha: float = 0.01  # adjusted p at or below which a unit shows a leak
     suspect_alpha: float = 0.1  # adjusted p at or below which a source is suspected
-    min_hits: int = 2  # canaries a unit must reach to show a leak
+    min_hits: int = 2  # distinct canaries a unit must reach to show a leak
     min_lift: float = 2.0
     background_rate: float = 0.1  # share of controls a background unit reaches
     min_canaries: int = 3  # fewer planted canaries: insufficient data
@@ -67,11 +67,13 @@ class UnitExposure:
     others: int  # comparison canaries (other sources' and controls)
     others_hit: int
     controls_hit: int
-    p_value: float  # one-sided Fisher exact test
-    p_adjusted: float  # Benjamini–Hochberg adjusted over every tested (unit, source) pair
-    lift: float
+    p_value: float  # one-sided exposure-time test (Poisson-binomial tail)
+    p_adjusted: float  # Benjamini–Hochberg over the tested family; 1 outside it
+    lift: float  # hits over the hits expected under the null
     significant: bool
     hit_canaries: tuple[int, ...]
+    expected: float = 0.0  # hits expected if the unit reached S's canaries like anyone's
+    tested: bool = False  # in the family Tarone's rule chose from the margins
 
 
 @dataclass
@@ -107,5 +109,6 @@ class Attribution:
     verdicts: list[SourceVerdict]
     exposures: list[UnitExposure]
     background: list[str]
-    controls: int
+    controls: int  # canaries never planted (reserved controls and unplanted canaries)
     overlap: list[tuple[int, int, list[str]]]  # source a, source b, units reaching both
+    family: int = 0  # (unit, source) pairs the adjustment is over

@@ -1,22 +1,32 @@
 """Leak-source attribution: which sources' canaries a campaign reaches far more than chance.
 
-For every unit (campaign, or template outside any campaign) and source S:
-- S's canaries are those planted at S by the time of the analysis; one is *hit* when
-  it first received the unit after its plant date (a canary that had the unit
-  before planting got it elsewhere and is left out of the test);
-- the comparison is every other canary (planted elsewhere) and every control, hit
-  when it received the unit after S's first plant — the same window;
-- a one-sided hypergeometric test (Fisher's exact test, scipy) gives the chance of
-  S's hits under "the unit reaches S's canaries no more than the others"; p-values
-  of all pairs that could show a leak (at least ``min_hits`` hits: Tarone's rule for
-  discrete tests) are adjusted together with Benjamini–Hochberg; the lift is S's
-  hit rate over the others' (smoothed).
-Units reaching at least ``background_rate`` of the controls are background (they
-reach everyone) and are not tested. A message addressing a canary by the name
+The test is an exposure-time comparison, one per unit (campaign, or template outside
+any campaign) and source S. A canary is *at risk* until the unit first reaches it.
+Each time the unit reaches someone, the canaries at risk of the unit's contact kind
+(phone or e-mail) fall in three groups: S's side (planted at S, and at no other
+source yet), the control side (planted nowhere yet: the controls, canaries never
+planted, and every canary before its first plant — so a study has control time
+well beyond its reserved controls), and the rest (planted elsewhere, or at S and
+elsewhere: a shared contact proves nothing about either source), left out. A reach
+on S's side is a hit; under "the unit reaches S's canaries no more than contacts
+nobody was given", each reach on either side falls on S's side with S's share of
+those at risk then. The number of hits is a sum of such chances (Poisson-binomial),
+and its exact upper tail is the one-sided p-value (on simulated null allocations
+its rejection rate stays at or below the level: tests/test_attribution_validity.py).
+Comparing with contacts nobody was given, not with other sources' canaries, keeps a
+broker's campaign that reaches several leaked sources' canaries from hiding each.
+
+Which pairs form the family the p-values are corrected over is decided from the
+margins alone — when the unit reached someone, and S's plant schedule, not who was
+reached: Tarone's rule gives each pair the smallest p-value it could reach (every
+reach that could fall on S's side did) and keeps the pairs that could still be
+significant; pairs that could not reach ``min_hits`` canaries are never in it.
+Benjamini–Hochberg adjusts over that family, whose size each verdict reports.
+Units reaching at least ``background_rate`` of the controls (canaries never
+planted) are background and not tested. A message addressing a canary by the name
 spelling given only to one source, or delivered to the plus-tagged address given
 only to one source (a marker), attributes that canary's exposure to that source:
-decisive evidence, and the exposure no longer counts for any other
-source the canary was planted at.
+decisive evidence, and the canary counts as someone else's for every other source.
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from scipy.stats import false_discovery_control, hypergeom
+from scipy.stats import false_discovery_control
 
 from leaktrace.attribution.exposure import StudyFrames
 from leaktrace.attribution.model import (
@@ -47,6 +57,88 @@ def _seconds(values: pd.Series) -> np.ndarray:
     return values.map(lambda t: t.timestamp()).to_numpy(dtype=float)
 
 
+@dataclass(frozen=True)
+class _Pairs:
+    """One unit against every source: the counts, the p-values, the smallest attainable p."""
+
+    hit: np.ndarray  # per source: reaches that fell on its planted canaries
+    expected: np.ndarray  # the same count expected under the null
+    p_value: np.ndarray
+    p_min: np.ndarray  # the smallest p the margins allow (Tarone); 1 when untestable
+    hit_mask: np.ndarray  # sources × reaches: which reach hit which source
+    control_hits: int  # reaches that fell on the control side (planted nowhere yet)
+
+
+def test_unit(
+    reach_times: np.ndarray,
+    reach_canaries: np.ndarray,
+    own: np.ndarray,
+    exclusive_until: np.ndarray,
+    unplanted_until: np.ndarray,
+    min_hits: int,
+) -> _Pairs:
+    """Test one unit's reaches (in time order) against each source's plant schedule.
+
+    Canaries are columns, sources rows. ``own[s, c]`` is when canary c was planted at
+    source s (inf: never; inf too where a marker gives the reach to another source),
+    ``exclusive_until[s, c]`` when it was then planted at another source as well
+    (inf: never), ``unplanted_until[c]`` its first plant anywhere (inf: never). At
+    each reach a canary is on S's side while planted at S alone, on the control side
+    while planted nowhere, and out of the comparison otherwise.
+    """
+    k = len(reach_times)
+    t = reach_times[None, :, None]
+    earlier = np.tri(k, k, -1, dtype=bool).T  # earlier[i, j]: reach i came before reach j
+    # S's side and the control side at each reach, less those already reached.
+    side = (own[:, None, :] <= t) & (t < exclusive_until[:, None, :])
+    mine_at = (own[:, reach_canaries][:, :, None] <= reach_times[None, None, :]) & (
+        reach_times[None, None, :] < exclusive_until[:, reach_canaries][:, :, None]
+    )  # sources × reach i × reach j: reach i's canary on S's side at reach j
+    s_risk = side.sum(axis=2) - (mine_at & earlier[None]).sum(axis=1)
+    unplanted = unplanted_until[None, :] > reach_times[:, None]  # reaches × canaries
+    control_at = unplanted_until[reach_canaries][:, None] > reach_times[None, :]
+    c_risk = unplanted.sum(axis=1) - (control_at & earlier).sum(axis=0)
+    hits = np.diagonal(mine_at, axis1=1, axis2=2)  # sources × reaches
+    counted = hits | np.diagonal(control_at)[None, :]
+    chance = np.where(counted, s_risk / np.maximum(s_risk + c_risk[None, :], 1), 0.0)
+    observed = hits.sum(axis=1)
+    # Poisson-binomial: the chance of fewer than `observed` hits, one reach at a time.
+    n_sources = own.shape[0]
+    top = int(observed.max(initial=0))
+    below = np.zeros((n_sources, top + 1))
+    below[:, 0] = 1.0
+    # Tarone: every reach that could fall on S's side does (from the margins only:
+    # when the unit reached someone, and the plant schedule).
+    planted_by = side.sum(axis=2)
+    unplanted_by = unplanted.sum(axis=1)
+    taken = np.zeros(n_sources, dtype=int)
+    log_p_min = np.zeros(n_sources)
+    for j in range(k):
+        q = chance[:, j : j + 1]
+        below[:, 1:] = below[:, 1:] * (1 - q) + below[:, :-1] * q
+        below[:, 0] *= 1 - q[:, 0]
+        free = planted_by[:, j] - taken
+        can = free > 0
+        log_p_min[can] += np.log(free[can] / (free[can] + unplanted_by[j]))
+        taken += can
+    cdf = np.cumsum(below, axis=1)  # cdf[s, m] = P(X <= m) for every m below `top`
+    p_value = np.ones(n_sources)
+    some = observed > 0
+    p_value[some] = np.clip(1.0 - cdf[some, observed[some] - 1], 0.0, 1.0)
+    p_min = np.where(taken >= min_hits, np.exp(log_p_min), 1.0)
+    controls_hit = int(np.diagonal(control_at).sum())
+    return _Pairs(observed, chance.sum(axis=1), p_value, p_min, hits, controls_hit)
+
+
+def tarone_family(p_min: np.ndarray, alpha: float) -> np.ndarray:
+    """The pairs Tarone's rule tests: the smallest k with at most k pairs able to reach alpha/k."""
+    order = np.sort(p_min[p_min < 1.0])
+    for k in range(1, len(order) + 1):
+        if np.searchsorted(order, alpha / k, side="right") <= k:
+            return p_min <= alpha / k
+    return np.zeros_like(p_min, dtype=bool)
+
+
 def attribute(
     frames: StudyFrames, as_of: datetime | None = None, settings: Settings = DEFAULTS
 ) -> Attribution:
@@ -55,7 +147,7 @@ def attribute(
     now = as_of.timestamp() if as_of else float("inf")
     canaries = frames.canaries
     index = {cid: i for i, cid in enumerate(canaries["id"])}
-    controls = canaries["is_control"].to_numpy(dtype=bool)
+    kinds = canaries["contact"].to_numpy()
     plants = (
         frames.plants[_seconds(frames.plants["planted_at"]) <= now]
         if len(frames.plants)
@@ -73,77 +165,89 @@ def attribute(
     unit_index = {u: i for i, u in enumerate(units)}
     n_units, n_canaries = len(units), len(canaries)
     first = np.full((n_units, n_canaries), np.nan)
-    last = np.full((n_units, n_canaries), np.nan)
     named = np.zeros((n_units, n_canaries), dtype=bool)
     if len(exposures):
         u = exposures["unit"].map(unit_index).to_numpy()
         c = exposures["canary_id"].map(index).to_numpy()
         first[u, c] = _seconds(exposures["first_at"])
-        last[u, c] = np.minimum(_seconds(exposures["last_at"]), now)
         named[u, c] = exposures["named"].to_numpy() > 0
     reached = ~np.isnan(first)
+    source_ids = sorted({int(s) for s in plants["source_id"]}) if len(plants) else []
+    source_row = {s: i for i, s in enumerate(source_ids)}
+    plant_times = np.full((len(source_ids), n_canaries), np.nan)
+    for row in plants.itertuples(index=False):
+        plant_times[source_row[int(row.source_id)], index[row.canary_id]] = (
+            row.planted_at.timestamp()
+        )
+    # Controls: canaries never planted (reserved with is_control or not).
+    controls = canaries["is_control"].to_numpy(dtype=bool) | np.isnan(plant_times).all(axis=0)
     n_controls = int(controls.sum())
     control_rate = reached[:, controls].sum(axis=1) / max(n_controls, 1)
     background = (control_rate >= settings.background_rate) & (n_controls >= settings.min_controls)
-    # Exposures a name marker gives to one source: (unit, canary) → source.
-    claimed: dict[tuple[int, int], int] = {}
+    # Exposures a marker gives to one source: (unit, canary) → source.
+    claimed: dict[int, list[tuple[int, int]]] = {}
     for row in markers.itertuples(index=False):
         if row.unit in unit_index:
-            claimed[(unit_index[row.unit], index[row.canary_id])] = int(row.source_id)
-    planted_any = np.zeros(n_canaries, dtype=bool)
-    plant_time: dict[int, np.ndarray] = {}
-    for row in plants.itertuples(index=False):
-        times = plant_time.setdefault(int(row.source_id), np.full(n_canaries, np.nan))
-        times[index[row.canary_id]] = row.planted_at.timestamp()
-        planted_any[index[row.canary_id]] = True
-    tested = ~background
+            claimed.setdefault(unit_index[row.unit], []).append(
+                (index[row.canary_id], int(row.source_id))
+            )
+    own_all = np.where(np.isnan(plant_times), np.inf, plant_times)
+    ordered = np.sort(own_all, axis=0)
+    first_plant = ordered[0] if len(source_ids) else np.full(n_canaries, np.inf)
+    second_plant = ordered[1] if len(source_ids) > 1 else np.full(n_canaries, np.inf)
+    # Until when each canary is planted at s alone: its next plant elsewhere.
+    exclusive_all = np.where(own_all <= first_plant, second_plant, first_plant)
     rows: list[dict] = []
-    for source_id, times in plant_time.items():
-        mine = ~np.isnan(times)
-        window = np.nanmin(times)
-        before = reached & (first < times)  # had it before planting: got it elsewhere
-        hit = reached & (first >= times) & mine
-        for (u, c), owner in claimed.items():
-            if owner != source_id:
-                hit[u, c] = False
-                before[u, c] = True
-        in_test = mine & ~before
-        others = ~mine & (planted_any | controls)
-        other_hit = reached & (last >= window) & others
-        for u in np.flatnonzero(tested):
-            n_s = int(in_test[u].sum())
-            if n_s == 0:
+    for u in np.flatnonzero(~background) if source_ids else ():
+        cs = np.flatnonzero(reached[u])
+        cs = cs[np.argsort(first[u, cs], kind="stable")]
+        kind = np.isin(kinds, kinds[cs])
+        own, exclusive = own_all[:, kind], exclusive_all[:, kind]
+        column = np.cumsum(kind) - 1  # canary index → column among those of the kind
+        for c, owner in claimed.get(u, ()):
+            others = [r for s, r in source_row.items() if s != owner]
+            own[others, column[c]] = np.inf
+        times = first[u, cs]
+        pairs = test_unit(times, column[cs], own, exclusive, first_plant[kind], settings.min_hits)
+        # S's canaries in the test: planted there alone at some time, not reached before.
+        alone = own < exclusive
+        reached_before = np.zeros_like(alone)
+        reached_before[:, column[cs]] = own[:, column[cs]] > times[None, :]
+        in_test = (alone & ~reached_before).sum(axis=1)
+        comparison = int((first_plant[kind] > times[0]).sum())
+        for s, source_id in enumerate(source_ids):
+            if in_test[s] == 0:
                 continue
+            hit = pairs.hit_mask[s]
             rows.append(
                 {
                     "unit": units[u],
                     "source_id": source_id,
-                    "planted": n_s,
-                    "hit": int(hit[u].sum()),
-                    "others": int(others.sum()),
-                    "others_hit": int(other_hit[u].sum()),
-                    "controls_hit": int((other_hit[u] & controls).sum()),
-                    "hit_canaries": tuple(
-                        int(canaries["id"].iat[i]) for i in np.flatnonzero(hit[u])
-                    ),
+                    "planted": int(in_test[s]),
+                    "hit": int(pairs.hit[s]),
+                    "expected": float(pairs.expected[s]),
+                    "others": comparison,
+                    "others_hit": pairs.control_hits,
+                    "controls_hit": int(controls[cs].sum()),
+                    "p_value": float(pairs.p_value[s]),
+                    "p_min": float(pairs.p_min[s]),
+                    "hit_canaries": tuple(int(canaries["id"].iat[i]) for i in cs[hit]),
                 }
             )
     table = pd.DataFrame(rows)
     results: list[UnitExposure] = []
+    family = 0
     if len(table):
-        a, n_s = table["hit"].to_numpy(), table["planted"].to_numpy()
-        k = a + table["others_hit"].to_numpy()
-        total = n_s + table["others"].to_numpy()
-        p = np.where(a > 0, hypergeom.sf(a - 1, total, k, n_s), 1.0)
-        # Tarone: a pair with fewer hits than min_hits can never show a leak, so it
-        # is not part of the family the adjustment divides the error rate over.
-        testable = a >= settings.min_hits
+        p = table["p_value"].to_numpy()
+        a = table["hit"].to_numpy()
+        tested = tarone_family(table["p_min"].to_numpy(), settings.alpha)
+        family = int(tested.sum())
         q = np.ones_like(p)
-        if testable.any():
-            q[testable] = false_discovery_control(p[testable], method="bh")
-        rate_others = (table["others_hit"] + 0.5) / (table["others"] + 1.0)
-        lift = (a / n_s) / rate_others.to_numpy()
-        significant = (q <= settings.alpha) & (a >= settings.min_hits) & (lift >= settings.min_lift)
+        if tested.any():
+            q[tested] = false_discovery_control(p[tested], method="bh")
+        lift = a / np.maximum(table["expected"].to_numpy(), 1e-9)
+        significant = tested & (q <= settings.alpha) & (a >= settings.min_hits)
+        significant &= lift >= settings.min_lift
         for i, row in enumerate(table.itertuples(index=False)):
             results.append(
                 UnitExposure(
@@ -159,10 +263,13 @@ def attribute(
                     lift=float(lift[i]),
                     significant=bool(significant[i]),
                     hit_canaries=row.hit_canaries,
+                    expected=row.expected,
+                    tested=bool(tested[i]),
                 )
             )
+    plant_time = {s: plant_times[source_row[s]] for s in source_ids}
     context = _Context(
-        frames, settings, now, index, first, named, background, unit_index, n_controls
+        frames, settings, now, index, first, named, background, unit_index, n_controls, family
     )
     verdicts = [
         _verdict(context, source, plant_time.get(int(source.id)), results, markers)
@@ -175,6 +282,7 @@ def attribute(
         background=[units[u] for u in np.flatnonzero(background)],
         controls=n_controls,
         overlap=_overlap(results),
+        family=family,
     )
 
 
@@ -189,6 +297,7 @@ class _Context:
     background: np.ndarray
     unit_index: dict[str, int]
     controls: int
+    family: int  # (unit, source) pairs the adjustment is over
 
 
 def _when(seconds: float) -> datetime:
@@ -249,14 +358,16 @@ def _verdict(
         verdict.reason = (
             f"{_label(ctx, top.unit)} reached {top.hit} of {top.planted} canaries after planting"
             f" against {top.others_hit} of {top.others} other contacts"
-            f" (adjusted p = {top.p_adjusted:.1e}, lift {top.lift:.1f})."
+            f" ({top.expected:.2f} expected; adjusted p = {top.p_adjusted:.1e} over"
+            f" {ctx.family} tested pairs, lift {top.lift:.1f})."
         )
     elif best is not None and best.p_adjusted <= settings.suspect_alpha and best.hit >= 1:
         verdict.verdict = "suspected"
         verdict.reason = (
             f"{_label(ctx, best.unit)} reached {best.hit} of {best.planted} canaries after planting"
-            f" against {best.others_hit} of {best.others} others"
-            f" (adjusted p = {best.p_adjusted:.2f}): more than chance, not yet conclusive."
+            f" against {best.others_hit} of {best.others} others ({best.expected:.2f} expected;"
+            f" adjusted p = {best.p_adjusted:.2f} over {ctx.family} tested pairs): more than"
+            " chance, not yet conclusive."
         )
     else:
         verdict.verdict, verdict.reason = _clean_or_insufficient(ctx, times, planted)

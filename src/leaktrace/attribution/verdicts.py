@@ -33,7 +33,7 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
 
-def verdict_json(v: SourceVerdict, labels: dict[str, str]) -> dict[str, Any]:
+def verdict_json(v: SourceVerdict, labels: dict[str, str], family: int) -> dict[str, Any]:
     """The documented JSON object of one source, without its evidence message ids."""
     return {
         "name": v.name,
@@ -42,6 +42,7 @@ def verdict_json(v: SourceVerdict, labels: dict[str, str]) -> dict[str, Any]:
         "reason": v.reason,
         "score": round(v.score, 4),
         "p_adjusted": v.p_adjusted,
+        "family_size": family,
         "canaries_planted": v.canaries_planted,
         "canaries_hit": v.canaries_hit,
         "controls_hit": v.controls_hit,
@@ -57,6 +58,7 @@ def verdict_json(v: SourceVerdict, labels: dict[str, str]) -> dict[str, Any]:
                 "label": labels.get(u.unit, u.unit),
                 "canaries_hit": u.hit,
                 "canaries_tested": u.planted,
+                "expected_hits": round(u.expected, 4),
                 "others_hit": u.others_hit,
                 "others": u.others,
                 "controls_hit": u.controls_hit,
@@ -64,6 +66,7 @@ def verdict_json(v: SourceVerdict, labels: dict[str, str]) -> dict[str, Any]:
                 "p_adjusted": u.p_adjusted,
                 "lift": round(u.lift, 2),
                 "significant": u.significant,
+                "tested": u.tested,
             }
             for u in v.top_units
         ],
@@ -113,17 +116,19 @@ def run_attribution(store: Store, settings: Settings = DEFAULTS) -> Attribution:
         for table in ("attribution_runs", "source_verdicts", "unit_exposures", "source_overlap"):
             con.execute(f"DELETE FROM {table}")
         con.execute(
-            "INSERT INTO attribution_runs VALUES (current_timestamp, ?, ?, ?, ?)",
+            "INSERT INTO attribution_runs (computed_at, as_of, controls, background, settings,"
+            " family) VALUES (current_timestamp, ?, ?, ?, ?, ?)",
             [
                 result.as_of,
                 result.controls,
                 result.background,
                 json.dumps(dataclasses.asdict(settings)),
+                result.family,
             ],
         )
         for v in result.verdicts:
             ids = sorted(set(evidence.get(v.source_id, [])) | set(v.marker_messages))
-            report = verdict_json(v, labels)
+            report = verdict_json(v, labels, result.family)
             con.execute(
                 "INSERT INTO source_verdicts VALUES (?, ?, ?, ?, ?, ?)",
                 [
@@ -140,8 +145,8 @@ def run_attribution(store: Store, settings: Settings = DEFAULTS) -> Attribution:
             con.register("fresh_exposures", exposures)
             con.execute(
                 "INSERT INTO unit_exposures SELECT unit, source_id, planted, hit, others,"
-                " others_hit, controls_hit, p_value, p_adjusted, lift, significant, hit_canaries"
-                " FROM fresh_exposures"
+                " others_hit, controls_hit, p_value, p_adjusted, lift, significant, hit_canaries,"
+                " expected, tested FROM fresh_exposures"
             )
             con.unregister("fresh_exposures")
         for a, b, units in result.overlap:

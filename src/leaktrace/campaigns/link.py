@@ -22,16 +22,15 @@ one campaign.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-import tldextract
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from leaktrace.store import Store
+from leaktrace.text.domains import registrable_domain
 
 # Chosen by measurement on the simulated 102,450-message study (`leaktrace simulate
 # --messages 100000 --canaries 480 --controls 20 --seed 11`, imported and clustered):
@@ -120,24 +119,6 @@ SELECT r.message_id, r.template_id, r.kind, r.value,
 FROM indicator_rows r
 LEFT JOIN domains d ON r.kind IN ('url_host', 'sender_domain') AND d.host = r.value
 """
-
-
-@cache
-def _domains() -> tldextract.TLDExtract:
-    # The bundled public suffix list, private suffixes (github.io, …) included: no network.
-    return tldextract.TLDExtract(suffix_list_urls=(), include_psl_private_domains=True)
-
-
-def registrable_domain(host: str) -> str:
-    """The domain a host belongs to (``mail.x.com.cn`` → ``x.com.cn``), the last two
-    labels under a suffix the public list does not know (``.test``), an IP as it is."""
-    parts = _domains()(host)
-    if parts.suffix:
-        return f"{parts.domain}.{parts.suffix}" if parts.domain else host
-    labels = host.split(".")
-    if len(labels) <= 2 or all(label.isdigit() for label in labels):
-        return host
-    return ".".join(labels[-2:])
 
 
 @dataclass(frozen=True)

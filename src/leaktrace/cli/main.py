@@ -14,6 +14,7 @@ import typer
 from leaktrace.cli.attribute import attribute_command
 from leaktrace.cli.common import store_from
 from leaktrace.cli.dashboard import dashboard_command
+from leaktrace.cli.first_party import first_party_app
 from leaktrace.cli.ingest import ingest_command, quarantine_app, receive_command
 from leaktrace.cli.output import guard_every_command, say
 from leaktrace.cli.report import export_command, report_command, verify_command
@@ -71,6 +72,7 @@ app.add_typer(source_app, name="source")
 app.add_typer(canary_app, name="canary")
 app.command("plant")(plant_command)
 app.command("plants")(plants_list)
+app.add_typer(first_party_app, name="first-party")
 app.command("import-roster")(import_roster_command)
 app.command("export-roster")(export_roster_command)
 app.command("info")(info)

@@ -268,7 +268,11 @@ def _insert_plant(
     names = {p.name_used for p in earlier if p.name_used}
     tags = {split_plus_tag(p.email_used)[1] for p in earlier if p.email_used} - {None}
     if name_used is not None and name_used in names:
-        raise RosterError(f"the spelling {name_used!r} is already used at another source")
+        # Real studies have such plants (a persona given as is to two sites); kept, and
+        # the spelling is no marker for either: attribution falls back on statistics.
+        warnings.append(
+            f"the spelling {name_used!r} was given at another source too: it marks neither"
+        )
     try:
         if Field.NAME in fields:
             name_used = name_used or propose_name(canary.persona.name, names)
@@ -282,12 +286,13 @@ def _insert_plant(
         except InvalidContact as exc:
             raise RosterError(str(exc)) from None
         if split_plus_tag(email_used)[1] in tags:
-            raise RosterError(f"the plus-tag of {email_used} is already used")
-    # Every marker part is unique among this canary's plants, the canonical
-    # spelling included: a message using it points at the one source given it.
-    marker_parts = [name_used] if name_used else []
-    if email_used and split_plus_tag(email_used)[1]:
-        marker_parts.append("+" + split_plus_tag(email_used)[1])
+            warnings.append(f"the plus-tag of {email_used} was given at another source too")
+    # A marker part is unique among this canary's plants, the canonical spelling
+    # included: a message using it points at the one source given it.
+    marker_parts = [name_used] if name_used and name_used not in names else []
+    tag = split_plus_tag(email_used)[1] if email_used else None
+    if tag and tag not in tags:
+        marker_parts.append("+" + tag)
     record = Plant(
         canary=canary.label,
         source=source.name,

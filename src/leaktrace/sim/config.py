@@ -101,11 +101,5 @@ def check_config(cfg: SimConfig) -> None:
         problems.append("--background-rate and --messages cannot be negative")
     if cfg.small_campaigns < 0:
         problems.append("--small-campaigns cannot be negative")
-    if not cfg.markers and cfg.double_plant_share:
-        # Both plants would carry the plain name, a spelling the roster takes only once.
-        problems.append(
-            "--no-markers cannot be combined with --double-plant-share"
-            " (the roster takes a spelling at one source only)"
-        )
     if problems:
         raise SimulationError("; ".join(problems))

@@ -30,13 +30,26 @@ MESSAGE_COLUMNS = (
 # Messages whose sender or signature belongs to a source their canary was planted at.
 # 106 numbers are matched by channel prefix (carriers append a random extension) and
 # e-mail senders by domain, sub-domains included.
+# Channels inferred from the messages (source_channels) count unless the user rejected
+# them; a link channel flags a text carrying a link to the source's own domain.
 _FIRST_PARTY = """
-WITH ids AS (
+WITH channels AS (
+    SELECT source_id, kind, value FROM source_channels WHERE status <> 'rejected'
+), ids AS (
     SELECT p.canary_id, lower(unnest(s.sender_ids)) AS sid
     FROM plants p JOIN sources s ON s.id = p.source_id
+    UNION ALL
+    SELECT p.canary_id, lower(c.value) FROM plants p
+    JOIN channels c ON c.source_id = p.source_id AND c.kind IN ('sender', 'domain')
 ), sigs AS (
     SELECT p.canary_id, trim(unnest(s.signatures), '【】[] ') AS sig
     FROM plants p JOIN sources s ON s.id = p.source_id
+    UNION ALL
+    SELECT p.canary_id, trim(c.value, '【】[] ') FROM plants p
+    JOIN channels c ON c.source_id = p.source_id AND c.kind = 'signature'
+), links AS (
+    SELECT p.canary_id, lower(c.value) AS domain FROM plants p
+    JOIN channels c ON c.source_id = p.source_id AND c.kind = 'link'
 ), scoped AS (
     SELECT id, canary_id, sender, channel, signature,
            CASE WHEN channel = 'email' THEN split_part(sender, '@', 2) END AS domain
@@ -50,6 +63,12 @@ SELECT m.id FROM scoped m JOIN ids ON ids.canary_id = m.canary_id AND (
 UNION
 SELECT m.id FROM scoped m JOIN sigs
     ON sigs.canary_id = m.canary_id AND trim(m.signature, '【】[] ') = sigs.sig
+UNION
+SELECT m.id FROM scoped m JOIN links ON links.canary_id = m.canary_id
+JOIN messages b ON b.id = m.id AND regexp_matches(
+    lower(b.body),
+    '(^|[^a-z0-9.-])([a-z0-9-]+\\.)*' || replace(links.domain, '.', '\\.') || '($|[^a-z0-9-])'
+)
 """
 
 

@@ -1,0 +1,303 @@
+"""First-party inference: a source's own channels, found in the messages themselves.
+
+A user who signs up somewhere rarely knows the sender IDs the site will text from.
+The messages tell: a message to a canary planted at source S is S's own when
+
+- ``signature``: its 【signature】 names S (its name, its pinyin, its URL's domain
+  label; ``【融中房产3】`` names 融中房产);
+- ``sender``: an alphanumeric sender names S;
+- ``mail-domain``: the sender's mail domain is S's URL's registrable domain, or names S;
+- ``link-domain``: a link in it points into S's URL's registrable domain;
+- ``verification``: it carries a verification code and is the first message from its
+  sender to the canary, within :data:`VERIFY_WINDOW` after the plant.
+
+Each finding becomes a row of ``source_channels`` (``inferred``, with the rule and
+a reason); messages through a channel that is not ``rejected`` are first-party and
+never count as evidence. The user confirms or rejects a channel (``leaktrace
+first-party``, the dashboard); a rejected channel is never inferred again, and a
+sender ID or signature a user gave one source is never inferred for another.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+
+import duckdb
+
+from leaktrace.charsets import HAN
+from leaktrace.errors import LeaktraceError
+from leaktrace.store import Store
+from leaktrace.store.messages import reflag_first_party
+from leaktrace.text.domains import registrable_domain
+
+VERIFY_WINDOW = timedelta(minutes=30)
+STATUSES = ("inferred", "confirmed", "rejected")
+
+_CODE_WORDS = re.compile(
+    r"验证码|校验码|动态码|动态密码|确认码|激活码|verification|verify|security code|"
+    r"one[- ]time|\botp\b|passcode|\bcode\b",
+    re.IGNORECASE,
+)
+_CODE = re.compile(r"(?<![0-9])[0-9]{4,8}(?![0-9])")
+_PHONE_SENDER = re.compile(r"\+?[0-9]+")
+_HOST = r"(?:[a-z0-9-]+\.)+[a-z]{2,}"
+_LINK = re.compile(rf"(?:https?://|www\.)?({_HOST})", re.IGNORECASE)
+
+
+class ChannelError(LeaktraceError, ValueError):
+    """A channel id that does not exist, or a status that is not one."""
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One of a source's own channels, given or found."""
+
+    id: int
+    source: str
+    kind: str  # signature | sender | domain | link
+    value: str
+    status: str  # inferred | confirmed | rejected
+    rule: str
+    reason: str
+    message_id: int | None
+
+
+def _fold(text: str) -> str:
+    """Letters, digits and Han only, case-folded, full-width folded, trailing digits off."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    kept = "".join(ch for ch in text if ch.isalnum())
+    return kept.rstrip("0123456789") or kept
+
+
+def _long_enough(form: str) -> bool:
+    han = sum(bool(HAN.fullmatch(ch)) for ch in form)
+    return han >= 2 or len(form) >= 4
+
+
+def name_forms(name: str, url: str | None) -> set[str]:
+    """The spellings a source's own messages name it by: name, pinyin, its domain's label."""
+    from pypinyin import lazy_pinyin
+
+    forms = {_fold(name)}
+    forms |= {_fold(part) for part in re.split(r"[()（）/|,，]", name) if part.strip()}
+    han = "".join(ch for ch in name if HAN.fullmatch(ch))
+    if han:
+        forms.add(_fold("".join(lazy_pinyin(han))))
+    if domain := url_domain(url):
+        forms.add(_fold(domain.split(".")[0]))
+    return {f for f in forms if _long_enough(f)}
+
+
+def url_domain(url: str | None) -> str | None:
+    """The registrable domain of a source's URL (``https://www.qcc.com/x`` → ``qcc.com``)."""
+    if not url:
+        return None
+    found = _LINK.search(url.strip().lower())
+    return registrable_domain(found.group(1)) if found else None
+
+
+def names_source(value: str, forms: set[str]) -> bool:
+    """Whether ``value`` (a signature, a sender, a domain label) names the source."""
+    folded = _fold(value)
+    if not _long_enough(folded):
+        return False
+    return any(folded == f or f in folded or folded in f for f in forms)
+
+
+def is_verification(text: str) -> bool:
+    """A verification-code text: a code word and a 4–8 digit code."""
+    return bool(_CODE_WORDS.search(text)) and bool(_CODE.search(text))
+
+
+@dataclass(frozen=True)
+class _Source:
+    id: int
+    name: str
+    forms: frozenset[str]
+    domain: str | None
+
+
+def _sources(con: duckdb.DuckDBPyConnection) -> dict[int, _Source]:
+    return {
+        sid: _Source(sid, name, frozenset(name_forms(name, url)), url_domain(url))
+        for sid, name, url in con.execute("SELECT id, name, url FROM sources").fetchall()
+    }
+
+
+# Messages to a canary after its plant at a source, not yet first-party: the values
+# each rule looks at, one row per distinct (source, value) with its first message.
+_SIGNATURES = """
+SELECT p.source_id, m.signature, min(m.id)
+FROM messages m JOIN plants p ON p.canary_id = m.canary_id AND m.received_at >= p.planted_at
+WHERE m.signature IS NOT NULL AND NOT m.first_party
+GROUP BY ALL
+"""
+_NAMED_SENDERS = r"""
+SELECT p.source_id, m.sender, min(m.id)
+FROM messages m JOIN plants p ON p.canary_id = m.canary_id AND m.received_at >= p.planted_at
+WHERE m.channel <> 'email' AND NOT m.first_party AND m.sender IS NOT NULL
+  AND NOT regexp_full_match(m.sender, '\+?[0-9 ]+')
+GROUP BY ALL
+"""
+_MAIL_DOMAINS = """
+SELECT p.source_id, lower(split_part(m.sender, '@', 2)) AS domain, min(m.id)
+FROM messages m JOIN plants p ON p.canary_id = m.canary_id AND m.received_at >= p.planted_at
+WHERE m.channel = 'email' AND NOT m.first_party AND contains(m.sender, '@')
+GROUP BY ALL
+"""
+_LINK_HOSTS = r"""
+SELECT source_id, host, min(id) FROM (
+    SELECT p.source_id, m.id,
+           unnest(regexp_extract_all(lower(m.body), '((?:[a-z0-9-]+\.)+[a-z]{2,})', 1)) AS host
+    FROM messages m JOIN plants p ON p.canary_id = m.canary_id AND m.received_at >= p.planted_at
+    WHERE NOT m.first_party AND contains(m.body, '.')
+)
+GROUP BY ALL
+"""
+_VERIFICATIONS = """
+SELECT p.source_id, m.id, m.sender, m.signature, m.body, m.received_at - p.planted_at
+FROM messages m JOIN plants p ON p.canary_id = m.canary_id
+WHERE m.received_at >= p.planted_at AND m.received_at <= p.planted_at + $window
+  AND NOT m.first_party AND m.sender IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.canary_id = m.canary_id
+                  AND o.sender = m.sender AND o.received_at < m.received_at)
+ORDER BY m.received_at
+"""
+
+
+def _findings(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, str, str, str, int]]:
+    """(source id, kind, value, rule, reason, message id) for every rule's finding."""
+    sources = _sources(con)
+    found = []
+    for sid, signature, message in con.execute(_SIGNATURES).fetchall():
+        if names_source(signature, sources[sid].forms):
+            reason = f"the signature 【{signature.strip('【】[] ')}】 names {sources[sid].name}"
+            found.append((sid, "signature", signature, "signature", reason, message))
+    for sid, sender, message in con.execute(_NAMED_SENDERS).fetchall():
+        if names_source(sender, sources[sid].forms):
+            reason = f"the sender {sender} names {sources[sid].name}"
+            found.append((sid, "sender", sender.lower(), "sender", reason, message))
+    for sid, domain, message in con.execute(_MAIL_DOMAINS).fetchall():
+        source = sources[sid]
+        if not domain:
+            continue
+        base = registrable_domain(domain)
+        if base == source.domain or names_source(base.split(".")[0], source.forms):
+            reason = f"mail from {domain}, the domain of {source.name}"
+            found.append((sid, "domain", base, "mail-domain", reason, message))
+    for sid, host, message in con.execute(_LINK_HOSTS).fetchall():
+        source = sources[sid]
+        if source.domain and registrable_domain(host) == source.domain:
+            reason = f"a link to {host}, the site of {source.name}"
+            found.append((sid, "link", source.domain, "link-domain", reason, message))
+    for sid, message, sender, signature, body, delay in con.execute(
+        _VERIFICATIONS, {"window": VERIFY_WINDOW}
+    ).fetchall():
+        if not is_verification(body or ""):
+            continue
+        minutes = delay.total_seconds() / 60
+        reason = (
+            f"a verification code {minutes:.0f} min after a canary was planted at"
+            f" {sources[sid].name}, the sender's first message to it"
+        )
+        if signature:
+            found.append((sid, "signature", signature, "verification", reason, message))
+        else:
+            found.append((sid, "sender", sender.lower(), "verification", reason, message))
+    return found
+
+
+def infer_channels(store: Store) -> list[Channel]:
+    """Find new first-party channels, keep them as ``inferred`` and reflag; return the new ones."""
+    with store.transaction() as con:
+        known = {
+            (sid, kind, value)
+            for sid, kind, value in con.execute(
+                "SELECT source_id, kind, value FROM source_channels"
+            ).fetchall()
+        }
+        last = con.execute("SELECT coalesce(max(id), 0) FROM source_channels").fetchall()[0][0]
+        given = _given(con)
+        new = []
+        for sid, kind, value, rule, reason, message in _findings(con):
+            key = (sid, kind, value)
+            if key in known or (kind, _given_key(kind, value)) in given:
+                continue  # known (rejected ones too), or a sender a user gave a source
+            known.add(key)
+            new.append([*key, rule, reason, message])
+        if not new:
+            return []
+        con.executemany(
+            "INSERT INTO source_channels (source_id, kind, value, status, rule, reason,"
+            " message_id) VALUES (?, ?, ?, 'inferred', ?, ?, ?)",
+            new,
+        )
+        _reflag_sources(con, sorted({row[0] for row in new}))
+    return [c for c in list_channels(store) if c.id > last]
+
+
+def _given_key(kind: str, value: str) -> str:
+    return value.strip("【】[] ").lower() if kind == "signature" else value.lower()
+
+
+def _given(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], int]:
+    """(kind, value) → the source a user gave it to (sender IDs, signatures)."""
+    out: dict[tuple[str, str], int] = {}
+    for sid, ids, signatures in con.execute(
+        "SELECT id, sender_ids, signatures FROM sources"
+    ).fetchall():
+        for value in ids:
+            kind = "sender" if "@" not in value and not _looks_like_domain(value) else "domain"
+            out[(kind, value.lower())] = sid
+        for value in signatures:
+            out[("signature", _given_key("signature", value))] = sid
+    return out
+
+
+def _looks_like_domain(value: str) -> bool:
+    return "." in value and not _PHONE_SENDER.fullmatch(value)
+
+
+def _reflag_sources(con: duckdb.DuckDBPyConnection, source_ids: list[int]) -> int:
+    """Recompute the first-party flag of every message to the canaries planted there."""
+    return reflag_first_party(
+        con,
+        "canary_id IN (SELECT canary_id FROM plants WHERE list_contains(?, source_id))",
+        [source_ids],
+    )
+
+
+def list_channels(store: Store, status: str | None = None) -> list[Channel]:
+    """Every inferred, confirmed or rejected channel, by source then kind."""
+    with store.connect() as con:
+        rows = con.execute(
+            "SELECT c.id, s.name, c.kind, c.value, c.status, c.rule, c.reason, c.message_id"
+            " FROM source_channels c JOIN sources s ON s.id = c.source_id"
+            " WHERE $status IS NULL OR c.status = $status ORDER BY s.name, c.kind, c.value",
+            {"status": status},
+        ).fetchall()
+    return [Channel(*row) for row in rows]
+
+
+def review_channel(store: Store, channel_id: int, status: str) -> tuple[Channel, int]:
+    """Confirm or reject an inferred channel; return it and its source's first-party count."""
+    if status not in ("confirmed", "rejected"):
+        raise ChannelError(f"a channel is confirmed or rejected, not {status!r}")
+    with store.transaction() as con:
+        row = con.execute(
+            "SELECT source_id FROM source_channels WHERE id = ?", [channel_id]
+        ).fetchall()
+        if not row:
+            raise ChannelError(
+                f"no first-party channel {channel_id} (`leaktrace first-party list` shows them)"
+            )
+        con.execute(
+            "UPDATE source_channels SET status = ?, reviewed_at = current_timestamp WHERE id = ?",
+            [status, channel_id],
+        )
+        flagged = _reflag_sources(con, [row[0][0]])
+    channel = next(c for c in list_channels(store) if c.id == channel_id)
+    return channel, flagged
