@@ -56,9 +56,15 @@ def test_the_sources_page_on_an_empty_store_offers_its_forms_and_empty_tables(
     at = open_app(tmp_path / "empty.duckdb", monkeypatch, "sources")
     assert [t.value for t in at.title] == ["Sources & canaries"]
     assert len(at.info) == 0  # the page where the first steps are taken needs no guide
-    assert [s.value for s in at.subheader] == ["Sources", "Canaries and controls"]
+    assert [s.value for s in at.subheader] == [
+        "Sources",
+        "First-party channels",
+        "Canaries and controls",
+    ]
     assert [len(d.value) for d in at.dataframe] == [0, 0]
-    assert "Add a source and a canary first." in [c.value for c in at.caption]
+    captions = [c.value for c in at.caption]
+    assert "Add a source and a canary first." in captions
+    assert "No first-party channels found yet." in captions
 
 
 def test_the_messages_page_on_an_empty_store_shows_an_empty_search(tmp_path, monkeypatch):
@@ -191,6 +197,55 @@ def test_sources_page_adds_a_source_a_canary_and_a_plant(tmp_path, monkeypatch):
     assert any("Planted canary-001 at 企查查" in s.value for s in at.success)
     with Store(db).connect() as con:
         assert con.execute("SELECT count(*) FROM plants").fetchone()[0] == 1
+
+
+def test_sources_page_lists_an_inferred_first_party_channel_and_rejects_it(tmp_path, monkeypatch):
+    import csv
+    from datetime import UTC, datetime, timedelta
+
+    from leaktrace import roster
+    from leaktrace.attribution.first_party import list_channels
+    from leaktrace.ingest.importer import ImportOptions, import_file
+    from leaktrace.model import Source, SourceCategory
+    from leaktrace.pipeline import analyse
+
+    db = tmp_path / "s.duckdb"
+    store = Store(db)
+    planted = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
+    roster.add_source(store, Source(name="融中房产", category=SourceCategory.REAL_ESTATE))
+    export = tmp_path / "sms.csv"
+    with export.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["received_at", "recipient", "sender", "body"])
+        for i in range(2):
+            phone = f"+44770090{i:04d}"
+            roster.new_canary(store, phone=phone, label=f"rz-{i}", seed=i)
+            roster.plant(store, f"rz-{i}", "融中房产", planted)
+            when = planted + timedelta(days=3 + i)
+            body = "【融中房产3】新盘开售,回T退订"
+            writer.writerow([when.isoformat(), phone, "1069012345", body])
+    import_file(store, export, ImportOptions())
+    analyse(store)
+    first_party = "SELECT count(*) FROM messages WHERE first_party"
+    with store.connect() as con:
+        assert con.execute(first_party).fetchone()[0] == 2
+
+    at = open_app(db, monkeypatch, "sources")
+    assert "First-party channels" in [s.value for s in at.subheader]
+    channels = at.dataframe[1].value
+    assert list(channels.columns) == ["source", "kind", "value", "status", "why"]
+    assert channels[["source", "kind", "value", "status"]].values.tolist() == [
+        ["融中房产", "signature", "【融中房产3】", "inferred"]
+    ]
+    assert "names 融中房产" in channels["why"].iat[0]
+    at.button(key="channel-reject").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Rejected" in s.value and "0 messages" in s.value for s in at.success)
+    [channel] = list_channels(store)
+    assert channel.status == "rejected"
+    assert at.dataframe[1].value["status"].tolist() == ["rejected"]
+    with store.connect() as con:
+        assert con.execute(first_party).fetchone()[0] == 0
 
 
 def test_messages_page_imports_an_uploaded_backup_and_reports_it(demo, monkeypatch):

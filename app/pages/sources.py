@@ -1,4 +1,5 @@
-"""Sources & canaries: add sources, make canaries, plant them, import and export the roster."""
+"""Sources & canaries: add sources, make canaries, plant them, review first-party channels,
+import and export the roster."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from common import changed, env_note, md, query, store
+from common import changed, done, env_note, flash, md, query, store
 from leaktrace import roster, views
 from leaktrace.errors import LeaktraceError
 from leaktrace.model import Field, Source, SourceCategory
@@ -17,6 +18,7 @@ from leaktrace.roster.csvfiles import export_roster, import_roster_files, roster
 
 st.title("Sources & canaries")
 env_note()
+flash()
 
 add_source, add_canary, add_plant, files = st.tabs(
     ["Add a source", "New canary", "Plant", "Roster files"]
@@ -138,6 +140,67 @@ with files:
 
 st.subheader("Sources")
 st.dataframe(query(views.sources_table), hide_index=True, width="stretch")
+
+
+def first_party_channels() -> None:
+    """The channels inferred from the messages, with the user's confirm or reject."""
+    import pandas as pd
+
+    from leaktrace.attribution.first_party import list_channels, review_channel
+
+    st.subheader("First-party channels")
+    st.caption(
+        "Senders, signatures and domains found in messages that name a source a canary was"
+        " planted at, or that sent a verification code minutes after a plant. Messages"
+        " through them are the source's own and never evidence of a leak; reject one that"
+        " is not the source's own."
+    )
+    channels = list_channels(store())
+    if not channels:
+        st.caption("No first-party channels found yet.")
+        return
+    st.dataframe(
+        pd.DataFrame(
+            [(c.source, c.kind, c.value, c.status, c.reason) for c in channels],
+            columns=["source", "kind", "value", "status", "why"],
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={"why": st.column_config.TextColumn("why", width="large")},
+    )
+    by_id = {c.id: c for c in channels}
+    # Those not yet reviewed first; a reviewed one can be reviewed again.
+    options = sorted(by_id, key=lambda i: by_id[i].status != "inferred")
+    with st.form("first-party"):
+        picked = st.selectbox(
+            "Channel",
+            options,
+            format_func=lambda i: (
+                f"{by_id[i].source}: {by_id[i].value} ({by_id[i].kind}, {by_id[i].status})"
+            ),
+            key="channel-pick",
+        )
+        c1, c2 = st.columns(2)
+        confirm = c1.form_submit_button("Confirm", key="channel-confirm")
+        reject = c2.form_submit_button("Reject", key="channel-reject")
+    if (confirm or reject) and picked is not None:
+        from leaktrace.pipeline import analyse
+
+        status = "confirmed" if confirm else "rejected"
+        try:
+            channel, flagged = review_channel(store(), int(picked), status)
+            analyse(store())
+        except LeaktraceError as exc:
+            st.error(md(exc))
+        else:
+            done(
+                f"{status.capitalize()} {md(channel.value)} ({md(channel.kind)}) as"
+                f" {'' if confirm else 'not '}{md(channel.source)}'s own;"
+                f" {flagged:,} messages to its canaries are first-party now."
+            )
+
+
+first_party_channels()
 st.subheader("Canaries and controls")
 table = query(views.canaries_table)
 search = st.text_input("Filter canaries", placeholder="label, name, phone or source")

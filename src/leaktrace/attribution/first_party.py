@@ -138,14 +138,14 @@ GROUP BY ALL
 _NAMED_SENDERS = r"""
 SELECT p.source_id, m.sender, min(m.id)
 FROM messages m JOIN plants p ON p.canary_id = m.canary_id AND m.received_at >= p.planted_at
-WHERE m.channel <> 'email' AND NOT m.first_party AND m.sender IS NOT NULL
+WHERE NOT m.first_party AND m.sender IS NOT NULL AND NOT contains(m.sender, '@')
   AND NOT regexp_full_match(m.sender, '\+?[0-9 ]+')
 GROUP BY ALL
 """
 _MAIL_DOMAINS = """
 SELECT p.source_id, lower(split_part(m.sender, '@', 2)) AS domain, min(m.id)
 FROM messages m JOIN plants p ON p.canary_id = m.canary_id AND m.received_at >= p.planted_at
-WHERE m.channel = 'email' AND NOT m.first_party AND contains(m.sender, '@')
+WHERE NOT m.first_party AND contains(m.sender, '@')
 GROUP BY ALL
 """
 _LINK_HOSTS = r"""

@@ -69,7 +69,7 @@ class _Pairs:
     control_hits: int  # reaches that fell on the control side (planted nowhere yet)
 
 
-def test_unit(
+def exposure_test(
     reach_times: np.ndarray,
     reach_canaries: np.ndarray,
     own: np.ndarray,
@@ -208,7 +208,9 @@ def attribute(
             others = [r for s, r in source_row.items() if s != owner]
             own[others, column[c]] = np.inf
         times = first[u, cs]
-        pairs = test_unit(times, column[cs], own, exclusive, first_plant[kind], settings.min_hits)
+        pairs = exposure_test(
+            times, column[cs], own, exclusive, first_plant[kind], settings.min_hits
+        )
         # S's canaries in the test: planted there alone at some time, not reached before.
         alone = own < exclusive
         reached_before = np.zeros_like(alone)

@@ -51,8 +51,8 @@ WITH channels AS (
     SELECT p.canary_id, lower(c.value) AS domain FROM plants p
     JOIN channels c ON c.source_id = p.source_id AND c.kind = 'link'
 ), scoped AS (
-    SELECT id, canary_id, sender, channel, signature,
-           CASE WHEN channel = 'email' THEN split_part(sender, '@', 2) END AS domain
+    SELECT id, canary_id, lower(sender) AS sender, channel, signature,
+           CASE WHEN contains(sender, '@') THEN lower(split_part(sender, '@', 2)) END AS domain
     FROM messages WHERE canary_id IS NOT NULL AND ({scope})
 )
 SELECT m.id FROM scoped m JOIN ids ON ids.canary_id = m.canary_id AND (
@@ -67,7 +67,8 @@ UNION
 SELECT m.id FROM scoped m JOIN links ON links.canary_id = m.canary_id
 JOIN messages b ON b.id = m.id AND regexp_matches(
     lower(b.body),
-    '(^|[^a-z0-9.-])([a-z0-9-]+\\.)*' || replace(links.domain, '.', '\\.') || '($|[^a-z0-9-])'
+    '(^|[^a-z0-9.-])([a-z0-9-]+\\.)*' || replace(links.domain, '.', '\\.')
+        || '($|[^a-z0-9.-]|\\.$|\\.[^a-z0-9-])'
 )
 """
 

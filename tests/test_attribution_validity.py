@@ -1,0 +1,207 @@
+"""Attribution's statistics on data the simulator does not make: level, family, controls.
+
+The exposure tables are built by hand (``StudyFrames`` is attribution's whole input),
+so each case isolates one rule; the null studies at the end go through a real store.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leaktrace.attribution.exposure import StudyFrames
+from leaktrace.attribution.statistics import Settings, attribute, exposure_test, tarone_family
+from leaktrace.sim.config import SimConfig
+from leaktrace.sim.score import import_simulated, score, true_leaks
+from leaktrace.sim.simulate import simulate
+from leaktrace.store import Store
+
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
+INF = np.inf
+
+
+def day(n: float) -> pd.Timestamp:
+    return pd.Timestamp(T0 + timedelta(days=n))
+
+
+def frames(
+    sources: int,
+    canaries: int,
+    plants: list[tuple[int, int, float]],
+    reaches: list[tuple[str, int, float]],
+    *,
+    flagged: tuple[int, ...] = (),
+) -> StudyFrames:
+    """Sources 1..sources, canaries 1..canaries (phones), plants (canary, source, day),
+    reaches (unit, canary, day); ``flagged`` canaries are reserved controls."""
+    exposures = pd.DataFrame(
+        [(u, c, day(d), day(d), 1, 0) for u, c, d in reaches],
+        columns=["unit", "canary_id", "first_at", "last_at", "messages", "named"],
+    )
+    units = sorted({u for u, _, _ in reaches})
+    return StudyFrames(
+        sources=pd.DataFrame(
+            [(s, f"S{s}", "shop") for s in range(1, sources + 1)],
+            columns=["id", "name", "category"],
+        ),
+        canaries=pd.DataFrame(
+            [(c, f"c{c}", c in flagged, "phone") for c in range(1, canaries + 1)],
+            columns=["id", "label", "is_control", "contact"],
+        ),
+        plants=pd.DataFrame(
+            [(c, s, day(d), ["phone"]) for c, s, d in plants],
+            columns=["canary_id", "source_id", "planted_at", "fields"],
+        ),
+        exposures=exposures,
+        units=pd.DataFrame(
+            [(u, f"unit {u}", "loan") for u in units], columns=["unit", "label", "category"]
+        ),
+        markers=pd.DataFrame(
+            columns=["message_id", "canary_id", "source_id", "received_at", "unit", "marker"]
+        ),
+        latest=(T0 + timedelta(days=90)),
+    )
+
+
+def verdicts(result) -> dict[str, str]:
+    return {v.name: v.verdict for v in result.verdicts}
+
+
+# --- the test itself -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n_s", "n_c", "reaches", "staggered"),
+    [(10, 20, 10, False), (5, 40, 6, False), (10, 30, 15, True), (6, 100, 4, True)],
+)
+def test_p_values_hold_their_level_when_reaches_fall_at_random(n_s, n_c, reaches, staggered):
+    rng = np.random.default_rng(n_s * 1000 + n_c)
+    rejected = {0.01: 0, 0.05: 0}
+    runs = 1500
+    for _ in range(runs):
+        n = n_s + n_c
+        planted = rng.uniform(0, 100, n_s) if staggered else np.zeros(n_s)
+        own = np.full((1, n), INF)
+        own[0, :n_s] = planted
+        first_plant = np.full(n, INF)
+        first_plant[:n_s] = planted
+        who = rng.choice(n, reaches, replace=False)
+        when = np.sort(rng.uniform(0 if staggered else 1, 200, reaches))
+        p = exposure_test(when, who, own, np.full((1, n), INF), first_plant, 2).p_value[0]
+        for alpha in rejected:
+            rejected[alpha] += p <= alpha
+    for alpha, count in rejected.items():
+        # At or below the level, within three standard errors of the simulation.
+        assert count / runs <= alpha + 3 * np.sqrt(alpha * (1 - alpha) / runs), (alpha, count)
+
+
+def test_tarone_keeps_the_pairs_that_could_reach_the_level_from_the_margins():
+    p_min = np.array([1e-9, 1e-6, 3e-3, 3e-3, 3e-3, 0.3, 1.0])
+    family = tarone_family(p_min, alpha=0.01)
+    # k = 4 is the first k with at most k pairs able to reach 0.01 / k: two of them.
+    assert family.tolist() == [True, True, False, False, False, False, False]
+    assert not tarone_family(np.ones(4), 0.01).any()
+    # With five able to reach 0.01 / 5 all five are tested.
+    assert tarone_family(np.array([1e-9, 2e-3, 2e-3, 2e-3, 2e-3]), 0.01).all()
+
+
+# --- controls ------------------------------------------------------------------------------
+
+
+def test_canaries_never_planted_are_controls_without_a_flag():
+    plants = [(c, (c - 1) // 5 + 1, 1) for c in range(1, 16)]  # 3 sources × 5 canaries
+    reaches = [("c1", c, 30 + c) for c in (1, 2, 3, 4)]  # 4 of S1's 5, nobody else
+    unflagged = attribute(frames(3, 35, plants, reaches))
+    assert unflagged.controls == 20
+    assert verdicts(unflagged) == {"S1": "leaked", "S2": "clean", "S3": "clean"}
+    # The same study with the twenty flagged: the same verdicts.
+    flagged = attribute(frames(3, 35, plants, reaches, flagged=tuple(range(16, 36))))
+    assert flagged.controls == 20 and verdicts(flagged) == verdicts(unflagged)
+
+
+def test_the_time_before_a_plant_is_control_time():
+    # No reserved controls and nobody left unplanted: S2's canaries, planted on day 60,
+    # are the controls for days 0-60, when the unit reached S1's canaries and no others.
+    plants = [(c, 1, 1) for c in range(1, 6)] + [(c, 2, 60) for c in range(6, 21)]
+    reaches = [("c1", c, 20 + c) for c in (1, 2, 3, 4)]
+    result = attribute(frames(2, 20, plants, reaches), settings=Settings(min_controls=0))
+    assert result.controls == 0
+    assert verdicts(result)["S1"] == "leaked"
+    # A unit reaching S2's canaries before their plant as much as S1's after theirs is
+    # no leak of S1: its contacts were reached while nobody had them.
+    spread = [("c1", c, 20 + c) for c in (1, 2, 3, 4)] + [("c1", c, 20 + c) for c in range(6, 18)]
+    result = attribute(frames(2, 20, plants, spread), settings=Settings(min_controls=0))
+    assert verdicts(result)["S1"] != "leaked"
+
+
+def test_a_contact_given_to_two_sources_proves_nothing_about_either():
+    # Canaries 1-4 were planted at S1 and S2 alike (no marker); 5-8 at S1 only, 9-12 at S2.
+    plants = [(c, s, 1) for c in range(1, 5) for s in (1, 2)]
+    plants += [(c, 1, 1) for c in range(5, 9)] + [(c, 2, 1) for c in range(9, 13)]
+    shared_only = [("c1", c, 20 + c) for c in range(1, 5)]
+    result = attribute(frames(2, 40, plants, shared_only))
+    assert verdicts(result) == {"S1": "clean", "S2": "clean"}
+    # S1's own canaries reached too: S1 leaked, S2 did not.
+    result = attribute(frames(2, 40, plants, shared_only + [("c1", c, 30) for c in range(5, 9)]))
+    assert verdicts(result) == {"S1": "leaked", "S2": "clean"}
+
+
+# --- the family ----------------------------------------------------------------------------
+
+
+def test_chance_pairs_among_many_small_campaigns_are_no_leak_and_a_real_one_still_is():
+    # 30 sources × 5 canaries, 20 controls; 400 campaigns reach 2 random contacts each.
+    rng = np.random.default_rng(3)
+    plants = [(c, (c - 1) // 5 + 1, 1) for c in range(1, 151)]
+    reaches = []
+    same_source = 0
+    for i in range(400):
+        pair = rng.choice(170, 2, replace=False) + 1
+        same_source += pair.max() <= 150 and (pair[0] - 1) // 5 == (pair[1] - 1) // 5
+        reaches += [(f"t{i + 1}", int(c), 10 + i * 0.2 + j) for j, c in enumerate(pair)]
+    assert same_source >= 3  # chance put both contacts of a few campaigns at one source
+    result = attribute(frames(30, 170, plants, reaches))
+    assert "leaked" not in verdicts(result).values()
+    # Testability comes from the margins: no campaign of two can reach the level among
+    # 400 × 30 pairs, so none is in the family, hits or not.
+    assert result.family == 0
+    # A campaign reaching S7's 5 canaries and nobody else is still found.
+    leak = [("c1", c, 50 + c / 10) for c in range(31, 36)]
+    result = attribute(frames(30, 170, plants, reaches + leak))
+    found = {v.name: v for v in result.verdicts}
+    assert [n for n, v in found.items() if v.verdict == "leaked"] == ["S7"]
+    assert result.family == 30 and f"over {result.family} tested pairs" in found["S7"].reason
+
+
+# --- null studies through a real store -----------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_null_study_calls_no_source_leaked(tmp_path: Path, seed: int):
+    # No leak at all; many small campaigns, heavy background, no sender IDs, no flags.
+    config = SimConfig(
+        seed=seed, sources=12, canaries_per_source=5, controls=10, days=60, leak_share=0.0,
+        small_campaigns=80, background_rate=0.3, roster_ids=False, flag_controls=False,
+        own_marketing_share=0.25,
+    )  # fmt: skip
+    simulate(config, tmp_path / "study")
+    store = Store(tmp_path / "s.duckdb")
+    import_simulated(store, tmp_path / "study")
+    leaks = true_leaks(tmp_path / "study")
+    assert leaks == {}
+    result = attribute(load(store))
+    assert score(result.verdicts, leaks).called_leaked == 0, [
+        (v.name, v.reason) for v in result.verdicts if v.verdict == "leaked"
+    ]
+    assert result.controls == 10  # unflagged, never planted
+
+
+def load(store: Store) -> StudyFrames:
+    from leaktrace.attribution.exposure import load_frames
+
+    return load_frames(store)
