@@ -132,20 +132,21 @@ def _sources(con: duckdb.DuckDBPyConnection) -> dict[int, _Source]:
 _SIGNATURES = """
 SELECT p.source_id, m.signature, min(m.id)
 FROM messages m JOIN plants p ON p.canary_id = m.canary_id AND m.received_at >= p.planted_at
-WHERE m.signature IS NOT NULL AND NOT m.first_party
+WHERE m.signature IS NOT NULL AND NOT m.first_party AND m.id > $since
 GROUP BY ALL
 """
 _NAMED_SENDERS = r"""
 SELECT p.source_id, m.sender, min(m.id)
 FROM messages m JOIN plants p ON p.canary_id = m.canary_id AND m.received_at >= p.planted_at
-WHERE NOT m.first_party AND m.sender IS NOT NULL AND NOT contains(m.sender, '@')
+WHERE NOT m.first_party AND m.id > $since AND m.sender IS NOT NULL
+  AND NOT contains(m.sender, '@')
   AND NOT regexp_full_match(m.sender, '\+?[0-9 ]+')
 GROUP BY ALL
 """
 _MAIL_DOMAINS = """
 SELECT p.source_id, lower(split_part(m.sender, '@', 2)) AS domain, min(m.id)
 FROM messages m JOIN plants p ON p.canary_id = m.canary_id AND m.received_at >= p.planted_at
-WHERE NOT m.first_party AND contains(m.sender, '@')
+WHERE NOT m.first_party AND m.id > $since AND contains(m.sender, '@')
 GROUP BY ALL
 """
 _LINK_HOSTS = r"""
@@ -153,7 +154,7 @@ SELECT source_id, host, min(id) FROM (
     SELECT p.source_id, m.id,
            unnest(regexp_extract_all(lower(m.body), '((?:[a-z0-9-]+\.)+[a-z]{2,})', 1)) AS host
     FROM messages m JOIN plants p ON p.canary_id = m.canary_id AND m.received_at >= p.planted_at
-    WHERE NOT m.first_party AND contains(m.body, '.')
+    WHERE NOT m.first_party AND m.id > $since AND contains(m.body, '.')
 )
 GROUP BY ALL
 """
@@ -161,26 +162,38 @@ _VERIFICATIONS = """
 SELECT p.source_id, m.id, m.sender, m.signature, m.body, m.received_at - p.planted_at
 FROM messages m JOIN plants p ON p.canary_id = m.canary_id
 WHERE m.received_at >= p.planted_at AND m.received_at <= p.planted_at + $window
-  AND NOT m.first_party AND m.sender IS NOT NULL
+  AND NOT m.first_party AND m.id > $since AND m.sender IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.canary_id = m.canary_id
                   AND o.sender = m.sender AND o.received_at < m.received_at)
 ORDER BY m.received_at
 """
 
 
-def _findings(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, str, str, str, int]]:
+# Changes whenever a source or a plant is added or edited.
+_ROSTER = """
+SELECT md5(coalesce((SELECT string_agg(concat_ws('|', id, name, url, sender_ids, signatures), ';'
+                                       ORDER BY id) FROM sources), '')
+           || coalesce((SELECT string_agg(concat_ws('|', id, canary_id, source_id, planted_at), ';'
+                                          ORDER BY id) FROM plants), ''))
+"""
+
+
+def _findings(
+    con: duckdb.DuckDBPyConnection, since: int
+) -> list[tuple[int, str, str, str, str, int]]:
     """(source id, kind, value, rule, reason, message id) for every rule's finding."""
     sources = _sources(con)
     found = []
-    for sid, signature, message in con.execute(_SIGNATURES).fetchall():
+    after = {"since": since}
+    for sid, signature, message in con.execute(_SIGNATURES, after).fetchall():
         if names_source(signature, sources[sid].forms):
             reason = f"the signature 【{signature.strip('【】[] ')}】 names {sources[sid].name}"
             found.append((sid, "signature", signature, "signature", reason, message))
-    for sid, sender, message in con.execute(_NAMED_SENDERS).fetchall():
+    for sid, sender, message in con.execute(_NAMED_SENDERS, after).fetchall():
         if names_source(sender, sources[sid].forms):
             reason = f"the sender {sender} names {sources[sid].name}"
             found.append((sid, "sender", sender.lower(), "sender", reason, message))
-    for sid, domain, message in con.execute(_MAIL_DOMAINS).fetchall():
+    for sid, domain, message in con.execute(_MAIL_DOMAINS, after).fetchall():
         source = sources[sid]
         if not domain:
             continue
@@ -188,13 +201,13 @@ def _findings(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, str, str, 
         if base == source.domain or names_source(base.split(".")[0], source.forms):
             reason = f"mail from {domain}, the domain of {source.name}"
             found.append((sid, "domain", base, "mail-domain", reason, message))
-    for sid, host, message in con.execute(_LINK_HOSTS).fetchall():
+    for sid, host, message in con.execute(_LINK_HOSTS, after).fetchall():
         source = sources[sid]
         if source.domain and registrable_domain(host) == source.domain:
             reason = f"a link to {host}, the site of {source.name}"
             found.append((sid, "link", source.domain, "link-domain", reason, message))
     for sid, message, sender, signature, body, delay in con.execute(
-        _VERIFICATIONS, {"window": VERIFY_WINDOW}
+        _VERIFICATIONS, {"window": VERIFY_WINDOW, **after}
     ).fetchall():
         if not is_verification(body or ""):
             continue
@@ -220,9 +233,16 @@ def infer_channels(store: Store) -> list[Channel]:
             ).fetchall()
         }
         last = con.execute("SELECT coalesce(max(id), 0) FROM source_channels").fetchall()[0][0]
+        # Only messages inference has not seen, unless the roster changed since.
+        roster = con.execute(_ROSTER).fetchall()[0][0]
+        state = con.execute("SELECT roster, last_message_id FROM first_party_state").fetchall()
+        since = state[0][1] if state and state[0][0] == roster else 0
+        newest = con.execute("SELECT coalesce(max(id), 0) FROM messages").fetchall()[0][0]
+        con.execute("DELETE FROM first_party_state")
+        con.execute("INSERT INTO first_party_state VALUES (?, ?)", [roster, newest])
         given = _given(con)
         new = []
-        for sid, kind, value, rule, reason, message in _findings(con):
+        for sid, kind, value, rule, reason, message in _findings(con, since):
             key = (sid, kind, value)
             if key in known or (kind, _given_key(kind, value)) in given:
                 continue  # known (rejected ones too), or a sender a user gave a source

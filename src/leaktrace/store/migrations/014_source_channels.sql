@@ -17,3 +17,10 @@ CREATE TABLE source_channels (
     reviewed_at TIMESTAMPTZ,
     UNIQUE (source_id, kind, value)
 );
+
+-- How far inference has looked: messages up to last_message_id, under the roster
+-- whose fingerprint is kept (a new plant or source sends it over every message again).
+CREATE TABLE first_party_state (
+    roster           VARCHAR NOT NULL,
+    last_message_id  BIGINT NOT NULL
+);
