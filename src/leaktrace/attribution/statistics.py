@@ -205,8 +205,11 @@ def attribute(
         own, exclusive = own_all[:, kind], exclusive_all[:, kind]
         column = np.cumsum(kind) - 1  # canary index → column among those of the kind
         for c, owner in claimed.get(u, ()):
+            # The marker says whose copy reached the contact, even one planted twice.
             others = [r for s, r in source_row.items() if s != owner]
             own[others, column[c]] = np.inf
+            if owner in source_row:
+                exclusive[source_row[owner], column[c]] = np.inf
         times = first[u, cs]
         pairs = exposure_test(
             times, column[cs], own, exclusive, first_plant[kind], settings.min_hits

@@ -139,7 +139,7 @@ def gather(store: Store, source: str) -> ReportData:
         run = con.execute(
             "SELECT computed_at, as_of, controls, background FROM attribution_runs LIMIT 1"
         ).fetchone()
-        pairs = con.execute("SELECT count(*) FROM unit_exposures").fetchone()[0]
+        pairs = con.execute("SELECT count(*) FROM unit_exposures WHERE tested").fetchall()[0][0]
         plants = con.execute(_PLANTS, [source_id]).df()
         report = reports[0]
         messages = con.execute(
