@@ -199,8 +199,15 @@ def test_a_campaign_reaching_one_sources_canaries_is_a_leak_and_background_is_no
     ]
     everyone = [*(f"a-{i}" for i in range(6)), *(f"b-{i}" for i in range(6))]
     everyone += [f"ctl-{i}" for i in range(4)]
+    # The background reaches everyone from the day before: each inbox is known from
+    # its first message, so the controls are watched when the leak campaign runs.
     background = [
-        (day + i * hour, label, f"10657777{i:03d}", f"【博彩城】注册送{i}8元，戳cy0h.test/{i}")
+        (
+            day - timedelta(days=1) + i * hour,
+            label,
+            f"10657777{i:03d}",
+            f"【博彩城】注册送{i}8元，戳cy0h.test/{i}",
+        )
         for i, label in enumerate(everyone)
     ]
     send(store, tmp_path, leak + background)

@@ -14,14 +14,19 @@ import pandas as pd
 import pytest
 
 from leaktrace.attribution.exposure import StudyFrames
-from leaktrace.attribution.statistics import Settings, attribute, exposure_test, tarone_family
+from leaktrace.attribution.statistics import (
+    NEVER,
+    Settings,
+    attribute,
+    exposure_test,
+    tarone_family,
+)
 from leaktrace.sim.config import SimConfig
 from leaktrace.sim.score import import_simulated, score, true_leaks
 from leaktrace.sim.simulate import simulate
 from leaktrace.store import Store
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
-INF = np.inf
 
 
 def day(n: float) -> pd.Timestamp:
@@ -35,12 +40,16 @@ def frames(
     reaches: list[tuple[str, int, float]],
     *,
     flagged: tuple[int, ...] = (),
+    emails: frozenset[int] = frozenset(),
+    observed: dict[int, float] | None = None,
 ) -> StudyFrames:
-    """Sources 1..sources, canaries 1..canaries (phones), plants (canary, source, day),
-    reaches (unit, canary, day); ``flagged`` canaries are reserved controls."""
+    """Sources 1..sources, canaries 1..canaries, plants (canary, source, day), reaches
+    (unit, canary, day); ``flagged`` canaries are reserved controls, ``emails`` have an
+    address and no phone, ``observed`` gives the day a canary's messages start."""
+    observed = observed or {}
     exposures = pd.DataFrame(
-        [(u, c, day(d), day(d), 1, 0) for u, c, d in reaches],
-        columns=["unit", "canary_id", "first_at", "last_at", "messages", "named"],
+        [(u, c, day(d), day(d), 1, 0, int(c in emails)) for u, c, d in reaches],
+        columns=["unit", "canary_id", "first_at", "last_at", "messages", "named", "by_email"],
     )
     units = sorted({u for u, _, _ in reaches})
     return StudyFrames(
@@ -49,8 +58,27 @@ def frames(
             columns=["id", "name", "category"],
         ),
         canaries=pd.DataFrame(
-            [(c, f"c{c}", c in flagged, "phone") for c in range(1, canaries + 1)],
-            columns=["id", "label", "is_control", "contact"],
+            [
+                (
+                    c,
+                    f"c{c}",
+                    c in flagged,
+                    "email" if c in emails else "phone",
+                    c not in emails,
+                    c in emails,
+                    day(observed[c]) if c in observed else pd.NaT,
+                )
+                for c in range(1, canaries + 1)
+            ],
+            columns=[
+                "id",
+                "label",
+                "is_control",
+                "contact",
+                "has_phone",
+                "has_email",
+                "observed_from",
+            ],
         ),
         plants=pd.DataFrame(
             [(c, s, day(d), ["phone"]) for c, s, d in plants],
@@ -75,23 +103,36 @@ def verdicts(result) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    ("n_s", "n_c", "reaches", "staggered"),
-    [(10, 20, 10, False), (5, 40, 6, False), (10, 30, 15, True), (6, 100, 4, True)],
+    ("n_s", "n_c", "reaches", "staggered", "instants"),
+    [
+        (10, 20, 10, False, None),
+        (5, 40, 6, False, None),
+        (10, 30, 15, True, None),
+        (6, 100, 4, True, None),
+        # Blasts: many reaches at the same instant (a mail Date header, minute precision).
+        (10, 20, 12, True, 3),
+        (8, 30, 20, False, 2),
+    ],
 )
-def test_p_values_hold_their_level_when_reaches_fall_at_random(n_s, n_c, reaches, staggered):
+def test_p_values_hold_their_level_when_reaches_fall_at_random(
+    n_s, n_c, reaches, staggered, instants
+):
     rng = np.random.default_rng(n_s * 1000 + n_c)
     rejected = {0.01: 0, 0.05: 0}
     runs = 1500
+    n = n_s + n_c
     for _ in range(runs):
-        n = n_s + n_c
-        planted = rng.uniform(0, 100, n_s) if staggered else np.zeros(n_s)
-        own = np.full((1, n), INF)
+        planted = rng.integers(0, 100_000, n_s) if staggered else np.zeros(n_s, dtype=np.int64)
+        own = np.full((1, n), NEVER)
         own[0, :n_s] = planted
-        first_plant = np.full(n, INF)
-        first_plant[:n_s] = planted
         who = rng.choice(n, reaches, replace=False)
-        when = np.sort(rng.uniform(0 if staggered else 1, 200, reaches))
-        p = exposure_test(when, who, own, np.full((1, n), INF), first_plant, 2).p_value[0]
+        if instants:
+            when = np.sort(rng.choice(np.arange(1, 200_000, 40_000), instants, replace=False))
+            when = np.sort(rng.choice(when, reaches))
+        else:
+            when = np.sort(rng.integers(1, 200_000, reaches))
+        p = exposure_test(when, who, own, np.full((1, n), NEVER), np.zeros(n, dtype=np.int64), 2)
+        p = p.p_value[0]
         for alpha in rejected:
             rejected[alpha] += p <= alpha
     for alpha, count in rejected.items():
@@ -148,6 +189,40 @@ def test_a_contact_given_to_two_sources_proves_nothing_about_either():
     # S1's own canaries reached too: S1 leaked, S2 did not.
     result = attribute(frames(2, 40, plants, shared_only + [("c1", c, 30) for c in range(5, 9)]))
     assert verdicts(result) == {"S1": "leaked", "S2": "clean"}
+
+
+def test_reaches_at_one_instant_all_see_the_canaries_at_risk_then():
+    # One blast reaches S1's ten canaries and ten not yet planted (S2's, planted later)
+    # in the same second: nothing singles out S1, whatever order the rows come in.
+    plants = [(c, 1, 1) for c in range(1, 11)] + [(c, 2, 60) for c in range(11, 21)]
+    blast = [("c1", c, 30) for c in range(1, 21)]
+    for reaches in (blast, blast[::-1]):
+        result = attribute(frames(2, 25, plants, reaches), settings=Settings(min_controls=0))
+        assert verdicts(result)["S1"] == "clean", result.verdicts[0].reason
+
+
+def test_a_canary_is_a_control_only_once_its_messages_are_known():
+    # 100 canaries whose messages start on day 65 (SIMs bought late) were not watched
+    # on days 10-14, when the unit reached 5 of S1's 10: against the 6 controls that
+    # were, that is weak evidence.
+    plants = [(c, 1, 0) for c in range(1, 11)] + [(c, 2, 70) for c in range(17, 117)]
+    reaches = [("c1", c, 9 + c) for c in range(1, 6)]
+    late = {c: 65 for c in range(17, 117)}
+    result = attribute(frames(2, 116, plants, reaches, observed=late))
+    assert verdicts(result)["S1"] != "leaked"
+    # Watched from the start, the same 100 would make it a leak.
+    assert verdicts(attribute(frames(2, 116, plants, reaches)))["S1"] == "leaked"
+
+
+def test_an_email_campaign_is_compared_with_contacts_that_have_an_address():
+    # S1's five canaries are e-mail addresses; 100 phone-only controls could never
+    # get the mail, 3 e-mail controls could.
+    emails = frozenset(range(1, 6)) | {106, 107, 108}
+    plants = [(c, 1, 1) for c in range(1, 6)]
+    reaches = [("c1", c, 30 + c) for c in (1, 2, 3)]
+    result = attribute(frames(1, 108, plants, reaches, emails=emails))
+    assert verdicts(result)["S1"] != "leaked"
+    assert result.exposures[0].others == 3
 
 
 # --- the family ----------------------------------------------------------------------------

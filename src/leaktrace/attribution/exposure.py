@@ -21,7 +21,8 @@ from leaktrace.store import Store
 _EXPOSURES = """
 SELECT u.unit, m.canary_id, min(m.received_at) AS first_at, max(m.received_at) AS last_at,
        count(*) AS messages,
-       count(*) FILTER (WHERE u.slots LIKE '%["NAME",%') AS named
+       count(*) FILTER (WHERE u.slots LIKE '%["NAME",%') AS named,
+       count(*) FILTER (WHERE m.channel = 'email') AS by_email
 FROM messages m
 JOIN message_units u ON u.message_id = m.id
 WHERE m.canary_id IS NOT NULL AND NOT m.first_party
@@ -63,14 +64,25 @@ WHERE NOT m.first_party
 """
 
 
+# A canary's messages are known since its first one, or since it joined the roster.
+_CANARIES = """
+SELECT c.id, c.label, c.is_control,
+       CASE WHEN c.phone IS NOT NULL THEN 'phone' ELSE 'email' END AS contact,
+       c.phone IS NOT NULL AS has_phone, c.email IS NOT NULL AS has_email,
+       least(c.created_at, (SELECT min(m.received_at) FROM messages m
+                            WHERE m.canary_id = c.id)) AS observed_from
+FROM canaries c ORDER BY c.id
+"""
+
+
 @dataclass(frozen=True)
 class StudyFrames:
     """The roster and the exposures, as pandas tables."""
 
     sources: pd.DataFrame  # id, name, category
-    canaries: pd.DataFrame  # id, label, is_control, contact ("phone" | "email")
+    canaries: pd.DataFrame  # id, label, is_control, contact, has_phone, has_email, observed_from
     plants: pd.DataFrame  # canary_id, source_id, planted_at, fields
-    exposures: pd.DataFrame  # unit, canary_id, first_at, last_at, messages, named
+    exposures: pd.DataFrame  # unit, canary_id, first_at, last_at, messages, named, by_email
     units: pd.DataFrame  # unit, label, category
     markers: pd.DataFrame  # message_id, canary_id, source_id, received_at, unit, marker
     latest: datetime | None  # the last message received: "now" for the study
@@ -81,11 +93,7 @@ def load_frames(store: Store) -> StudyFrames:
     with store.connect() as con:
         frames = StudyFrames(
             sources=con.sql("SELECT id, name, category FROM sources ORDER BY id").df(),
-            canaries=con.sql(
-                "SELECT id, label, is_control,"
-                " CASE WHEN phone IS NOT NULL THEN 'phone' ELSE 'email' END AS contact"
-                " FROM canaries ORDER BY id"
-            ).df(),
+            canaries=con.sql(_CANARIES).df(),
             plants=con.sql(
                 "SELECT canary_id, source_id, planted_at, fields FROM plants ORDER BY planted_at"
             ).df(),

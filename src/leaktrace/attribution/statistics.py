@@ -1,20 +1,21 @@
 """Leak-source attribution: which sources' canaries a campaign reaches far more than chance.
 
 The test is an exposure-time comparison, one per unit (campaign, or template outside
-any campaign) and source S. A canary is *at risk* until the unit first reaches it.
-Each time the unit reaches someone, the canaries at risk of the unit's contact kind
-(phone or e-mail) fall in three groups: S's side (planted at S, and at no other
-source yet), the control side (planted nowhere yet: the controls, canaries never
-planted, and every canary before its first plant — so a study has control time
-well beyond its reserved controls), and the rest (planted elsewhere, or at S and
-elsewhere: a shared contact proves nothing about either source), left out. A reach
-on S's side is a hit; under "the unit reaches S's canaries no more than contacts
-nobody was given", each reach on either side falls on S's side with S's share of
-those at risk then. The number of hits is a sum of such chances (Poisson-binomial),
-and its exact upper tail is the one-sided p-value (on simulated null allocations
-its rejection rate stays at or below the level: tests/test_attribution_validity.py).
-Comparing with contacts nobody was given, not with other sources' canaries, keeps a
-broker's campaign that reaches several leaked sources' canaries from hiding each.
+any campaign) and source S. A canary is *at risk* until the unit first reaches it,
+and only from its first known message (or its plant) on: before that nobody was
+reading its inbox. Each time the unit reaches someone, the canaries at risk that
+have the contact the unit was sent to (phone or e-mail) fall in three groups: S's
+side (planted at S, and at no other source yet), the comparison side (S does not
+have them: controls, canaries never planted, every canary before its plant, and
+canaries planted elsewhere), and out (planted at S and elsewhere: a shared contact
+proves nothing about either source). A reach on S's side is a hit; under "the unit
+reaches S's canaries no more than contacts S did not have", each reach on either
+side falls on S's side with S's share of those at risk then (reaches at one
+instant, a blast, all see the canaries at risk at that instant). The number of
+hits is a sum of such chances (Poisson-binomial), and its exact upper tail is the
+one-sided p-value; on simulated random reaches, ties included, its rejection rate
+stays at or below the level (tests/test_attribution_validity.py). Other sources'
+canaries reached because they leaked too only make the test of S more cautious.
 
 Which pairs form the family the p-values are corrected over is decided from the
 margins alone — when the unit reached someone, and S's plant schedule, not who was
@@ -66,7 +67,27 @@ class _Pairs:
     p_value: np.ndarray
     p_min: np.ndarray  # the smallest p the margins allow (Tarone); 1 when untestable
     hit_mask: np.ndarray  # sources × reaches: which reach hit which source
-    control_hits: int  # reaches that fell on the control side (planted nowhere yet)
+    control_hits: np.ndarray  # per source: reaches on the comparison side
+
+
+# Times are integer milliseconds from the study's first instant; NEVER stands for "not
+# (yet)", and each row of a count is shifted by _STRIDE so one sorted search serves all.
+NEVER = np.int64(2**42)
+_STRIDE = np.int64(2**43)
+
+
+def _inside(starts: np.ndarray, ends: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """rows × times: how many intervals [start, end) of each row hold each time."""
+    rows, width = starts.shape
+    valid = starts < ends
+    first = np.sort(np.where(valid, starts, NEVER), axis=1)
+    last = np.sort(np.where(valid, ends, NEVER), axis=1)
+    shift = (np.arange(rows, dtype=np.int64) * _STRIDE)[:, None]
+    query = (times[None, :] + shift).ravel()
+    base = (np.arange(rows, dtype=np.int64) * width)[:, None]
+    opened = np.searchsorted((first + shift).ravel(), query, side="right").reshape(rows, -1)
+    closed = np.searchsorted((last + shift).ravel(), query, side="right").reshape(rows, -1)
+    return (opened - base) - (closed - base)
 
 
 def exposure_test(
@@ -74,60 +95,114 @@ def exposure_test(
     reach_canaries: np.ndarray,
     own: np.ndarray,
     exclusive_until: np.ndarray,
-    unplanted_until: np.ndarray,
+    observed_from: np.ndarray,
     min_hits: int,
+    margins: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> _Pairs:
-    """Test one unit's reaches (in time order) against each source's plant schedule.
+    """Test one unit's reaches (sorted by time) against each source's plant schedule.
 
-    Canaries are columns, sources rows. ``own[s, c]`` is when canary c was planted at
-    source s (inf: never; inf too where a marker gives the reach to another source),
-    ``exclusive_until[s, c]`` when it was then planted at another source as well
-    (inf: never), ``unplanted_until[c]`` its first plant anywhere (inf: never). At
-    each reach a canary is on S's side while planted at S alone, on the control side
-    while planted nowhere, and out of the comparison otherwise.
+    Canaries are columns, sources rows, times integer milliseconds (``NEVER``: not
+    at all). ``own[s, c]`` is when canary c was planted at source s (``NEVER`` too
+    where a marker gives the reach to another source), ``exclusive_until[s, c]``
+    when it was planted at another source as well, ``observed_from[c]`` since when
+    its messages are known. At a reach, a canary not yet reached is on S's side
+    while planted at S alone, on the comparison side while its messages are known
+    and S does not have it (never planted, not planted yet, or planted elsewhere),
+    and out otherwise (planted at S and elsewhere); reaches at one instant all see
+    the canaries at risk at that instant. ``margins`` is the plant schedule before
+    any marker claim, which alone decides testability.
     """
-    k = len(reach_times)
-    t = reach_times[None, :, None]
-    earlier = np.tri(k, k, -1, dtype=bool).T  # earlier[i, j]: reach i came before reach j
-    # S's side and the control side at each reach, less those already reached.
-    side = (own[:, None, :] <= t) & (t < exclusive_until[:, None, :])
-    mine_at = (own[:, reach_canaries][:, :, None] <= reach_times[None, None, :]) & (
-        reach_times[None, None, :] < exclusive_until[:, reach_canaries][:, :, None]
-    )  # sources × reach i × reach j: reach i's canary on S's side at reach j
-    s_risk = side.sum(axis=2) - (mine_at & earlier[None]).sum(axis=1)
-    unplanted = unplanted_until[None, :] > reach_times[:, None]  # reaches × canaries
-    control_at = unplanted_until[reach_canaries][:, None] > reach_times[None, :]
-    c_risk = unplanted.sum(axis=1) - (control_at & earlier).sum(axis=0)
-    hits = np.diagonal(mine_at, axis1=1, axis2=2)  # sources × reaches
-    counted = hits | np.diagonal(control_at)[None, :]
-    chance = np.where(counted, s_risk / np.maximum(s_risk + c_risk[None, :], 1), 0.0)
+    n_sources, k = own.shape[0], len(reach_times)
+    reach = np.full(own.shape[1], NEVER)
+    reach[reach_canaries] = reach_times
+    gone = reach + 1  # no longer at risk once reached
+    s_risk = _inside(own, np.minimum(exclusive_until, gone[None, :]), reach_times)
+    seen = np.broadcast_to(observed_from, own.shape)
+    c_risk = _inside(seen, np.minimum(own, gone[None, :]), reach_times)
+    hits = (own[:, reach_canaries] <= reach_times[None, :]) & (
+        reach_times[None, :] < exclusive_until[:, reach_canaries]
+    )
+    compared = (observed_from[reach_canaries][None, :] <= reach_times[None, :]) & (
+        reach_times[None, :] < own[:, reach_canaries]
+    )
+    chance = np.where(hits | compared, s_risk / np.maximum(s_risk + c_risk, 1), 0.0)
     observed = hits.sum(axis=1)
-    # Poisson-binomial: the chance of fewer than `observed` hits, one reach at a time.
-    n_sources = own.shape[0]
+    # Poisson-binomial: the chance of each count below `observed`, one reach at a time.
     top = int(observed.max(initial=0))
     below = np.zeros((n_sources, top + 1))
     below[:, 0] = 1.0
-    # Tarone: every reach that could fall on S's side does (from the margins only:
-    # when the unit reached someone, and the plant schedule).
-    planted_by = side.sum(axis=2)
-    unplanted_by = unplanted.sum(axis=1)
-    taken = np.zeros(n_sources, dtype=int)
-    log_p_min = np.zeros(n_sources)
     for j in range(k):
         q = chance[:, j : j + 1]
         below[:, 1:] = below[:, 1:] * (1 - q) + below[:, :-1] * q
         below[:, 0] *= 1 - q[:, 0]
-        free = planted_by[:, j] - taken
-        can = free > 0
-        log_p_min[can] += np.log(free[can] / (free[can] + unplanted_by[j]))
-        taken += can
     cdf = np.cumsum(below, axis=1)  # cdf[s, m] = P(X <= m) for every m below `top`
     p_value = np.ones(n_sources)
     some = observed > 0
     p_value[some] = np.clip(1.0 - cdf[some, observed[some] - 1], 0.0, 1.0)
-    p_min = np.where(taken >= min_hits, np.exp(log_p_min), 1.0)
-    controls_hit = int(np.diagonal(control_at).sum())
-    return _Pairs(observed, chance.sum(axis=1), p_value, p_min, hits, controls_hit)
+    margin_own, margin_exclusive = margins or (own, exclusive_until)
+    p_min = _smallest_p(reach_times, margin_own, margin_exclusive, seen, min_hits)
+    return _Pairs(observed, chance.sum(axis=1), p_value, p_min, hits, compared.sum(axis=1))
+
+
+def _smallest_p(
+    times: np.ndarray,
+    own: np.ndarray,
+    exclusive_until: np.ndarray,
+    observed_from: np.ndarray,
+    min_hits: int,
+) -> np.ndarray:
+    """Tarone's bound per source from the margins alone (the reach times, the schedule).
+
+    The best case for S: every reach that can fall on S's side does (one canary of S
+    per reach, while S has one free), none on the comparison side. Canaries taken
+    stay subtracted even after their exclusive time ends, so this can overstate the
+    smallest p a little: a pair is then left out of the family, which costs power,
+    never validity.
+    """
+    n_sources = own.shape[0]
+    planted = _inside(own, exclusive_until, times)
+    others = _inside(observed_from, own, times)
+    taken = np.zeros(n_sources, dtype=np.int64)
+    log_p = np.zeros(n_sources)
+    start, at_start = None, taken
+    for j, t in enumerate(times):
+        if t != start:
+            start, at_start = t, taken.copy()
+        free = planted[:, j] - at_start
+        can = free - (taken - at_start) > 0
+        log_p[can] += np.log(free[can] / (free[can] + others[can, j]))
+        taken = taken + can
+    return np.where(taken >= min_hits, np.exp(log_p), 1.0)
+
+
+def _observed_from(canaries: pd.DataFrame) -> np.ndarray:
+    """Seconds since which each canary's messages are known (-inf when not recorded)."""
+    if "observed_from" not in canaries:
+        return np.full(len(canaries), -np.inf)
+    values = canaries["observed_from"]
+    return np.array([-np.inf if pd.isna(t) else t.timestamp() for t in values], dtype=float)
+
+
+def _contacts(canaries: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Which canaries have a phone, which an e-mail address."""
+    kind = canaries["contact"].to_numpy()
+    phone = canaries.get("has_phone", kind == "phone")
+    email = canaries.get("has_email", kind == "email")
+    return np.asarray(phone, dtype=bool), np.asarray(email, dtype=bool)
+
+
+def _channels(
+    exposures: pd.DataFrame, unit_index: dict[str, int], n_units: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit: whether it was sent by e-mail, whether by SMS."""
+    by_email = np.zeros(n_units, dtype=bool)
+    by_phone = np.zeros(n_units, dtype=bool)
+    if len(exposures):
+        u = exposures["unit"].map(unit_index).to_numpy()
+        mail = exposures["by_email"].to_numpy() if "by_email" in exposures else np.zeros(len(u))
+        np.logical_or.at(by_email, u, mail > 0)
+        np.logical_or.at(by_phone, u, exposures["messages"].to_numpy() > mail)
+    return by_email, by_phone
 
 
 def tarone_family(p_min: np.ndarray, alpha: float) -> np.ndarray:
@@ -147,7 +222,6 @@ def attribute(
     now = as_of.timestamp() if as_of else float("inf")
     canaries = frames.canaries
     index = {cid: i for i, cid in enumerate(canaries["id"])}
-    kinds = canaries["contact"].to_numpy()
     plants = (
         frames.plants[_seconds(frames.plants["planted_at"]) <= now]
         if len(frames.plants)
@@ -191,37 +265,56 @@ def attribute(
             claimed.setdefault(unit_index[row.unit], []).append(
                 (index[row.canary_id], int(row.source_id))
             )
-    own_all = np.where(np.isnan(plant_times), np.inf, plant_times)
+    # Integer milliseconds from the study's first instant (NEVER: not at all).
+    origin = np.nanmin([np.nanmin(first, initial=np.inf), np.nanmin(plant_times, initial=np.inf)])
+    origin = 0.0 if not np.isfinite(origin) else origin - 1.0
+
+    def ms(seconds: np.ndarray) -> np.ndarray:
+        finite = np.isfinite(seconds)
+        out = np.round((np.where(finite, seconds, 0.0) - origin) * 1000)
+        out = np.where(finite, out, np.where(seconds == -np.inf, 0, np.inf))
+        return np.where(np.isfinite(out), np.clip(out, 0, NEVER - 1), NEVER).astype(np.int64)
+
+    own_all = ms(plant_times)
     ordered = np.sort(own_all, axis=0)
-    first_plant = ordered[0] if len(source_ids) else np.full(n_canaries, np.inf)
-    second_plant = ordered[1] if len(source_ids) > 1 else np.full(n_canaries, np.inf)
+    first_plant = ordered[0] if len(source_ids) else np.full(n_canaries, NEVER)
+    second_plant = ordered[1] if len(source_ids) > 1 else np.full(n_canaries, NEVER)
     # Until when each canary is planted at s alone: its next plant elsewhere.
     exclusive_all = np.where(own_all <= first_plant, second_plant, first_plant)
+    # A canary's messages are known from the first one (or from when it joined the
+    # roster, if earlier): only then is it a control.
+    observed_all = np.minimum(ms(_observed_from(canaries)), first_plant)
+    has_phone, has_email = _contacts(canaries)
+    by_email, by_phone = _channels(exposures, unit_index, n_units)
     rows: list[dict] = []
     for u in np.flatnonzero(~background) if source_ids else ():
         cs = np.flatnonzero(reached[u])
-        cs = cs[np.argsort(first[u, cs], kind="stable")]
-        kind = np.isin(kinds, kinds[cs])
+        times = ms(first[u, cs])
+        order = np.argsort(times, kind="stable")
+        cs, times = cs[order], times[order]
+        # At risk: the canaries with the contact the unit was sent to.
+        kind = (has_email & by_email[u]) | (has_phone & by_phone[u])
+        kind[cs] = True
+        column = np.cumsum(kind) - 1  # canary index → column among those at risk
         own, exclusive = own_all[:, kind], exclusive_all[:, kind]
-        column = np.cumsum(kind) - 1  # canary index → column among those of the kind
+        margins = (own.copy(), exclusive.copy())
         for c, owner in claimed.get(u, ()):
             # The marker says whose copy reached the contact, even one planted twice.
             others = [r for s, r in source_row.items() if s != owner]
-            own[others, column[c]] = np.inf
+            own[others, column[c]] = NEVER
             if owner in source_row:
-                exclusive[source_row[owner], column[c]] = np.inf
-        times = first[u, cs]
-        pairs = exposure_test(
-            times, column[cs], own, exclusive, first_plant[kind], settings.min_hits
-        )
+                exclusive[source_row[owner], column[c]] = NEVER
+        seen = observed_all[kind]
+        pairs = exposure_test(times, column[cs], own, exclusive, seen, settings.min_hits, margins)
         # S's canaries in the test: planted there alone at some time, not reached before.
         alone = own < exclusive
         reached_before = np.zeros_like(alone)
         reached_before[:, column[cs]] = own[:, column[cs]] > times[None, :]
         in_test = (alone & ~reached_before).sum(axis=1)
-        comparison = int((first_plant[kind] > times[0]).sum())
+        comparison = ((seen[None, :] <= times[0]) & (own > times[0])).sum(axis=1)
         for s, source_id in enumerate(source_ids):
-            if in_test[s] == 0:
+            # Kept whenever the margins make the pair testable, whoever was reached.
+            if in_test[s] == 0 and pairs.p_min[s] >= 1.0:
                 continue
             hit = pairs.hit_mask[s]
             rows.append(
@@ -231,8 +324,8 @@ def attribute(
                     "planted": int(in_test[s]),
                     "hit": int(pairs.hit[s]),
                     "expected": float(pairs.expected[s]),
-                    "others": comparison,
-                    "others_hit": pairs.control_hits,
+                    "others": int(comparison[s]),
+                    "others_hit": int(pairs.control_hits[s]),
                     "controls_hit": int(controls[cs].sum()),
                     "p_value": float(pairs.p_value[s]),
                     "p_min": float(pairs.p_min[s]),
