@@ -131,8 +131,15 @@ def test_p_values_hold_their_level_when_reaches_fall_at_random(
             when = np.sort(rng.choice(when, reaches))
         else:
             when = np.sort(rng.integers(1, 200_000, reaches))
-        p = exposure_test(when, who, own, np.full((1, n), NEVER), np.zeros(n, dtype=np.int64), 2)
-        p = p.p_value[0]
+        # Half the others were planted at some other source: the two comparisons differ.
+        elsewhere = np.full(n, NEVER)
+        elsewhere[: n_s + n_c // 2] = 0
+        elsewhere[:n_s] = planted
+        pairs = exposure_test(
+            when, who, own, np.full((1, n), NEVER), np.zeros(n, dtype=np.int64), 2,
+            unplanted_until=elsewhere,
+        )  # fmt: skip
+        p = pairs.p_value[0]
         for alpha in rejected:
             rejected[alpha] += p <= alpha
     for alpha, count in rejected.items():

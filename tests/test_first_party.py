@@ -208,3 +208,62 @@ def test_reviewing_what_does_not_exist_is_refused(tmp_path, cli, monkeypatch):
     assert code == 0 and "rejected" in out and "0 messages" in out
     code, out = cli("first-party", "list", "--status", "maybe")
     assert code != 0 and "--status takes inferred, confirmed, rejected" in out
+
+
+def test_names_need_more_than_a_qualifier_or_a_shared_domain():
+    forms = name_forms("平安银行(深圳)", None)
+    assert names_source("【平安银行】", forms) and not names_source("【深圳】", forms)
+    assert not names_source("【银行】", forms)  # two Han characters inside a longer name
+    # A shop on a platform cannot claim the platform: taobao.com names no source.
+    assert "taobao" not in name_forms("小王的店", "https://shop123.taobao.com")
+
+
+def test_a_channel_that_reaches_contacts_the_source_does_not_have_is_not_its_own(tmp_path):
+    # Signed with S's name, but also sent to a control: phishing or a list, not S.
+    store = study(tmp_path, shop("融中房产"), shop("乙商城"))
+    day = T0 + timedelta(days=5)
+    rows = [(day, f"s0-{i}", "1069555500", f"【融中房产】贷款优惠{i}") for i in range(3)]
+    rows.append((day, "ctl-0", "1069555500", "【融中房产】贷款优惠9"))
+    send(store, tmp_path, rows)
+    assert list_channels(store) == []
+    assert not any(first_party(store).values())
+
+
+def test_codes_near_two_plants_or_just_before_one(tmp_path):
+    store = study(tmp_path, shop("易信贷"), shop("乙商城"), canaries=2)
+    # s0-1 is planted at 乙商城 too, in the same sitting: whose code is unclear.
+    roster.plant(store, "s0-1", "乙商城", T0 + timedelta(minutes=5))
+    send(
+        store,
+        tmp_path,
+        [
+            # Two minutes before the recorded plant: `plant --at` is rarely exact.
+            (T0 - timedelta(minutes=2), "s0-0", "106900881234", "验证码 482913"),
+            (T0 + timedelta(minutes=1), "s0-1", "106900889999", "验证码 771204"),
+        ],
+    )
+    [channel] = list_channels(store)
+    assert channel.value == "106900881234" and "2 min before" in channel.reason
+
+
+def test_messages_given_to_a_canary_later_are_looked_at(tmp_path):
+    from leaktrace.ingest import quarantine
+
+    store = study(tmp_path, shop("融中房产"), shop("乙商城"))
+    # The canary's second number (a forwarding line) is not in the roster.
+    roster.new_canary(store, phone="+447700900777", label="late", seed=9)
+    roster.plant(store, "late", "融中房产", T0)
+    stranger = "+447700900555"
+    path = tmp_path / "late.csv"
+    path.write_text(
+        "received_at,recipient,sender,body\n"
+        f"{(T0 + timedelta(days=1)).isoformat()},{stranger},10690001,【融中房产3】欢迎\n",
+        encoding="utf-8",
+    )
+    import_file(store, path, ImportOptions())
+    analyse(store)
+    assert list_channels(store) == []  # quarantined: nobody's canary yet
+    # The roster is unchanged; the message, already looked at, now belongs to a canary.
+    quarantine.assign(store, stranger, "late")
+    analyse(store)
+    assert [c.value for c in list_channels(store)] == ["【融中房产3】"]

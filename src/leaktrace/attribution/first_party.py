@@ -33,7 +33,52 @@ from leaktrace.store import Store
 from leaktrace.store.messages import reflag_first_party
 from leaktrace.text.domains import registrable_domain
 
-VERIFY_WINDOW = timedelta(minutes=30)
+VERIFY_WINDOW = timedelta(minutes=30)  # either side of a plant: `plant --at` is rarely exact
+# Domains many senders share (mail providers, platforms, link shorteners): a source
+# whose URL sits on one cannot claim every message mentioning it.
+SHARED_DOMAINS = frozenset(
+    {
+        "qq.com",
+        "163.com",
+        "126.com",
+        "yeah.net",
+        "sina.com",
+        "sina.cn",
+        "sohu.com",
+        "aliyun.com",
+        "139.com",
+        "189.cn",
+        "gmail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "yahoo.com",
+        "icloud.com",
+        "me.com",
+        "proton.me",
+        "weibo.com",
+        "weixin.qq.com",
+        "taobao.com",
+        "tmall.com",
+        "alipay.com",
+        "baidu.com",
+        "douyin.com",
+        "t.cn",
+        "dwz.cn",
+        "url.cn",
+        "suo.im",
+        "bit.ly",
+        "j.mp",
+        "tinyurl.com",
+        "t.co",
+        "goo.gl",
+        "ow.ly",
+        "is.gd",
+        "github.io",
+        "wordpress.com",
+        "blogspot.com",
+    }
+)
 STATUSES = ("inferred", "confirmed", "rejected")
 
 _CODE_WORDS = re.compile(
@@ -72,21 +117,40 @@ def _fold(text: str) -> str:
     return kept.rstrip("0123456789") or kept
 
 
+def _han(form: str) -> int:
+    return sum(bool(HAN.fullmatch(ch)) for ch in form)
+
+
 def _long_enough(form: str) -> bool:
-    han = sum(bool(HAN.fullmatch(ch)) for ch in form)
-    return han >= 2 or len(form) >= 4
+    """Long enough to name a source when equal to its name: 2 Han or 4 Latin."""
+    return _han(form) >= 2 or len(form) >= 4
+
+
+def _contains_enough(form: str) -> bool:
+    """Long enough to name a source from inside a longer text: 3 Han or 5 Latin."""
+    return _han(form) >= 3 or (_han(form) == 0 and len(form) >= 5)
 
 
 def name_forms(name: str, url: str | None) -> set[str]:
-    """The spellings a source's own messages name it by: name, pinyin, its domain's label."""
+    """The spellings a source's own messages name it by: name, pinyin, its domain's label.
+
+    A part in brackets counts only as a Latin name (``企查查 (Qichacha)``), never as a
+    qualifier such as a city (``平安银行(深圳)`` is not named by ``深圳``).
+    """
     from pypinyin import lazy_pinyin
 
-    forms = {_fold(name)}
-    forms |= {_fold(part) for part in re.split(r"[()（）/|,，]", name) if part.strip()}
-    han = "".join(ch for ch in name if HAN.fullmatch(ch))
+    base = re.sub(r"[(（][^)）]*[)）]", " ", name)
+    forms = {_fold(base)}
+    forms |= {
+        _fold(inner)
+        for inner in re.findall(r"[(（]([^)）]*)[)）]", name)
+        if inner.isascii() and len(_fold(inner)) >= 4
+    }
+    han = "".join(ch for ch in base if HAN.fullmatch(ch))
     if han:
         forms.add(_fold("".join(lazy_pinyin(han))))
-    if domain := url_domain(url):
+    domain = url_domain(url)
+    if domain and domain not in SHARED_DOMAINS:
         forms.add(_fold(domain.split(".")[0]))
     return {f for f in forms if _long_enough(f)}
 
@@ -99,12 +163,17 @@ def url_domain(url: str | None) -> str | None:
     return registrable_domain(found.group(1)) if found else None
 
 
-def names_source(value: str, forms: set[str]) -> bool:
+def names_source(value: str, forms: set[str] | frozenset[str]) -> bool:
     """Whether ``value`` (a signature, a sender, a domain label) names the source."""
     folded = _fold(value)
     if not _long_enough(folded):
         return False
-    return any(folded == f or f in folded or folded in f for f in forms)
+    return any(
+        folded == f
+        or (f in folded and _contains_enough(f))
+        or (folded in f and _contains_enough(folded))
+        for f in forms
+    )
 
 
 def is_verification(text: str) -> bool:
@@ -158,23 +227,53 @@ SELECT source_id, host, min(id) FROM (
 )
 GROUP BY ALL
 """
+# A code within the window of exactly one of the canary's plants (two plants in one
+# sitting leave it unclear whose code it is), from a sender new to the canary.
 _VERIFICATIONS = """
-SELECT p.source_id, m.id, m.sender, m.signature, m.body, m.received_at - p.planted_at
-FROM messages m JOIN plants p ON p.canary_id = m.canary_id
-WHERE m.received_at >= p.planted_at AND m.received_at <= p.planted_at + $window
-  AND NOT m.first_party AND m.id > $since AND m.sender IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.canary_id = m.canary_id
-                  AND o.sender = m.sender AND o.received_at < m.received_at)
-ORDER BY m.received_at
+WITH near AS (
+    SELECT p.source_id, m.id, m.sender, m.signature, m.body,
+           m.received_at - p.planted_at AS delay,
+           count(*) OVER (PARTITION BY m.id) AS plants_near
+    FROM messages m JOIN plants p ON p.canary_id = m.canary_id
+    WHERE m.received_at BETWEEN p.planted_at - $window AND p.planted_at + $window
+      AND NOT m.first_party AND m.id > $since AND m.sender IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.canary_id = m.canary_id
+                      AND o.sender = m.sender AND o.received_at < m.received_at)
+)
+SELECT source_id, id, sender, signature, body, delay FROM near WHERE plants_near = 1
+ORDER BY id
+"""
+
+# How many messages through a candidate channel reached a canary the source does not
+# have (a control, another source's canary): a source's own channel reaches none.
+_STRAYS = """
+SELECT c.source_id, c.kind, c.value, count(m.id)
+FROM candidates c JOIN messages m ON m.canary_id IS NOT NULL AND (
+    (c.kind = 'signature' AND trim(m.signature, '【】[] ') = trim(c.value, '【】[] '))
+    OR (c.kind = 'sender' AND lower(m.sender) = c.value)
+    OR (c.kind = 'domain' AND contains(m.sender, '@')
+        AND (lower(split_part(m.sender, '@', 2)) = c.value
+             OR ends_with(lower(split_part(m.sender, '@', 2)), '.' || c.value)))
+    OR (c.kind = 'link' AND contains(lower(m.body), c.value))
+)
+WHERE NOT EXISTS (SELECT 1 FROM plants p WHERE p.canary_id = m.canary_id
+                  AND p.source_id = c.source_id)
+GROUP BY ALL
 """
 
 
 # Changes whenever a source or a plant is added or edited.
 _ROSTER = """
-SELECT md5(coalesce((SELECT string_agg(concat_ws('|', id, name, url, sender_ids, signatures), ';'
-                                       ORDER BY id) FROM sources), '')
-           || coalesce((SELECT string_agg(concat_ws('|', id, canary_id, source_id, planted_at), ';'
-                                          ORDER BY id) FROM plants), ''))
+SELECT md5(
+    coalesce((SELECT string_agg(to_json(struct_pack(id, name, url, sender_ids, signatures))
+                                ::VARCHAR, ';' ORDER BY id) FROM sources), '')
+    || coalesce((SELECT string_agg(to_json(struct_pack(id, canary_id, source_id, planted_at))
+                                   ::VARCHAR, ';' ORDER BY id) FROM plants), '')
+)
+"""
+# Changes when messages already looked at are given to another canary (quarantine).
+_ASSIGNED = """
+SELECT coalesce(sum(hash(id, canary_id)), 0)::VARCHAR FROM messages WHERE id <= $last
 """
 
 
@@ -198,11 +297,15 @@ def _findings(
         if not domain:
             continue
         base = registrable_domain(domain)
+        if base in SHARED_DOMAINS:
+            continue
         if base == source.domain or names_source(base.split(".")[0], source.forms):
             reason = f"mail from {domain}, the domain of {source.name}"
             found.append((sid, "domain", base, "mail-domain", reason, message))
     for sid, host, message in con.execute(_LINK_HOSTS, after).fetchall():
         source = sources[sid]
+        if source.domain in SHARED_DOMAINS:
+            continue
         if source.domain and registrable_domain(host) == source.domain:
             reason = f"a link to {host}, the site of {source.name}"
             found.append((sid, "link", source.domain, "link-domain", reason, message))
@@ -211,16 +314,38 @@ def _findings(
     ).fetchall():
         if not is_verification(body or ""):
             continue
+        if signature and any(
+            names_source(signature, other.forms) for other in sources.values() if other.id != sid
+        ):
+            continue  # signed by another source: not this one's code
         minutes = delay.total_seconds() / 60
         reason = (
-            f"a verification code {minutes:.0f} min after a canary was planted at"
-            f" {sources[sid].name}, the sender's first message to it"
+            f"a verification code {abs(minutes):.0f} min {'after' if minutes >= 0 else 'before'}"
+            f" a canary was planted at {sources[sid].name}, the sender's first message to it"
         )
         if signature:
             found.append((sid, "signature", signature, "verification", reason, message))
         else:
             found.append((sid, "sender", sender.lower(), "verification", reason, message))
     return found
+
+
+def _own_only(
+    con: duckdb.DuckDBPyConnection, found: list[tuple[int, str, str, str, str, int]]
+) -> list[tuple[int, str, str, str, str, int]]:
+    """The findings whose channel reached no canary the source does not have."""
+    if not found:
+        return found
+    keys = sorted({f[:3] for f in found})
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE candidates (source_id BIGINT, kind VARCHAR, value VARCHAR)"
+    )
+    try:
+        con.executemany("INSERT INTO candidates VALUES (?, ?, ?)", [list(k) for k in keys])
+        strays = {tuple(row[:3]) for row in con.execute(_STRAYS).fetchall() if row[3] > 0}
+    finally:
+        con.execute("DROP TABLE candidates")
+    return [f for f in found if f[:3] not in strays]
 
 
 def infer_channels(store: Store) -> list[Channel]:
@@ -235,16 +360,22 @@ def infer_channels(store: Store) -> list[Channel]:
         last = con.execute("SELECT coalesce(max(id), 0) FROM source_channels").fetchall()[0][0]
         # Only messages inference has not seen, unless the roster changed since.
         roster = con.execute(_ROSTER).fetchall()[0][0]
-        state = con.execute("SELECT roster, last_message_id FROM first_party_state").fetchall()
-        since = state[0][1] if state and state[0][0] == roster else 0
+        state = con.execute(
+            "SELECT roster, last_message_id, assigned FROM first_party_state"
+        ).fetchall()
+        since = 0
+        if state and state[0][0] == roster:
+            assigned = con.execute(_ASSIGNED, {"last": state[0][1]}).fetchall()[0][0]
+            since = state[0][1] if assigned == state[0][2] else 0
         newest = con.execute("SELECT coalesce(max(id), 0) FROM messages").fetchall()[0][0]
+        assigned = con.execute(_ASSIGNED, {"last": newest}).fetchall()[0][0]
         con.execute("DELETE FROM first_party_state")
-        con.execute("INSERT INTO first_party_state VALUES (?, ?)", [roster, newest])
+        con.execute("INSERT INTO first_party_state VALUES (?, ?, ?)", [roster, newest, assigned])
         given = _given(con)
         new = []
-        for sid, kind, value, rule, reason, message in _findings(con, since):
+        for sid, kind, value, rule, reason, message in _own_only(con, _findings(con, since)):
             key = (sid, kind, value)
-            if key in known or (kind, _given_key(kind, value)) in given:
+            if key in known or _is_given(given, kind, value):
                 continue  # known (rejected ones too), or a sender a user gave a source
             known.add(key)
             new.append([*key, rule, reason, message])
@@ -259,26 +390,31 @@ def infer_channels(store: Store) -> list[Channel]:
     return [c for c in list_channels(store) if c.id > last]
 
 
-def _given_key(kind: str, value: str) -> str:
-    return value.strip("【】[] ").lower() if kind == "signature" else value.lower()
-
-
-def _given(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], int]:
-    """(kind, value) → the source a user gave it to (sender IDs, signatures)."""
-    out: dict[tuple[str, str], int] = {}
-    for sid, ids, signatures in con.execute(
-        "SELECT id, sender_ids, signatures FROM sources"
-    ).fetchall():
+def _given(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    """The (kind, value) pairs a user gave any source: sender IDs, domains, signatures."""
+    out: set[tuple[str, str]] = set()
+    for ids, signatures in con.execute("SELECT sender_ids, signatures FROM sources").fetchall():
         for value in ids:
-            kind = "sender" if "@" not in value and not _looks_like_domain(value) else "domain"
-            out[(kind, value.lower())] = sid
-        for value in signatures:
-            out[("signature", _given_key("signature", value))] = sid
+            value = value.strip().lower()
+            if "@" in value or _PHONE_SENDER.fullmatch(value) or "." not in value:
+                out.add(("sender", value))
+            else:
+                out.add(("domain", registrable_domain(value)))
+        out |= {("signature", s.strip("【】[] ").lower()) for s in signatures}
     return out
 
 
-def _looks_like_domain(value: str) -> bool:
-    return "." in value and not _PHONE_SENDER.fullmatch(value)
+def _is_given(given: set[tuple[str, str]], kind: str, value: str) -> bool:
+    """Whether a user gave this channel to a source (a 106 prefix covers its numbers)."""
+    value = value.strip("【】[] ").lower() if kind == "signature" else value.lower()
+    if (kind, value) in given:
+        return True
+    if kind == "sender":
+        return any(
+            k == "sender" and re.fullmatch(r"10[56]\d{3,}", v) and value.startswith(v)
+            for k, v in given
+        )
+    return kind == "domain" and ("domain", registrable_domain(value)) in given
 
 
 def _reflag_sources(con: duckdb.DuckDBPyConnection, source_ids: list[int]) -> int:
@@ -318,6 +454,9 @@ def review_channel(store: Store, channel_id: int, status: str) -> tuple[Channel,
             "UPDATE source_channels SET status = ?, reviewed_at = current_timestamp WHERE id = ?",
             [status, channel_id],
         )
+        if status == "rejected":
+            # Its messages were hidden from every rule: the next inference reads all again.
+            con.execute("DELETE FROM first_party_state")
         flagged = _reflag_sources(con, [row[0][0]])
     channel = next(c for c in list_channels(store) if c.id == channel_id)
     return channel, flagged

@@ -98,6 +98,7 @@ def exposure_test(
     observed_from: np.ndarray,
     min_hits: int,
     margins: tuple[np.ndarray, np.ndarray] | None = None,
+    unplanted_until: np.ndarray | None = None,
 ) -> _Pairs:
     """Test one unit's reaches (sorted by time) against each source's plant schedule.
 
@@ -107,41 +108,73 @@ def exposure_test(
     when it was planted at another source as well, ``observed_from[c]`` since when
     its messages are known. At a reach, a canary not yet reached is on S's side
     while planted at S alone, on the comparison side while its messages are known
-    and S does not have it (never planted, not planted yet, or planted elsewhere),
-    and out otherwise (planted at S and elsewhere); reaches at one instant all see
-    the canaries at risk at that instant. ``margins`` is the plant schedule before
-    any marker claim, which alone decides testability.
+    and S does not have it, and out otherwise (planted at S and elsewhere); reaches
+    at one instant all see the canaries at risk at that instant. ``margins`` is the
+    plant schedule before any marker claim, which alone decides testability.
+
+    With ``unplanted_until`` (each canary's first plant anywhere) the test is run
+    twice, against everyone S does not have and against contacts nobody had yet,
+    and the smaller p-value is doubled (Bonferroni): the first is stronger when
+    controls are few, the second when the unit reaches other leaked sources too.
     """
-    n_sources, k = own.shape[0], len(reach_times)
     reach = np.full(own.shape[1], NEVER)
     reach[reach_canaries] = reach_times
     gone = reach + 1  # no longer at risk once reached
     s_risk = _inside(own, np.minimum(exclusive_until, gone[None, :]), reach_times)
-    seen = np.broadcast_to(observed_from, own.shape)
-    c_risk = _inside(seen, np.minimum(own, gone[None, :]), reach_times)
     hits = (own[:, reach_canaries] <= reach_times[None, :]) & (
         reach_times[None, :] < exclusive_until[:, reach_canaries]
     )
-    compared = (observed_from[reach_canaries][None, :] <= reach_times[None, :]) & (
-        reach_times[None, :] < own[:, reach_canaries]
-    )
-    chance = np.where(hits | compared, s_risk / np.maximum(s_risk + c_risk, 1), 0.0)
     observed = hits.sum(axis=1)
-    # Poisson-binomial: the chance of each count below `observed`, one reach at a time.
+    seen = np.broadcast_to(observed_from, own.shape)
+    margin_own, margin_exclusive = margins or (own, exclusive_until)
+    ends = [own] if unplanted_until is None else [own, np.minimum(own, unplanted_until)]
+    margin_ends = (
+        [margin_own]
+        if unplanted_until is None
+        else [margin_own, np.minimum(margin_own, unplanted_until)]
+    )
+    tests = []
+    for end, margin_end in zip(ends, margin_ends, strict=True):
+        c_risk = _inside(seen, np.minimum(end, gone[None, :]), reach_times)
+        compared = (observed_from[reach_canaries][None, :] <= reach_times[None, :]) & (
+            reach_times[None, :] < end[:, reach_canaries]
+        )
+        chance = np.where(hits | compared, s_risk / np.maximum(s_risk + c_risk, 1), 0.0)
+        p_min = _smallest_p(reach_times, margin_own, margin_exclusive, seen, margin_end)
+        tests.append(
+            (_upper_tail(chance, observed), chance.sum(axis=1), compared.sum(axis=1), p_min)
+        )
+    p_values = np.array([t[0] for t in tests])
+    best = np.argmin(p_values, axis=0)
+    pick = np.arange(own.shape[0])
+    factor = len(tests)
+    taken = np.array([t[3][1] for t in tests]).max(axis=0)
+    p_min = np.minimum(1.0, factor * np.array([t[3][0] for t in tests]).min(axis=0))
+    return _Pairs(
+        hit=observed,
+        expected=np.array([t[1] for t in tests])[best, pick],
+        p_value=np.minimum(1.0, factor * p_values[best, pick]),
+        p_min=np.where(taken >= min_hits, p_min, 1.0),
+        hit_mask=hits,
+        control_hits=np.array([t[2] for t in tests])[best, pick],
+    )
+
+
+def _upper_tail(chance: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """Per row: P(X >= observed) for X a sum of Bernoulli(chance[row, j]) (Poisson-binomial)."""
+    n_rows = chance.shape[0]
     top = int(observed.max(initial=0))
-    below = np.zeros((n_sources, top + 1))
+    below = np.zeros((n_rows, top + 1))  # below[r, m] = P(X = m) for every m below `top`
     below[:, 0] = 1.0
-    for j in range(k):
+    for j in range(chance.shape[1]):
         q = chance[:, j : j + 1]
         below[:, 1:] = below[:, 1:] * (1 - q) + below[:, :-1] * q
         below[:, 0] *= 1 - q[:, 0]
-    cdf = np.cumsum(below, axis=1)  # cdf[s, m] = P(X <= m) for every m below `top`
-    p_value = np.ones(n_sources)
+    cdf = np.cumsum(below, axis=1)
+    p_value = np.ones(n_rows)
     some = observed > 0
     p_value[some] = np.clip(1.0 - cdf[some, observed[some] - 1], 0.0, 1.0)
-    margin_own, margin_exclusive = margins or (own, exclusive_until)
-    p_min = _smallest_p(reach_times, margin_own, margin_exclusive, seen, min_hits)
-    return _Pairs(observed, chance.sum(axis=1), p_value, p_min, hits, compared.sum(axis=1))
+    return p_value
 
 
 def _smallest_p(
@@ -149,9 +182,9 @@ def _smallest_p(
     own: np.ndarray,
     exclusive_until: np.ndarray,
     observed_from: np.ndarray,
-    min_hits: int,
-) -> np.ndarray:
-    """Tarone's bound per source from the margins alone (the reach times, the schedule).
+    comparison_end: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tarone's bound per source from the margins alone, and the hits it assumes.
 
     The best case for S: every reach that can fall on S's side does (one canary of S
     per reach, while S has one free), none on the comparison side. Canaries taken
@@ -161,7 +194,7 @@ def _smallest_p(
     """
     n_sources = own.shape[0]
     planted = _inside(own, exclusive_until, times)
-    others = _inside(observed_from, own, times)
+    others = _inside(observed_from, comparison_end, times)
     taken = np.zeros(n_sources, dtype=np.int64)
     log_p = np.zeros(n_sources)
     start, at_start = None, taken
@@ -172,7 +205,7 @@ def _smallest_p(
         can = free - (taken - at_start) > 0
         log_p[can] += np.log(free[can] / (free[can] + others[can, j]))
         taken = taken + can
-    return np.where(taken >= min_hits, np.exp(log_p), 1.0)
+    return np.exp(log_p), taken
 
 
 def _observed_from(canaries: pd.DataFrame) -> np.ndarray:

@@ -36,10 +36,10 @@ _FIRST_PARTY = """
 WITH channels AS (
     SELECT source_id, kind, value FROM source_channels WHERE status <> 'rejected'
 ), ids AS (
-    SELECT p.canary_id, lower(unnest(s.sender_ids)) AS sid
+    SELECT p.canary_id, lower(unnest(s.sender_ids)) AS sid, true AS given
     FROM plants p JOIN sources s ON s.id = p.source_id
     UNION ALL
-    SELECT p.canary_id, lower(c.value) FROM plants p
+    SELECT p.canary_id, lower(c.value), false FROM plants p
     JOIN channels c ON c.source_id = p.source_id AND c.kind IN ('sender', 'domain')
 ), sigs AS (
     SELECT p.canary_id, trim(unnest(s.signatures), '【】[] ') AS sig
@@ -57,7 +57,9 @@ WITH channels AS (
 )
 SELECT m.id FROM scoped m JOIN ids ON ids.canary_id = m.canary_id AND (
     m.sender = ids.sid
-    OR (regexp_full_match(ids.sid, '10[56]\\d{{3,}}') AND starts_with(m.sender, ids.sid))
+    -- A given 106 channel covers its extensions; an inferred number is matched exactly.
+    OR (ids.given AND regexp_full_match(ids.sid, '10[56]\\d{{3,}}')
+        AND starts_with(m.sender, ids.sid))
     OR (m.domain = ids.sid OR ends_with(m.domain, '.' || ids.sid))
 )
 UNION

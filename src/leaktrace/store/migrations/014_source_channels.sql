@@ -19,8 +19,10 @@ CREATE TABLE source_channels (
 );
 
 -- How far inference has looked: messages up to last_message_id, under the roster
--- whose fingerprint is kept (a new plant or source sends it over every message again).
+-- whose fingerprint is kept and with those messages given to the canaries they were
+-- (a new plant or source, or quarantined messages assigned, send it over all again).
 CREATE TABLE first_party_state (
     roster           VARCHAR NOT NULL,
-    last_message_id  BIGINT NOT NULL
+    last_message_id  BIGINT NOT NULL,
+    assigned         VARCHAR NOT NULL
 );
