@@ -64,14 +64,25 @@ WHERE NOT m.first_party
 """
 
 
-# A canary's messages are known since its first one, or since it joined the roster.
+# Since when a canary's messages are known: from the first message of the earliest
+# import that holds any of its messages (an export covers its period for every
+# recipient in it: a quiet control in a phone backup or a gateway export was watched
+# from the export's start), or from when it joined the roster if that is earlier.
 _CANARIES = """
+WITH batches AS (
+    SELECT batch_id, min(received_at) AS opened FROM messages GROUP BY batch_id
+), watched AS (
+    SELECT m.canary_id, min(b.opened) AS since
+    FROM (SELECT DISTINCT canary_id, batch_id FROM messages WHERE canary_id IS NOT NULL) m
+    JOIN batches b USING (batch_id)
+    GROUP BY m.canary_id
+)
 SELECT c.id, c.label, c.is_control,
        CASE WHEN c.phone IS NOT NULL THEN 'phone' ELSE 'email' END AS contact,
        c.phone IS NOT NULL AS has_phone, c.email IS NOT NULL AS has_email,
-       least(c.created_at, (SELECT min(m.received_at) FROM messages m
-                            WHERE m.canary_id = c.id)) AS observed_from
-FROM canaries c ORDER BY c.id
+       least(c.created_at, w.since) AS observed_from
+FROM canaries c LEFT JOIN watched w ON w.canary_id = c.id
+ORDER BY c.id
 """
 
 

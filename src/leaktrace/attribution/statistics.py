@@ -338,7 +338,16 @@ def attribute(
             if owner in source_row:
                 exclusive[source_row[owner], column[c]] = NEVER
         seen = observed_all[kind]
-        pairs = exposure_test(times, column[cs], own, exclusive, seen, settings.min_hits, margins)
+        pairs = exposure_test(
+            times,
+            column[cs],
+            own,
+            exclusive,
+            seen,
+            settings.min_hits,
+            margins,
+            unplanted_until=first_plant[kind],
+        )
         # S's canaries in the test: planted there alone at some time, not reached before.
         alone = own < exclusive
         reached_before = np.zeros_like(alone)
