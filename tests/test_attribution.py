@@ -260,3 +260,25 @@ def test_too_little_to_judge_is_insufficient_data(tmp_path, kwargs, why):
     send(store, tmp_path, [(T0 + timedelta(days=60), "a-0", "10657777001", "【博彩城】注册送18元")])
     v = verdict_of(store, "A")
     assert v.verdict == "insufficient data" and why in v.reason
+
+
+@pytest.mark.parametrize(("export_opens", "leaked"), [(80, False), (1, True)])
+def test_a_control_counts_from_the_start_of_the_export_that_holds_it(
+    tmp_path, export_opens, leaked
+):
+    # The leak reaches 5 of A's 6 canaries on day 70. The controls' messages come in a
+    # second export: opened on day 80 nobody watched them on day 70, so nothing shows
+    # the campaign singled A out; opened on day 1 (one early message), it does.
+    store = hand_study(tmp_path, controls=12)
+    day = T0 + timedelta(days=70)
+    send(
+        store,
+        tmp_path,
+        [(day, f"a-{i}", f"1069555500{i}", f"【鑫享贷】额度{i}万") for i in range(5)],
+    )
+    late = [
+        (T0 + timedelta(days=80), f"ctl-{i}", "10657777", f"【博彩城】送{i}8元") for i in range(12)
+    ]
+    opening = [(T0 + timedelta(days=export_opens), "ctl-0", "95555", "您的账户余额变动")]
+    send(store, tmp_path, opening + late)
+    assert (verdict_of(store, "A").verdict == "leaked") is leaked

@@ -43,7 +43,8 @@ if not empty_store_guide():
     exposure = query(views.exposure_matrix)
     st.subheader("Exposure: source × campaign")
     st.caption(
-        "Colour: lift of the source's hit rate over everyone else's; ● significant."
+        "Colour: lift, the source's hits over the hits expected if the campaign reached its"
+        " canaries like anyone else's; ● significant."
         " Click a cell (or a verdict row) for the messages behind it."
     )
     shown = exposure[exposure["hit"] > 0]
