@@ -72,9 +72,13 @@ def test_an_edited_chain_row_is_named(study):
     assert {"chain", "altered"} <= kinds
 
 
-def test_a_store_from_before_the_roster_chain_is_chained_once_on_opening(tmp_path):
+def test_a_store_from_before_the_roster_chain_is_chained_once_on_opening(tmp_path, monkeypatch):
     old = Store(tmp_path / "old.duckdb", migrate_to=11)
+    # Today's first-party SQL reads tables a version-11 store lacks; with no messages
+    # yet there is nothing to flag, as the code of that version would have found.
+    monkeypatch.setattr("leaktrace.roster.actions.reflag_first_party", lambda *a, **k: 0)
     import_roster(old, find_sample_data(), ZoneInfo("Asia/Shanghai"))
+    monkeypatch.undo()
     upgraded = Store(old.path)
     assert upgraded.schema_version() >= 12 and problems(upgraded) == []
     with upgraded.connect() as con:
