@@ -314,8 +314,8 @@ def attribute(
     second_plant = ordered[1] if len(source_ids) > 1 else np.full(n_canaries, NEVER)
     # Until when each canary is planted at s alone: its next plant elsewhere.
     exclusive_all = np.where(own_all <= first_plant, second_plant, first_plant)
-    # A canary's messages are known from the first one (or from when it joined the
-    # roster, if earlier): only then is it a control.
+    # A canary is compared only while its messages are known (see exposure._CANARIES),
+    # and at the latest from its first plant.
     observed_all = np.minimum(ms(_observed_from(canaries)), first_plant)
     has_phone, has_email = _contacts(canaries)
     by_email, by_phone = _channels(exposures, unit_index, n_units)
