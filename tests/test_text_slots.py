@@ -14,7 +14,7 @@ from leaktrace.text.slots import instructions, mask, url_host
 
 def test_normalize_folds_widths_and_drops_invisible_characters_and_emoji():
     text = "【安易花】您有３００００元\u200b额度　点击ｈｔｔｐｓ://x.test 😎🔥👍🏽 回Ｔ退订 ✨"
-    assert normalize(text) == "【安易花】您有30000元额度 点击https://x.test 回T退订"
+    assert normalize(text) == "【安易花】您有30000元额度点击https://x.test 回T退订"
 
 
 def test_every_emoji_of_the_emoji_package_is_stripped():
@@ -227,3 +227,37 @@ def test_masking_changes_nothing_outside_its_slots_and_never_cuts_a_token(text):
                 assert not word.match(before[-1:]), (text, slot)
             if word.match(slot.value[-1:]):
                 assert not word.match(after[:1]), (text, slot)
+
+
+@pytest.mark.parametrize(
+    ("text", "skeleton", "value"),
+    [
+        # Broken and spelled-out schemes, bare short links, ideographic dots in hosts.
+        ("请点击http:/j.mp/g37akt领取", "请点击<URL>领取", "http://j.mp/g37akt"),
+        ("请点击http//j.mp/xfy68p领取", "请点击<URL>领取", "http://j.mp/xfy68p"),
+        ("请点击hxxp://t.cn/A6x领取", "请点击<URL>领取", "http://t.cn/A6x"),
+        ("戳h t t p s ://dwz.cn/x9看看", "戳<URL>看看", "https://dwz.cn/x9"),
+        ("访问t。cn/AbC领取", "访问<URL>领取", "t.cn/AbC"),
+        ("Go to j.mp/abc now", "Go to <URL> now", "j.mp/abc"),
+        # Separators put between Chinese characters.
+        ("贷*款额度5万", "贷款额度<AMOUNT>", "5万"),
+        ("贷 款额度5万", "贷款额度<AMOUNT>", "5万"),
+        ("贷.款·额度5万", "贷款额度<AMOUNT>", "5万"),
+        # Digits replaced by x in a phone number.
+        ("致电138xxxx1234办理", "致电<PHONE_MOBILE>办理", "138xxxx1234"),
+        # Cyrillic look-alikes inside a Latin word.
+        ("Get cаsh at bit.ly/x1", "Get cash at <URL>", "bit.ly/x1"),
+    ],
+)
+def test_obfuscated_spellings_mask_as_the_plain_ones(text, skeleton, value):
+    masked = mask(text)
+    assert masked.skeleton == skeleton and value in [s.value for s in masked.slots]
+
+
+def test_an_obfuscated_message_shares_the_plain_ones_skeleton():
+    plain = mask("【鑫享贷】您有5万元额度，点http://j.mp/g37akt领取，回T退订")
+    for variant in (
+        "【鑫享贷】您有5万元额度，点http:/j.mp/xfy68p领取，回T退订",
+        "【鑫享贷】您有8万元额*度，点hxxp://j。mp/q1w2e3领取，回T退订",
+    ):
+        assert mask(variant).skeleton == plain.skeleton
