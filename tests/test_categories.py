@@ -7,7 +7,7 @@ from importlib import resources
 
 import pytest
 
-from leaktrace.text.categories import OTHER, categorize, load_lexicon
+from leaktrace.text.categories import OTHER, categorize, category_text, load_lexicon
 from leaktrace.text.slots import mask
 
 FILL = {
@@ -58,3 +58,31 @@ def test_users_extend_the_lexicon_with_their_own_file(tmp_path):
     assert categorize(text, load_lexicon(extra)).name == "stocks"
     # The shipped keywords are still there.
     assert categorize("您有3万备用金额度", load_lexicon(extra)).name == "loan"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Latin keywords are words: "bet" is not in "better", "apr" not in "April".
+        ("I feel better between the two of us", "other"),
+        ("See you in April, say hi to Cashmere", "other"),
+        ("Place a bet now, the jackpot is waiting", "gambling"),
+        # Look-alikes and Cyrillic letters fold back: l0an, саsh.
+        ("Instant l0an, саsh in 10 minutes", "loan"),
+        # Prize spam with a claim code is fraud, not a verification text.
+        ("Claim code <CODE> to collect your prize, you are a winner", "fraud"),
+        # Chinese loan spam that splits or swaps the characters filters look for.
+        ("【信】【用】【咔】急用钱？资金周转找我们", "loan"),
+        ("贷*款秒批，下款快", "loan"),
+        ("贷 款 额 度 <NUM>万", "loan"),
+        ("网.贷黑户也能下款", "loan"),
+    ],
+)
+def test_keywords_are_words_and_survive_obfuscation(text, expected):
+    assert categorize(text).name == expected
+
+
+def test_separators_are_taken_out_only_between_chinese_characters():
+    # Clause punctuation stays: 利，率 is two clauses, not the keyword 利率.
+    assert category_text("利，率") == "利，率"
+    assert category_text("贷*款 · 利.率") == "贷款利率"

@@ -14,7 +14,7 @@ from leaktrace.text.slots import instructions, mask, url_host
 
 def test_normalize_folds_widths_and_drops_invisible_characters_and_emoji():
     text = "【安易花】您有３００００元\u200b额度　点击ｈｔｔｐｓ://x.test 😎🔥👍🏽 回Ｔ退订 ✨"
-    assert normalize(text) == "【安易花】您有30000元额度 点击https://x.test 回T退订"
+    assert normalize(text) == "【安易花】您有30000元额度点击https://x.test 回T退订"
 
 
 def test_every_emoji_of_the_emoji_package_is_stripped():
@@ -175,3 +175,89 @@ def test_masking_many_on_every_core_gives_what_masking_each_text_gives(monkeypat
     monkeypatch.setattr(batch, "PARALLEL_MIN", 0)
     monkeypatch.setattr(batch, "CHUNK", 7)
     assert batch.mask_many(texts, names) == in_turn
+
+
+@pytest.mark.parametrize(
+    ("text", "skeleton", "values"),
+    [
+        ("Call within 12hrs", "Call within 12hrs", []),
+        ("150ppm max", "150ppm max", []),
+        ("Model M95 now", "Model M95 now", []),
+        ("2.000GB of data", "2.000GB of data", []),
+        ("Get 2.000 GB", "Get <NUM> GB", ["2.000"]),
+        ("A12元 voucher", "A12元 voucher", []),
+        ("USD100 bonus", "<AMOUNT> bonus", ["USD100"]),
+    ],
+)
+def test_a_number_glued_to_letters_is_one_token_never_cut(text, skeleton, values):
+    masked = mask(text)
+    assert masked.skeleton == skeleton and [s.value for s in masked.slots] == values
+
+
+_TOKENS = [
+    "12hrs", "150ppm", "M95", "2.000GB", "3.5", "10,000", "¥300", "5万", "5000元", "USD100",
+    "42", "7", "x9", "v2.0", "100k", "1069001234567", "95588", "400-104-0152",
+    "13800138000", "call", "now", "利息", "额度", "点击", " ", " ", ",", "。",
+]  # fmt: skip
+_NUMERIC = {"NUM", "AMOUNT", "PHONE_106", "PHONE_400", "PHONE_MOBILE", "PHONE_95"}
+
+
+@given(st.lists(st.sampled_from(_TOKENS), max_size=12).map("".join))
+def test_masking_changes_nothing_outside_its_slots_and_never_cuts_a_token(text):
+    plain = normalize(text)
+    masked = mask(text)
+    parts = re.split(r"<([A-Z_0-9]+)>", masked.skeleton)
+    kinds = parts[1::2]
+    if len(kinds) != len(masked.slots):
+        return  # a run of one kind was read as one slot ("回Y领取,回T退订"): not comparable
+    assert kinds == [s.kind for s in masked.slots]
+    # Every slot back in its place gives the text: nothing else was changed.
+    rebuilt = []
+    for literal, slot in zip(parts[0::2], [*masked.slots, None], strict=True):
+        rebuilt.append(literal)
+        if slot is not None:
+            rebuilt.append(slot.value)
+    assert "".join(rebuilt) == plain
+    # A numeric slot neither starts nor ends inside a word or a number: where its value
+    # begins (ends) with a letter or digit, none stands right before (after) it.
+    word = re.compile(r"[A-Za-z0-9]")
+    for before, slot, after in zip(parts[0::2], masked.slots, parts[2::2], strict=False):
+        if slot.kind in _NUMERIC:
+            if word.match(slot.value[:1]):
+                assert not word.match(before[-1:]), (text, slot)
+            if word.match(slot.value[-1:]):
+                assert not word.match(after[:1]), (text, slot)
+
+
+@pytest.mark.parametrize(
+    ("text", "skeleton", "value"),
+    [
+        # Broken and spelled-out schemes, bare short links, ideographic dots in hosts.
+        ("请点击http:/j.mp/g37akt领取", "请点击<URL>领取", "http://j.mp/g37akt"),
+        ("请点击http//j.mp/xfy68p领取", "请点击<URL>领取", "http://j.mp/xfy68p"),
+        ("请点击hxxp://t.cn/A6x领取", "请点击<URL>领取", "http://t.cn/A6x"),
+        ("戳h t t p s ://dwz.cn/x9看看", "戳<URL>看看", "https://dwz.cn/x9"),
+        ("访问t。cn/AbC领取", "访问<URL>领取", "t.cn/AbC"),
+        ("Go to j.mp/abc now", "Go to <URL> now", "j.mp/abc"),
+        # Separators put between Chinese characters.
+        ("贷*款额度5万", "贷款额度<AMOUNT>", "5万"),
+        ("贷 款额度5万", "贷款额度<AMOUNT>", "5万"),
+        ("贷.款·额度5万", "贷款额度<AMOUNT>", "5万"),
+        # Digits replaced by x in a phone number.
+        ("致电138xxxx1234办理", "致电<PHONE_MOBILE>办理", "138xxxx1234"),
+        # Cyrillic look-alikes inside a Latin word.
+        ("Get cаsh at bit.ly/x1", "Get cash at <URL>", "bit.ly/x1"),
+    ],
+)
+def test_obfuscated_spellings_mask_as_the_plain_ones(text, skeleton, value):
+    masked = mask(text)
+    assert masked.skeleton == skeleton and value in [s.value for s in masked.slots]
+
+
+def test_an_obfuscated_message_shares_the_plain_ones_skeleton():
+    plain = mask("【鑫享贷】您有5万元额度，点http://j.mp/g37akt领取，回T退订")
+    for variant in (
+        "【鑫享贷】您有5万元额度，点http:/j.mp/xfy68p领取，回T退订",
+        "【鑫享贷】您有8万元额*度，点hxxp://j。mp/q1w2e3领取，回T退订",
+    ):
+        assert mask(variant).skeleton == plain.skeleton

@@ -41,3 +41,16 @@ def fold_lookalikes(text: str) -> str:
 def fold_lookalikes_sql(expr: str) -> str:
     """The SQL of :func:`fold_lookalikes` over the SQL expression ``expr``."""
     return f"translate(lower({expr}), '{_FROM}', '{_TO}')"
+
+
+# Cyrillic and Greek letters drawn like Latin ones (саsh, lоan with Cyrillic а, о):
+# folded to Latin where words are matched (categories), never in stored text.
+HOMOGLYPHS = str.maketrans(
+    "аеорсхуіјѕкмтвнАЕОРСХУІЈЅКМТВНαορτυνΑΒΕΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcxyijskmtbhAEOPCXYIJSKMTBHaoptuvABEHIKMNOPTYX",
+)
+
+
+def fold_homoglyphs(text: str) -> str:
+    """Cyrillic and Greek look-alikes of Latin letters as the Latin letters."""
+    return text.translate(HOMOGLYPHS)

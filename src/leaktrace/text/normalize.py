@@ -4,6 +4,15 @@ NFKC folds full-width Latin letters, digits and punctuation (Ｖ，１２３) to
 ASCII forms, so spam that swaps widths to dodge filters compares equal. Zero-width
 characters, which spammers insert for the same reason, and emoji, which vary per
 message, are dropped. Chinese has no spaces, so runs of whitespace collapse to one.
+
+Spammers also break what filters look for; those spellings are undone here, so
+masking and clustering see one form (the stored message keeps what was sent):
+- separators between Chinese characters (贷*款, 贷 款, 贷.款, 贷·款) are taken out;
+- an ideographic full stop inside a host (t。cn) is a dot;
+- broken or spelled-out link schemes (http:/, http//, hxxp://, h t t p s ://) are
+  written ``http://`` / ``https://``;
+- a word mixing Latin with Cyrillic or Greek look-alikes (cаsh with a Cyrillic а)
+  is written in Latin letters.
 """
 
 from __future__ import annotations
@@ -14,8 +23,17 @@ from functools import cache
 
 import emoji
 
+from leaktrace.charsets import fold_homoglyphs
+
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060-\u2064\ufeff\u00ad]")
 _SPACE = re.compile(r"\s+")
+_HAN_GAP = re.compile(r"(?<=[\u4e00-\u9fff])[\s*.·•_|~]+(?=[\u4e00-\u9fff])")
+_HOST_DOT = re.compile(r"(?<=[A-Za-z0-9])[。｡](?=[A-Za-z0-9])")
+_GREEK_CYRILLIC = re.compile(r"[\u0370-\u04ff]")
+_LETTERS = re.compile(r"[A-Za-z\u0370-\u04ff]+")
+_SCHEME = re.compile(
+    r"(?<![A-Za-z])h\s?[tx]\s?[tx]\s?p\s?(s?)\s?(?::\s?/\s?/?|/\s?/)\s?", re.IGNORECASE
+)
 
 
 # Every emoji code point above the BMP lies in these two blocks (pictographs and
@@ -51,9 +69,24 @@ def strip_emoji(text: str) -> str:
     return _emoji_chars().sub("", text)
 
 
+def _latin_if_mixed(word: re.Match[str]) -> str:
+    """A word of Latin and Greek or Cyrillic letters in Latin letters; others as they are."""
+    text = word[0]
+    if text.isascii() or not re.search("[A-Za-z]", text):
+        return text
+    return fold_homoglyphs(text)
+
+
 def normalize(text: str) -> str:
     """The comparable form of a message text."""
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
     text = strip_emoji(text)
-    return _SPACE.sub(" ", text).strip()
+    text = _SPACE.sub(" ", text).strip()
+    if not text.isascii():
+        text = _HOST_DOT.sub(".", _HAN_GAP.sub("", text))
+        if _GREEK_CYRILLIC.search(text):
+            text = _LETTERS.sub(_latin_if_mixed, text)
+    if "/" in text:
+        text = _SCHEME.sub(lambda m: f"http{m[1].lower()}://", text)
+    return text
