@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from exports import send
 from leaktrace import roster
 from leaktrace.attribution.exposure import load_frames
 from leaktrace.attribution.statistics import Settings, attribute
 from leaktrace.attribution.verdicts import source_reports
-from leaktrace.ingest.importer import ImportOptions, import_file
 from leaktrace.model import Source, SourceCategory
-from leaktrace.pipeline import analyse
 from leaktrace.sim.config import SimConfig
 from leaktrace.sim.score import import_simulated, score, true_leaks
 from leaktrace.sim.simulate import simulate
@@ -149,19 +147,6 @@ def hand_study(
             store, phone=f"+447700900{200 + i:03d}", label=f"ctl-{i}", control=True, seed=i
         )
     return store
-
-
-def send(store: Store, tmp_path: Path, rows: list[tuple[datetime, str, str, str]]) -> None:
-    """Import (time, recipient label's phone, sender, body) rows as a CSV export."""
-    phones = {c.label: c.phone for c in roster.list_canaries(store)}
-    path = tmp_path / f"sms-{len(list(tmp_path.glob('sms-*.csv')))}.csv"
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["received_at", "recipient", "sender", "body"])
-        for when, label, sender, body in rows:
-            writer.writerow([when.isoformat(), phones[label], sender, body])
-    import_file(store, path, ImportOptions())
-    analyse(store)
 
 
 def verdict_of(store: Store, name: str):

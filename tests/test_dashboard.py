@@ -200,32 +200,25 @@ def test_sources_page_adds_a_source_a_canary_and_a_plant(tmp_path, monkeypatch):
 
 
 def test_sources_page_lists_an_inferred_first_party_channel_and_rejects_it(tmp_path, monkeypatch):
-    import csv
     from datetime import UTC, datetime, timedelta
 
+    from exports import send
     from leaktrace import roster
     from leaktrace.attribution.first_party import list_channels
-    from leaktrace.ingest.importer import ImportOptions, import_file
     from leaktrace.model import Source, SourceCategory
-    from leaktrace.pipeline import analyse
 
     db = tmp_path / "s.duckdb"
     store = Store(db)
     planted = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
     roster.add_source(store, Source(name="融中房产", category=SourceCategory.REAL_ESTATE))
-    export = tmp_path / "sms.csv"
-    with export.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["received_at", "recipient", "sender", "body"])
-        for i in range(2):
-            phone = f"+44770090{i:04d}"
-            roster.new_canary(store, phone=phone, label=f"rz-{i}", seed=i)
-            roster.plant(store, f"rz-{i}", "融中房产", planted)
-            when = planted + timedelta(days=3 + i)
-            body = "【融中房产3】新盘开售,回T退订"
-            writer.writerow([when.isoformat(), phone, "1069012345", body])
-    import_file(store, export, ImportOptions())
-    analyse(store)
+    for i in range(2):
+        roster.new_canary(store, phone=f"+44770090{i:04d}", label=f"rz-{i}", seed=i)
+        roster.plant(store, f"rz-{i}", "融中房产", planted)
+    rows = [
+        (planted + timedelta(days=3 + i), f"rz-{i}", "1069012345", "【融中房产3】新盘开售,回T退订")
+        for i in range(2)
+    ]
+    send(store, tmp_path, rows)
     first_party = "SELECT count(*) FROM messages WHERE first_party"
     with store.connect() as con:
         assert con.execute(first_party).fetchone()[0] == 2

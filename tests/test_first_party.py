@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from exports import send
 from leaktrace import roster
 from leaktrace.attribution.first_party import (
     ChannelError,
@@ -42,19 +42,6 @@ def study(tmp_path: Path, *sources: Source, canaries: int = 3) -> Store:
 
 def shop(name: str, url: str | None = None, **kw) -> Source:
     return Source(name=name, category=SourceCategory.ECOMMERCE, url=url, **kw)
-
-
-def send(store: Store, tmp_path: Path, rows: list[tuple[datetime, str, str, str]]) -> None:
-    """Import (time, canary label, sender, body) rows as a CSV export, then analyse."""
-    phones = {c.label: c.phone or c.email for c in roster.list_canaries(store)}
-    path = tmp_path / f"export-{len(list(tmp_path.glob('export-*.csv')))}.csv"
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["received_at", "recipient", "sender", "body"])
-        for when, label, sender, body in rows:
-            writer.writerow([when.isoformat(), phones[label], sender, body])
-    import_file(store, path, ImportOptions())
-    analyse(store)
 
 
 def first_party(store: Store) -> dict[str, bool]:
