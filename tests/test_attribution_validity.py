@@ -19,6 +19,7 @@ from leaktrace.attribution.statistics import (
     Settings,
     attribute,
     exposure_test,
+    holm,
     tarone_family,
 )
 from leaktrace.sim.config import SimConfig
@@ -257,6 +258,35 @@ def test_chance_pairs_among_many_small_campaigns_are_no_leak_and_a_real_one_stil
     found = {v.name: v for v in result.verdicts}
     assert [n for n, v in found.items() if v.verdict == "leaked"] == ["S7"]
     assert result.family == 30 and f"over {result.family} tested pairs" in found["S7"].reason
+
+
+def test_many_real_leaks_do_not_loosen_the_bar_for_a_chance_pair():
+    # 30 sources × 10 canaries, 20 controls, all planted on day 1. Sources 1-12 leak: a
+    # campaign each reaches all their canaries. A 4-contact campaign reaches 3 of S20's
+    # canaries and one control: p ~ 1e-4, as chance gives somewhere among ~200 small
+    # campaigns. Benjamini–Hochberg, which loosens with every real leak, would call S20
+    # leaked; the family-wise bar does not, and the pair makes S20 suspected instead.
+    plants = [(c, (c - 1) // 10 + 1, 1) for c in range(1, 301)]
+    reaches = [
+        (f"c{s}", c, 20 + s + c / 100) for s in range(1, 13) for c in range(s * 10 - 9, s * 10 + 1)
+    ]
+    reaches += [("c99", c, 60 + i) for i, c in enumerate((191, 194, 198, 305))]
+    result = attribute(frames(30, 320, plants, reaches))
+    called = verdicts(result)
+    assert [n for n, v in called.items() if v == "leaked"] == [f"S{s}" for s in range(1, 13)]
+    chance = next(u for u in result.exposures if u.unit == "c99" and u.source_id == 20)
+    assert chance.tested and chance.p_value < 1e-3 and chance.q_value <= Settings().alpha
+    assert chance.p_adjusted > Settings().alpha and not chance.significant
+    s20 = next(v for v in result.verdicts if v.name == "S20")
+    assert s20.verdict == "suspected" and "false-discovery q" in s20.reason
+
+
+def test_holm_adjusts_step_down_and_keeps_the_order():
+    p = np.array([0.01, 0.04, 0.03, 0.005, 0.5])
+    # Sorted: 0.005×5, 0.01×4, 0.03×3, 0.04×2, 0.5×1, each at least the one before.
+    assert np.allclose(holm(p), [0.04, 0.09, 0.09, 0.025, 0.5])
+    assert np.allclose(holm(np.array([0.3, 0.6])), [0.6, 0.6])
+    assert holm(np.array([])).size == 0
 
 
 # --- null studies through a real store -----------------------------------------------------

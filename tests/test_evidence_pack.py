@@ -39,7 +39,7 @@ def study(analysed_store_file: Path, tmp_path_factory: pytest.TempPathFactory):
     source = next(
         r["name"]
         for r in source_reports(store, evidence=False)
-        if r["verdict"] == "leaked" and r["top_units"][0]["significant"]
+        if r["verdict"] == "leaked" and r["top_units"][0]["canaries_hit"] >= 3
     )
     with store.connect() as con:
         phone = con.execute(

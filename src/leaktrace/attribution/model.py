@@ -11,8 +11,12 @@ from typing import Literal
 class Settings:
     """Thresholds of the verdicts (the defaults are the ones the accuracy bench measures)."""
 
-    alpha: float = 0.01  # adjusted p at or below which a unit shows a leak
-    suspect_alpha: float = 0.1  # adjusted p at or below which a source is suspected
+    # Family-wise (Holm) adjusted p at or below which a unit shows a leak: the chance that
+    # a study calls any clean source leaked stays below it, however many sources leak.
+    # (Benjamini–Hochberg at 0.01 loosens with every real leak: one clean source in ~200
+    # simulated studies was called leaked at q = 0.008 beside 50 real detections.)
+    alpha: float = 0.01
+    suspect_q: float = 0.1  # false-discovery q (Benjamini–Hochberg) for suspected
     min_hits: int = 2  # distinct canaries a unit must reach to show a leak
     min_lift: float = 2.0
     background_rate: float = 0.1  # share of controls a background unit reaches
@@ -68,12 +72,13 @@ class UnitExposure:
     others_hit: int
     controls_hit: int
     p_value: float  # one-sided exposure-time test (Poisson-binomial tail)
-    p_adjusted: float  # Benjamini–Hochberg over the tested family; 1 outside it
+    p_adjusted: float  # Holm (family-wise) over the tested family; 1 outside it
     lift: float  # hits over the hits expected under the null
     significant: bool
     hit_canaries: tuple[int, ...]
     expected: float = 0.0  # hits expected if the unit reached S's canaries like anyone's
     tested: bool = False  # in the family Tarone's rule chose from the margins
+    q_value: float = 1.0  # Benjamini–Hochberg over the tested family; 1 outside it
 
 
 @dataclass

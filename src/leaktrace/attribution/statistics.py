@@ -22,7 +22,10 @@ margins alone — when the unit reached someone, and S's plant schedule, not who
 reached: Tarone's rule gives each pair the smallest p-value it could reach (every
 reach that could fall on S's side did) and keeps the pairs that could still be
 significant; pairs that could not reach ``min_hits`` canaries are never in it.
-Benjamini–Hochberg adjusts over that family, whose size each verdict reports.
+Over that family, whose size each verdict reports, Holm's step-down adjustment bounds
+the chance that a study calls any clean source leaked (family-wise, however many
+sources really leaked); Benjamini–Hochberg's q over the same family, which loosens
+as real leaks pile up, only makes a source suspected.
 Units reaching at least ``background_rate`` of the controls (canaries never
 planted) are background and not tested. A message addressing a canary by the name
 spelling given only to one source, or delivered to the plus-tagged address given
@@ -238,6 +241,15 @@ def _channels(
     return by_email, by_phone
 
 
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values: the family-wise error rate each rejection allows."""
+    order = np.argsort(p, kind="stable")
+    steps = (len(p) - np.arange(len(p))) * p[order]
+    adjusted = np.empty_like(p)
+    adjusted[order] = np.minimum(np.maximum.accumulate(steps), 1.0)
+    return adjusted
+
+
 def tarone_family(p_min: np.ndarray, alpha: float) -> np.ndarray:
     """The pairs Tarone's rule tests: the smallest k with at most k pairs able to reach alpha/k."""
     order = np.sort(p_min[p_min < 1.0])
@@ -382,11 +394,12 @@ def attribute(
         a = table["hit"].to_numpy()
         tested = tarone_family(table["p_min"].to_numpy(), settings.alpha)
         family = int(tested.sum())
-        q = np.ones_like(p)
+        familywise, q = np.ones_like(p), np.ones_like(p)
         if tested.any():
+            familywise[tested] = holm(p[tested])
             q[tested] = false_discovery_control(p[tested], method="bh")
         lift = a / np.maximum(table["expected"].to_numpy(), 1e-9)
-        significant = tested & (q <= settings.alpha) & (a >= settings.min_hits)
+        significant = tested & (familywise <= settings.alpha) & (a >= settings.min_hits)
         significant &= lift >= settings.min_lift
         for i, row in enumerate(table.itertuples(index=False)):
             results.append(
@@ -399,7 +412,8 @@ def attribute(
                     others_hit=row.others_hit,
                     controls_hit=row.controls_hit,
                     p_value=float(p[i]),
-                    p_adjusted=float(q[i]),
+                    p_adjusted=float(familywise[i]),
+                    q_value=float(q[i]),
                     lift=float(lift[i]),
                     significant=bool(significant[i]),
                     hit_canaries=row.hit_canaries,
@@ -501,12 +515,14 @@ def _verdict(
             f" ({top.expected:.2f} expected; adjusted p = {top.p_adjusted:.1e} over"
             f" {ctx.family} tested pairs, lift {top.lift:.1f})."
         )
-    elif best is not None and best.p_adjusted <= settings.suspect_alpha and best.hit >= 1:
+    elif (hint := min(mine, key=lambda r: r.q_value, default=None)) is not None and (
+        hint.q_value <= settings.suspect_q and hint.hit >= 1
+    ):
         verdict.verdict = "suspected"
         verdict.reason = (
-            f"{_label(ctx, best.unit)} reached {best.hit} of {best.planted} canaries after planting"
-            f" against {best.others_hit} of {best.others} others ({best.expected:.2f} expected;"
-            f" adjusted p = {best.p_adjusted:.2f} over {ctx.family} tested pairs): more than"
+            f"{_label(ctx, hint.unit)} reached {hint.hit} of {hint.planted} canaries after planting"
+            f" against {hint.others_hit} of {hint.others} others ({hint.expected:.2f} expected;"
+            f" false-discovery q = {hint.q_value:.2f} over {ctx.family} tested pairs): more than"
             " chance, not yet conclusive."
         )
     else:

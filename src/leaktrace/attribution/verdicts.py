@@ -64,6 +64,7 @@ def verdict_json(v: SourceVerdict, labels: dict[str, str], family: int) -> dict[
                 "controls_hit": u.controls_hit,
                 "p_value": u.p_value,
                 "p_adjusted": u.p_adjusted,
+                "q_value": u.q_value,
                 "lift": round(u.lift, 2),
                 "significant": u.significant,
                 "tested": u.tested,
@@ -146,7 +147,7 @@ def run_attribution(store: Store, settings: Settings = DEFAULTS) -> Attribution:
             con.execute(
                 "INSERT INTO unit_exposures SELECT unit, source_id, planted, hit, others,"
                 " others_hit, controls_hit, p_value, p_adjusted, lift, significant, hit_canaries,"
-                " expected, tested FROM fresh_exposures"
+                " expected, tested, q_value FROM fresh_exposures"
             )
             con.unregister("fresh_exposures")
         for a, b, units in result.overlap:
