@@ -12,12 +12,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from leaktrace.attribution.exposure import StudyFrames
 from leaktrace.attribution.statistics import (
     NEVER,
     Settings,
     attribute,
+    benjamini_hochberg,
     exposure_test,
     holm,
     tarone_family,
@@ -287,6 +290,14 @@ def test_holm_adjusts_step_down_and_keeps_the_order():
     assert np.allclose(holm(p), [0.04, 0.09, 0.09, 0.025, 0.5])
     assert np.allclose(holm(np.array([0.3, 0.6])), [0.6, 0.6])
     assert holm(np.array([])).size == 0
+
+
+@given(st.lists(st.floats(0, 1), min_size=1, max_size=60))
+def test_benjamini_hochberg_matches_scipy(p):
+    from scipy.stats import false_discovery_control
+
+    values = np.array(p)
+    assert np.allclose(benjamini_hochberg(values), false_discovery_control(values, method="bh"))
 
 
 # --- null studies through a real store -----------------------------------------------------

@@ -368,6 +368,8 @@ def infer_channels(store: Store) -> list[Channel]:
             assigned = con.execute(_ASSIGNED, {"last": state[0][1]}).fetchall()[0][0]
             since = state[0][1] if assigned == state[0][2] else 0
         newest = con.execute("SELECT coalesce(max(id), 0) FROM messages").fetchall()[0][0]
+        if state and since == newest:
+            return []  # nothing new since the last pass, and nothing it read has changed
         assigned = con.execute(_ASSIGNED, {"last": newest}).fetchall()[0][0]
         con.execute("DELETE FROM first_party_state")
         con.execute("INSERT INTO first_party_state VALUES (?, ?, ?)", [roster, newest, assigned])

@@ -11,7 +11,6 @@ import sys
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -27,20 +26,19 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _plain(value: Any) -> Any:
-    """A JSON-ready value: dataclasses as objects, times in ISO 8601, enums by value."""
+    """What JSON cannot hold as is: dataclasses as objects, times in ISO 8601, enums by value.
+
+    Called by ``json.dumps`` only for such values, so long lists of ids are not walked.
+    """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_plain(v) for v in value]
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, set | frozenset):
+        return list(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
-    if isinstance(value, Path):
-        return str(value)
-    return value
+    return str(value)
 
 
 __all__ = ["err", "escape", "handles_errors", "out", "print_json", "print_table", "say", "warn"]
@@ -48,7 +46,7 @@ __all__ = ["err", "escape", "handles_errors", "out", "print_json", "print_table"
 
 def print_json(data: Any) -> None:
     """Print ``data`` as indented JSON on stdout, plain (no colours: it is for programs)."""
-    sys.stdout.write(json.dumps(_plain(data), ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_plain) + "\n")
     sys.stdout.flush()
 
 
