@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from leaktrace.sim.demo import find_sample_data
@@ -54,6 +56,81 @@ def test_a_variant_minhash_misses_still_joins_an_established_template(monkeypatc
     skeletons = [common] * 50 + [variant]
     ids = TemplateIndex().assign_all(skeletons)
     assert len(set(ids)) == 1
-    # Without the scan of established templates, LSH alone founds a second template.
+    # Without the scan of established templates, the scan of the newest templates in the
+    # length band finds it; without both, LSH alone founds a second template.
     monkeypatch.setattr(cluster, "ESTABLISHED", 10**9)
+    assert len(set(TemplateIndex().assign_all(skeletons))) == 1
+    monkeypatch.setattr(cluster, "ORPHAN_SCAN", 0)
     assert len(set(TemplateIndex().assign_all(skeletons))) == 2
+
+
+# Real spam (a public English SMS corpus, and Chinese loan spam) repeats itself with
+# retyped words: pairs scoring 85-90 that MinHash-LSH does not offer to each other.
+NEAR_DUPLICATES = [
+    (
+        "Wanna get laid 2nite? Want real Dogging locations sent direct to ur mobile? Join the"
+        " UK's largest Dogging Network. txt PARK to 69696. Nyt. ec2a. 3lp £1.50/msg",
+        "wamma get laid?want real doggin locations sent direct to your mobile? join the UKs"
+        " largest dogging network. txt dogs to 69696 now!nyt. ec2a. 3lp £1.50/msg.",
+    ),
+    (
+        "【鑫享贷】您有30000元备用金额度待领取，请加微信wx8812345办理，回T退订",
+        "【鑫享贷】您有30000元备用金额度待领取，请加微wx8812345办理，回T退订",
+    ),
+    (
+        "Your free ringtone is waiting to be collected. Simply text the password MIX to 85069"
+        " to verify. Get Usher and Britney. FML",
+        "Your free ringtone is waiting 2 be collected. Simply txt the password MIX to 85069 to"
+        " verify. Get Usher & Britney. FML",
+    ),
+]
+
+
+@pytest.mark.parametrize(("first", "second"), NEAR_DUPLICATES)
+def test_a_retyped_one_off_joins_the_one_off_it_repeats(first, second):
+    # Each is a template of one message among 300 unrelated one-offs: no template is
+    # established, so only the scan of the newest templates in the length band can join them.
+    rng = random.Random(7)
+    filler = [
+        "".join(rng.choices("abcdefghij klmnop歧义贷款额度", k=rng.randint(20, 140)))
+        for _ in range(300)
+    ]
+    index = TemplateIndex()
+    index.assign_all(filler)
+    assert index.assign(mask(first).skeleton) == index.assign(mask(second).skeleton)
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["Win £1000 now", "Pay £1000 now", "Get £1000 now"],
+        ["余额：5000元", "还款：5000元", "工资：5000元"],
+        ["Call 07781482378 now", "Ring 07781482378 today", "Text 07781482378 pls"],
+        ["验证码483920", "单号7738291033", "尾号1234"],
+        ["http://t.cn/A6x7Yq 领取", "http://bit.ly/3xYz 退款", "www.abc.com 中奖"],
+    ],
+)
+def test_short_texts_that_are_mostly_one_slot_are_not_glued(texts):
+    # The words around the slot differ; the slot's own letters must not make them one.
+    skeletons = [mask(t).skeleton for t in texts]
+    assert len(set(TemplateIndex().assign_all(skeletons))) == len(texts), skeletons
+
+
+def test_a_simulated_study_with_every_obfuscation_groups_as_it_was_sent(tmp_path):
+    # Every spammer obfuscation the simulator knows, each with chance 0.7 per message:
+    # broken and spelled-out link schemes, 。 in hosts, separators between Chinese
+    # characters, Cyrillic look-alikes, phone digits as x, 卡 as 咔.
+    from leaktrace.sim.config import SimConfig
+    from leaktrace.sim.simulate import simulate
+
+    simulate(SimConfig(seed=4, messages=3000, canaries=60, controls=10, obfuscation=0.7), tmp_path)
+    study = read_study_texts(tmp_path)
+    bodies = "".join(study.bodies)
+    for obfuscated in ("h t t p://", "hxxp://", "http//", "。test/", "400-xxx-", "咔"):
+        assert obfuscated in bodies
+    skeletons = [
+        mask(body, study.names.get(label, ()), study.platforms).skeleton
+        for body, label in zip(study.bodies, study.canaries, strict=True)
+    ]
+    predicted = TemplateIndex().assign_all(skeletons)
+    assert grouping_accuracy(list(predicted), study.templates) >= 0.98

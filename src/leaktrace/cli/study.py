@@ -72,6 +72,10 @@ def simulate_command(
     markers: Annotated[
         bool, typer.Option(help="Give plants name-spelling and plus-tag markers.")
     ] = _D.markers,
+    obfuscation: Annotated[
+        float,
+        typer.Option(help="Chance of each spammer obfuscation (broken links, separators, ...)."),
+    ] = _D.obfuscation,
 ) -> None:
     """Write a simulated study with ground truth in the real import formats."""
     from leaktrace.sim.simulate import simulate
@@ -101,6 +105,7 @@ def simulate_command(
         own_marketing_share=own_marketing_share,
         small_leak_share=small_leak_share,
         markers=markers,
+        obfuscation=obfuscation,
     )
     began = time.perf_counter()
     result = simulate(config, out)

@@ -41,6 +41,7 @@ class SimConfig:
     own_marketing_share: float = 0.0
     small_leak_share: float = 0.0
     markers: bool = True
+    obfuscation: float = 0.0  # chance of each spammer obfuscation (render.obfuscate)
 
     @property
     def planted(self) -> int:
@@ -63,6 +64,7 @@ SECOND_WORLD_KNOBS = (
     "own_marketing_share",
     "small_leak_share",
     "markers",
+    "obfuscation",
 )
 
 
@@ -91,6 +93,7 @@ def check_config(cfg: SimConfig) -> None:
         "--double-plant-share": cfg.double_plant_share,
         "--own-marketing-share": cfg.own_marketing_share,
         "--small-leak-share": cfg.small_leak_share,
+        "--obfuscation": cfg.obfuscation,
     }
     problems += [f"{name} must be between 0 and 1" for name, v in shares.items() if not 0 <= v <= 1]
     if not cfg.languages or set(cfg.languages) - {"zh", "en"}:

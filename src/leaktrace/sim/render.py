@@ -115,6 +115,62 @@ def add_noise(rng: random.Random, text: str, level: float) -> str:
     return text
 
 
+# What spam kits do to slip past keyword filters (issue: templates on real spam), each
+# drawn with the given chance: a broken or spelled-out link scheme, or none at all; an
+# ideographic dot in the host; a separator between two Chinese characters; Cyrillic
+# look-alikes in a Latin word; digits of a phone number written as x; 卡 as 咔.
+_SCHEMES = ("http:/", "http//", "hxxp://", "h t t p://", "")
+_SEPARATORS = ("*", " ", ".", "-", "|")
+_CYRILLIC = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у"}
+_BROKEN_LINK = re.compile(r"(?:h t t p|hxxp|http)?:?/*[\w。.-]+\.test/\w+|[\w-]+。test/\w+")
+_PHONE = re.compile(r"(?<!\d)(?:1[3-9]\d{9}|400-?\d{3}-?\d{4})(?!\d)")
+_LATIN_WORD = re.compile(r"\b[a-z]{4,}\b")
+
+
+def obfuscate(rng: random.Random, text: str, level: float, keep: str = "") -> str:
+    """Spammers' obfuscations, each with chance ``level``; ``keep`` (the name) is left whole."""
+    link = _URL.search(text)
+    if link and rng.random() < level:
+        url = link.group(0)
+        host_path = url.removeprefix("https://")
+        if rng.random() < 0.3:
+            host_path = host_path.replace(".", "。", 1)
+        text = text[: link.start()] + rng.choice(_SCHEMES) + host_path + text[link.end() :]
+    if rng.random() < level:
+        urls = _url_positions(text)
+        if keep:
+            urls |= {i for m in re.finditer(re.escape(keep), text) for i in range(*m.span())}
+        pairs = [
+            i
+            for i in range(len(text) - 1)
+            if HAN.match(text[i]) and HAN.match(text[i + 1]) and not {i, i + 1} & urls
+        ]
+        if pairs:
+            i = rng.choice(pairs)
+            text = text[: i + 1] + rng.choice(_SEPARATORS) + text[i + 1 :]
+    if rng.random() < level:
+        broken = {i for m in _BROKEN_LINK.finditer(text) for i in range(*m.span())}
+        urls = _url_positions(text) | broken
+        words = [
+            m
+            for m in _LATIN_WORD.finditer(text)
+            if set(m.group(0)) & set(_CYRILLIC) and m.start() not in urls
+        ]
+        if words:
+            m = rng.choice(words)
+            word = "".join(_CYRILLIC.get(ch, ch) if rng.random() < 0.5 else ch for ch in m[0])
+            text = text[: m.start()] + word + text[m.end() :]
+    if rng.random() < level:
+        numbers = list(_PHONE.finditer(text))
+        if numbers:
+            m = rng.choice(numbers)
+            digits = "".join("x" if i in (4, 5, 6) else ch for i, ch in enumerate(m[0]))
+            text = text[: m.start()] + digits + text[m.end() :]
+    if rng.random() < level:
+        text = text.replace("卡", "咔")
+    return text
+
+
 _URL = re.compile(r"(https://[A-Za-z0-9:/._-]+)")
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from leaktrace.model import Canary, Plant, Source, SourceCategory
 from leaktrace.roster.csvfiles import write_roster
 from leaktrace.sim.config import SECOND_WORLD_KNOBS, SimConfig
-from leaktrace.sim.render import Infra, add_noise, bank, fill, signature_text
+from leaktrace.sim.render import Infra, add_noise, bank, fill, obfuscate, signature_text
 from leaktrace.sim.world import DAY, Campaign, SimSource, World, build_world
 from leaktrace.sim.writers import CsvWriter, MboxWriter, SmsBackupWriter, TruthWriter, epoch_ms
 
@@ -229,6 +229,8 @@ class _Renderer:
             rng, template["text"], campaign.lang, campaign.infra, event.when, name=event.name
         )
         body = add_noise(rng, body, noise)
+        if self.world.config.obfuscation:  # no draw at 0: a seed's bytes stay as they were
+            body = obfuscate(rng, body, self.world.config.obfuscation, event.name)
         if email:
             sender = f"{campaign.infra.signature.lower()}@mail.{campaign.infra.url_host}"
             if not sender.isascii():
