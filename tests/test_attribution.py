@@ -51,11 +51,13 @@ def test_leaked_verdicts_match_the_truth(simulated):
     full = score(result.verdicts, leaks)
     assert full.precision >= 0.95 and full.recall >= 0.90
     assert full.clean_called_leaked == 0
-    # The statistics alone never call a clean source leaked either.
+    # The statistics alone never call a clean source leaked either. Their recall is what
+    # the family-wise bar costs: 0.83 over 20 seeds in the bench, 8 of 12 in seed 2 (it
+    # was 0.94 and at least 0.75 with Benjamini–Hochberg, which let a clean source through).
     alone = score(
         attribute(load_frames(store), settings=Settings(use_markers=False)).verdicts, leaks
     )
-    assert alone.clean_called_leaked == 0 and alone.recall >= 0.75
+    assert alone.clean_called_leaked == 0 and alone.recall >= 0.6
     # Leak campaigns never reached a control.
     assert all(v.controls_hit == 0 for v in result.verdicts if v.verdict == "leaked")
 
