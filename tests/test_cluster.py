@@ -106,6 +106,8 @@ def test_a_retyped_one_off_joins_the_one_off_it_repeats(first, second):
         ["Win £1000 now", "Pay £1000 now", "Get £1000 now"],
         ["余额：5000元", "还款：5000元", "工资：5000元"],
         ["Call 07781482378 now", "Ring 07781482378 today", "Text 07781482378 pls"],
+        ["Win 400-123-4567 now", "Pay 400-123-4567 now", "Get 400-123-4567 now"],
+        ["Win 95588 now", "Pay 95588 now", "Get 95588 now"],
         ["验证码483920", "单号7738291033", "尾号1234"],
         ["http://t.cn/A6x7Yq 领取", "http://bit.ly/3xYz 退款", "www.abc.com 中奖"],
     ],

@@ -244,6 +244,7 @@ def _channels(
 
 def holm(p: np.ndarray) -> np.ndarray:
     """Holm's step-down adjusted p-values: the family-wise error rate each rejection allows."""
+    p = np.nan_to_num(p, nan=1.0)
     order = np.argsort(p, kind="stable")
     steps = (len(p) - np.arange(len(p))) * p[order]
     adjusted = np.empty_like(p)
@@ -256,6 +257,7 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
 
     Written out because importing ``scipy.stats`` costs every ``attribute`` 2.5 s.
     """
+    p = np.nan_to_num(p, nan=1.0)  # a test that could not be computed rejects nothing
     order = np.argsort(p, kind="stable")
     steps = p[order] * len(p) / np.arange(1, len(p) + 1)
     adjusted = np.empty_like(p)
@@ -506,7 +508,7 @@ def _verdict(
         leak_pattern=None,
         not_hit_after=0,
         fields_leaked=[],
-        top_units=(leaking or sorted(mine, key=lambda r: r.p_adjusted))[:5],
+        top_units=(leaking or sorted(mine, key=lambda r: (r.p_adjusted, r.q_value, r.p_value)))[:5],
         marker_messages=np.sort(marks["message_id"].to_numpy()).tolist() if len(marks) else [],
     )
     if times is not None:
@@ -537,7 +539,7 @@ def _verdict(
         verdict.reason = (
             f"{_label(ctx, hint.unit)} reached {hint.hit} of {hint.planted} canaries after planting"
             f" against {hint.others_hit} of {hint.others} others ({hint.expected:.2f} expected;"
-            f" false-discovery q = {hint.q_value:.2f} over {ctx.family} tested pairs): more than"
+            f" false-discovery q = {hint.q_value:.2g} over {ctx.family} tested pairs): more than"
             " chance, not yet conclusive."
         )
     else:

@@ -137,9 +137,7 @@ def obfuscate(rng: random.Random, text: str, level: float, keep: str = "") -> st
             host_path = host_path.replace(".", "。", 1)
         text = text[: link.start()] + rng.choice(_SCHEMES) + host_path + text[link.end() :]
     if rng.random() < level:
-        urls = _url_positions(text)
-        if keep:
-            urls |= {i for m in re.finditer(re.escape(keep), text) for i in range(*m.span())}
+        urls = _url_positions(text) | _spans(keep, text)
         pairs = [
             i
             for i in range(len(text) - 1)
@@ -150,7 +148,7 @@ def obfuscate(rng: random.Random, text: str, level: float, keep: str = "") -> st
             text = text[: i + 1] + rng.choice(_SEPARATORS) + text[i + 1 :]
     if rng.random() < level:
         broken = {i for m in _BROKEN_LINK.finditer(text) for i in range(*m.span())}
-        urls = _url_positions(text) | broken
+        urls = _url_positions(text) | broken | _spans(keep, text) | _spans("@", text, word=True)
         words = [
             m
             for m in _LATIN_WORD.finditer(text)
@@ -166,9 +164,17 @@ def obfuscate(rng: random.Random, text: str, level: float, keep: str = "") -> st
             m = rng.choice(numbers)
             digits = "".join("x" if i in (4, 5, 6) else ch for i, ch in enumerate(m[0]))
             text = text[: m.start()] + digits + text[m.end() :]
-    if rng.random() < level:
+    if rng.random() < level and "卡" not in keep:
         text = text.replace("卡", "咔")
     return text
+
+
+def _spans(part: str, text: str, word: bool = False) -> set[int]:
+    """Indices of ``text`` inside each occurrence of ``part`` (with ``word``: its whole word)."""
+    if not part:
+        return set()
+    pattern = rf"\S*{re.escape(part)}\S*" if word else re.escape(part)
+    return {i for m in re.finditer(pattern, text) for i in range(*m.span())}
 
 
 _URL = re.compile(r"(https://[A-Za-z0-9:/._-]+)")

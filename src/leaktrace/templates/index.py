@@ -53,7 +53,7 @@ ORPHAN_SCAN = 600
 # stayed 1.000).
 LITERAL_THRESHOLD = 70.0
 _PERMUTATIONS = None
-_SLOT = re.compile(r"<[A-Z_]+>")
+_SLOT = re.compile(r"<[A-Z][A-Z0-9_]*>")  # <PHONE_400> too
 _SLOT_CHARS: dict[str, str] = {}
 
 
@@ -172,7 +172,12 @@ class TemplateIndex:
         """The newest templates (ids, texts) of each length ``length`` could match."""
         ratio = self.threshold / (200.0 - self.threshold)
         low, high = math.ceil(length * ratio), math.floor(length / ratio) if ratio else length
-        lengths = [n for n in range(low, high + 1) if n in self._by_length]
+        # The lengths nearest first, so the bound holds even where the band holds more
+        # than ORPHAN_SCAN lengths (a long mail).
+        lengths = sorted(
+            (n for n in range(low, high + 1) if n in self._by_length),
+            key=lambda n: abs(n - length),
+        )
         keys: list[int] = []
         texts: list[str] = []
         if not lengths or ORPHAN_SCAN <= 0:
@@ -181,7 +186,9 @@ class TemplateIndex:
         for n in lengths:
             keys.extend(self._by_length[n][-each:])
             texts.extend(self._by_length_text[n][-each:])
-        return keys, texts
+            if len(keys) >= ORPHAN_SCAN:
+                break
+        return keys[:ORPHAN_SCAN], texts[:ORPHAN_SCAN]
 
     def assign_all(self, skeletons: Iterable[str]) -> np.ndarray:
         """Template ids for a batch of skeletons, frequent skeletons first."""
