@@ -27,7 +27,7 @@ chromium:
 		else sudo apt-get update -qq && sudo apt-get install -y -qq $(DEBS); fi; }
 
 # The test files are spread over one worker per core (a file's tests stay together, so
-# its module fixtures are built once): about 6 min on 2 cores, against 10 min in one process.
+# its module fixtures are built once): about 6.5 min on 2 cores, against 10 min in one process.
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest -n auto --dist loadfile
 
