@@ -216,8 +216,7 @@ def _observed_from(canaries: pd.DataFrame) -> np.ndarray:
     """Seconds since which each canary's messages are known (-inf when not recorded)."""
     if "observed_from" not in canaries:
         return np.full(len(canaries), -np.inf)
-    values = canaries["observed_from"]
-    return np.array([-np.inf if pd.isna(t) else t.timestamp() for t in values], dtype=float)
+    return np.nan_to_num(_seconds(canaries["observed_from"]), nan=-np.inf)
 
 
 def _contacts(canaries: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -309,10 +308,10 @@ def attribute(
     source_ids = sorted({int(s) for s in plants["source_id"]}) if len(plants) else []
     source_row = {s: i for i, s in enumerate(source_ids)}
     plant_times = np.full((len(source_ids), n_canaries), np.nan)
-    for row in plants.itertuples(index=False):
-        plant_times[source_row[int(row.source_id)], index[row.canary_id]] = (
-            row.planted_at.timestamp()
-        )
+    if len(plants):
+        rows = [source_row[int(s)] for s in plants["source_id"]]
+        columns = [index[c] for c in plants["canary_id"]]
+        plant_times[rows, columns] = _seconds(plants["planted_at"])
     # Controls: canaries never planted (reserved with is_control or not).
     controls = canaries["is_control"].to_numpy(dtype=bool) | np.isnan(plant_times).all(axis=0)
     n_controls = int(controls.sum())

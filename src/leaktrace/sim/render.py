@@ -122,13 +122,24 @@ def add_noise(rng: random.Random, text: str, level: float) -> str:
 _SCHEMES = ("http:/", "http//", "hxxp://", "h t t p://", "")
 _SEPARATORS = ("*", " ", ".", "-", "|")
 _CYRILLIC = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "y": "у"}
-_BROKEN_LINK = re.compile(r"(?:h t t p|hxxp|http)?:?/*[\w。.-]+\.test/\w+|[\w-]+。test/\w+")
 _PHONE = re.compile(r"(?<!\d)(?:1[3-9]\d{9}|400-?\d{3}-?\d{4})(?!\d)")
 _LATIN_WORD = re.compile(r"\b[a-z]{4,}\b")
 
 
 def obfuscate(rng: random.Random, text: str, level: float, keep: str = "") -> str:
     """Spammers' obfuscations, each with chance ``level``; ``keep`` (the name) is left whole."""
+    # Look-alikes first, while links are still whole and easy to leave alone.
+    if rng.random() < level:
+        urls = _url_positions(text) | _spans(keep, text) | _spans("@", text, word=True)
+        words = [
+            m
+            for m in _LATIN_WORD.finditer(text)
+            if set(m.group(0)) & set(_CYRILLIC) and m.start() not in urls
+        ]
+        if words:
+            m = rng.choice(words)
+            word = "".join(_CYRILLIC.get(ch, ch) if rng.random() < 0.5 else ch for ch in m[0])
+            text = text[: m.start()] + word + text[m.end() :]
     link = _URL.search(text)
     if link and rng.random() < level:
         url = link.group(0)
@@ -146,18 +157,6 @@ def obfuscate(rng: random.Random, text: str, level: float, keep: str = "") -> st
         if pairs:
             i = rng.choice(pairs)
             text = text[: i + 1] + rng.choice(_SEPARATORS) + text[i + 1 :]
-    if rng.random() < level:
-        broken = {i for m in _BROKEN_LINK.finditer(text) for i in range(*m.span())}
-        urls = _url_positions(text) | broken | _spans(keep, text) | _spans("@", text, word=True)
-        words = [
-            m
-            for m in _LATIN_WORD.finditer(text)
-            if set(m.group(0)) & set(_CYRILLIC) and m.start() not in urls
-        ]
-        if words:
-            m = rng.choice(words)
-            word = "".join(_CYRILLIC.get(ch, ch) if rng.random() < 0.5 else ch for ch in m[0])
-            text = text[: m.start()] + word + text[m.end() :]
     if rng.random() < level:
         numbers = list(_PHONE.finditer(text))
         if numbers:
