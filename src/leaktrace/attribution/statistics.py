@@ -58,8 +58,9 @@ DAY = 86_400.0
 
 def _seconds(values: pd.Series) -> np.ndarray:
     """Seconds since the epoch of each timestamp (naive ones are UTC); NaN for none."""
-    stamps = pd.to_datetime(values, utc=True)
-    return ((stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(float)
+    # In numpy, at the column's own unit: year 1 or 9999 fits in microseconds, not in pandas' ns.
+    stamps = pd.to_datetime(values, utc=True).dt.tz_localize(None).to_numpy()
+    return (stamps - np.datetime64(0, "s")) / np.timedelta64(1, "s")
 
 
 @dataclass(frozen=True)
