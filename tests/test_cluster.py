@@ -49,19 +49,34 @@ def test_grouping_accuracy_counts_a_message_only_when_its_whole_group_is_right()
 
 
 def test_a_variant_minhash_misses_still_joins_an_established_template(monkeypatch):
+    import numpy as np
+
     from leaktrace.templates import index as cluster
 
     common = "【<SIG>】尊敬的<NAME>,您有<AMOUNT>备用金额度将于<DATE>到期,点击<URL>立即领取,<REPLY>"
     variant = "【<SIG>】尊敬的客户,您<AMOUNT>备用金頟度将于<DATE>到期,点击<URL>立即领取,<REPLY>"
     skeletons = [common] * 50 + [variant]
-    ids = TemplateIndex().assign_all(skeletons)
-    assert len(set(ids)) == 1
-    # Without the scan of established templates, the scan of the newest templates in the
-    # length band finds it; without both, LSH alone founds a second template.
-    monkeypatch.setattr(cluster, "ESTABLISHED", 10**9)
     assert len(set(TemplateIndex().assign_all(skeletons))) == 1
-    monkeypatch.setattr(cluster, "ORPHAN_SCAN", 0)
+    # LSH offering nothing at all (every band key distinct): the scan of established
+    # templates finds it, so does the scan of recent templates; without both, a second one.
+    drawn = iter(range(1, 10**9))
+    monkeypatch.setattr(
+        cluster,
+        "band_keys",
+        lambda signature: np.array(
+            [[next(drawn) for _ in range(21)] for _ in signature], dtype=np.uint64
+        ).reshape(len(signature), 21),
+    )
+    monkeypatch.setattr(cluster, "RECENT", 0)
+    monkeypatch.setattr(cluster, "BLOCK", 1)  # no help from the block's other skeletons
+    assert len(set(TemplateIndex().assign_all(skeletons))) == 1
+    monkeypatch.setattr(cluster, "ESTABLISHED", 10**9)
     assert len(set(TemplateIndex().assign_all(skeletons))) == 2
+    monkeypatch.setattr(cluster, "RECENT", 1)
+    assert len(set(TemplateIndex().assign_all(skeletons))) == 1
+    monkeypatch.setattr(cluster, "RECENT", 0)
+    monkeypatch.setattr(cluster, "BLOCK", 2)  # the block's scan of itself finds it too
+    assert len(set(TemplateIndex().assign_all(skeletons))) == 1
 
 
 # Real spam (a public English SMS corpus, and Chinese loan spam) repeats itself with
@@ -89,7 +104,7 @@ NEAR_DUPLICATES = [
 @pytest.mark.parametrize(("first", "second"), NEAR_DUPLICATES)
 def test_a_retyped_one_off_joins_the_one_off_it_repeats(first, second):
     # Each is a template of one message among 300 unrelated one-offs: no template is
-    # established, so only the scan of the newest templates in the length band can join them.
+    # established, so LSH or the scan of the newest templates must join them.
     rng = random.Random(7)
     filler = [
         "".join(rng.choices("abcdefghij klmnop歧义贷款额度", k=rng.randint(20, 140)))

@@ -76,6 +76,10 @@ def simulate_command(
         float,
         typer.Option(help="Chance of each spammer obfuscation (broken links, separators, ...)."),
     ] = _D.obfuscation,
+    long_tail: Annotated[
+        float,
+        typer.Option(help="Share of messages that are one-off texts (a real inbox's long tail)."),
+    ] = _D.long_tail,
 ) -> None:
     """Write a simulated study with ground truth in the real import formats."""
     from leaktrace.sim.simulate import simulate
@@ -106,6 +110,7 @@ def simulate_command(
         small_leak_share=small_leak_share,
         markers=markers,
         obfuscation=obfuscation,
+        long_tail=long_tail,
     )
     began = time.perf_counter()
     result = simulate(config, out)

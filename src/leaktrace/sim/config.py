@@ -42,6 +42,7 @@ class SimConfig:
     small_leak_share: float = 0.0
     markers: bool = True
     obfuscation: float = 0.0  # chance of each spammer obfuscation (render.obfuscate)
+    long_tail: float = 0.0  # share of the messages that are one-off texts, each sent once
 
     @property
     def planted(self) -> int:
@@ -65,6 +66,7 @@ SECOND_WORLD_KNOBS = (
     "small_leak_share",
     "markers",
     "obfuscation",
+    "long_tail",
 )
 
 
@@ -96,6 +98,8 @@ def check_config(cfg: SimConfig) -> None:
         "--obfuscation": cfg.obfuscation,
     }
     problems += [f"{name} must be between 0 and 1" for name, v in shares.items() if not 0 <= v <= 1]
+    if not 0 <= cfg.long_tail < 1:
+        problems.append("--long-tail must be at least 0 and below 1")
     if not cfg.languages or set(cfg.languages) - {"zh", "en"}:
         problems.append("--languages takes zh, en or zh,en")
     if cfg.double_plant_share and cfg.sources < 2:

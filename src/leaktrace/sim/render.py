@@ -182,3 +182,33 @@ _URL = re.compile(r"(https://[A-Za-z0-9:/._-]+)")
 def _url_positions(text: str) -> set[int]:
     """Indices of ``text`` inside links, which noise must leave alone."""
     return {i for m in _URL.finditer(text) for i in range(m.start(), m.end())}
+
+
+class OneOffs:
+    """Texts sent once (the long tail of a real inbox): distinct words, real SMS lengths.
+
+    Faker sentences in the persona's language, sometimes with an amount, a phone
+    number, a link or a code, as people, shops and one-off spammers write them.
+    """
+
+    def __init__(self, rng: random.Random) -> None:
+        from faker import Faker
+
+        self.rng = rng
+        self.fakers = {"zh": Faker("zh_CN"), "en": Faker("en_US")}
+        for faker in self.fakers.values():
+            faker.seed_instance(rng.randrange(2**32))
+
+    def text(self, lang: str) -> str:
+        """One text: 1-4 sentences and at most two slot-like values."""
+        rng, fake = self.rng, self.fakers[lang]
+        sentences = [fake.sentence(nb_words=rng.randint(3, 14)) for _ in range(rng.randint(1, 4))]
+        extras = [
+            f"{rng.randint(1, 500) * 100}{'元' if lang == 'zh' else ' GBP'}",
+            f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}",
+            f"http://{fake.domain_name()}/{rng.randrange(36**5):x}",
+            f"{rng.randrange(10**6):06d}",
+        ]
+        for extra in rng.sample(extras, rng.choice((0, 0, 1, 2))):
+            sentences.insert(rng.randrange(len(sentences) + 1), extra)
+        return ("" if lang == "zh" else " ").join(sentences)

@@ -21,7 +21,15 @@ from pathlib import Path
 from leaktrace.model import Canary, Plant, Source, SourceCategory
 from leaktrace.roster.csvfiles import write_roster
 from leaktrace.sim.config import SECOND_WORLD_KNOBS, SimConfig
-from leaktrace.sim.render import Infra, add_noise, bank, fill, obfuscate, signature_text
+from leaktrace.sim.render import (
+    Infra,
+    OneOffs,
+    add_noise,
+    bank,
+    fill,
+    obfuscate,
+    signature_text,
+)
 from leaktrace.sim.world import DAY, Campaign, SimSource, World, build_world
 from leaktrace.sim.writers import CsvWriter, MboxWriter, SmsBackupWriter, TruthWriter, epoch_ms
 
@@ -83,10 +91,11 @@ def _daytime(rng: random.Random, day: datetime) -> datetime:
     )
 
 
-def schedule(world: World, scale: float) -> Iterator[Event]:
+def schedule(world: World, scale: float, tail_rate: float = 0.0) -> Iterator[Event]:
     """Every message of the study in time order, day by day."""
     cfg = world.config
     rng = random.Random(cfg.seed * 7919 + 1)
+    tail_rng = random.Random(cfg.seed * 6007 + 11)  # its own stream: other draws stay as they were
     contacts = [(c.phone or c.email or "", c.label) for c in world.canaries]
     background = [c for c in world.campaigns if c.kind == "background"]
     small = [c for c in world.campaigns if c.kind == "small"]
@@ -149,6 +158,11 @@ def schedule(world: World, scale: float) -> Iterator[Event]:
                         None,
                     )
                 )
+            for _ in range(_poisson(tail_rng, tail_rate) if tail_rate else 0):
+                lang = "en" if tail_rng.random() < cfg.en_share else "zh"
+                events.append(
+                    Event(_daytime(tail_rng, day), contact, label, "one_off", None, lang, None)
+                )
         events.sort(key=lambda e: (e.when, e.contact, e.kind))
         yield from events
 
@@ -196,6 +210,7 @@ class _Renderer:
         self.templates = {t["id"]: t for t in bank()["campaign"]}
         self.campaigns = {c.id: c for c in world.campaigns}
         self.sources = {s.name: s for s in world.sources}
+        self._one_offs: OneOffs | None = None
 
     def render(self, event: Event, email: bool) -> tuple[str, str, str, str]:
         """(sender, subject, body, true template id) of one event."""
@@ -223,6 +238,8 @@ class _Renderer:
             if own:  # its second channel, which the roster does not list
                 sender = (source.own_mail if email else source.own_channel) or sender
             return sender, source.name, body, f"{event.template}-{lang}-{variant + 1}"
+        if event.kind == "one_off":
+            return self._one_off(event, email)
         campaign = self.campaigns[event.campaign]
         template = self.templates[event.template]
         body = fill(
@@ -239,6 +256,18 @@ class _Renderer:
             return sender, subject, body, event.template
         channel = rng.choice(campaign.channels)
         return f"{channel}{rng.randrange(10**3):03d}", "", body, event.template
+
+    def _one_off(self, event: Event, email: bool) -> tuple[str, str, str, str]:
+        if self._one_offs is None:  # Faker loads only for a long tail
+            self._one_offs = OneOffs(random.Random(self.world.config.seed * 15485863 + 7))
+        rng = self.rng
+        body = add_noise(rng, self._one_offs.text(event.template), self.world.config.noise)
+        if self.world.config.obfuscation:
+            body = obfuscate(rng, body, self.world.config.obfuscation)
+        sender = f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}"
+        if email:
+            sender = f"{sender}@{self._one_offs.fakers['en'].free_email_domain()}"
+        return sender, body[:30] if email else "", body, "one-off"
 
 
 def _roster(world: World, directory: Path) -> None:
@@ -348,10 +377,20 @@ def _truth_header(world: World) -> dict:
 def simulate(config: SimConfig, directory: Path) -> SimResult:
     """Write a whole simulated study to ``directory``; the seed fixes every byte."""
     world = build_world(config)
-    scale = 1.0
-    if config.messages is not None:
+    scale, tail_rate = 1.0, 0.0
+    if config.messages is not None or config.long_tail:
         first, other = _count(world)
-        scale = max(0.0, (config.messages - first) / max(1, other))
+        total = config.messages if config.messages is not None else first + other
+        if config.messages is not None:
+            kept = total * (1 - config.long_tail)
+            scale = max(0.0, (kept - first) / max(1, other))
+        if config.long_tail:
+            tail = (
+                total * config.long_tail
+                if config.messages
+                else total * config.long_tail / (1 - config.long_tail)
+            )
+            tail_rate = tail / (len(world.canaries) * config.days)
     directory.mkdir(parents=True, exist_ok=True)
     _roster(world, directory)
     end = world.t0 + DAY * config.days
@@ -365,9 +404,11 @@ def simulate(config: SimConfig, directory: Path) -> SimResult:
     renderer = _Renderer(world)
     by_kind: dict[str, int] = {}
     mms_rng = random.Random(config.seed * 31 + 5)
-    for n, event in enumerate(schedule(world, scale), start=1):
+    for n, event in enumerate(schedule(world, scale, tail_rate), start=1):
         email = "@" in event.contact
         sender, subject, body, template = renderer.render(event, email)
+        if template == "one-off":
+            template = f"one-off-{n}"  # each its own true template
         channel = "email" if email else "sms"
         if email:
             mbox.add(event.when, event.contact, sender, subject, body)

@@ -22,93 +22,97 @@
 
 from __future__ import annotations
 
-import math
 import re
+import zlib
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 from rapidfuzz import fuzz, process
+
+from leaktrace.templates.minhash import BandTable, band_keys, shared_bands, signatures
 
 # Chosen by measurement: grouping accuracy on a simulated study of 102,450 messages
 # (`leaktrace simulate DIR --messages 100000 --canaries 480 --controls 20 --seed 11`)
 # was 0.979 at 70 (two bank templates merge), 1.000 at 75 and 80, 0.855 at 85 and
 # 0.269 at 90 (noisy variants split off). 80 keeps the larger margin from merging.
 DEFAULT_THRESHOLD = 80.0
-LSH_THRESHOLD = 0.5
-NUM_PERM = 64
-NGRAM = 3
 # On the simulated 1M-message study LSH alone split three templates (grouping
 # accuracy 0.728; e.g. 客户 for <NAME> plus a typo: ratio 90.8, missed by MinHash).
 ESTABLISHED = 10  # messages a template needs to be scanned when LSH finds nothing
 ESTABLISHED_MAX = 2000
-# Templates of any size a skeleton LSH found no home for is also scored against (the
-# newest of each length that could reach the threshold): the bound on that scan.
-ORPHAN_SCAN = 600
+# Templates founded just before a block that its homeless skeletons are scored against.
+RECENT = 256
+BLOCK = 256  # distinct skeletons assigned together
 # The words around the slots must agree this much too (each slot one character). Below
 # the threshold, so a long template's typo variants (whose slots are a small share)
 # are judged as before (grouping accuracy on a simulated 30,839-message study, seed 11,
 # stayed 1.000).
 LITERAL_THRESHOLD = 70.0
-_PERMUTATIONS = None
 _SLOT = re.compile(r"<[A-Z][A-Z0-9_]*>")  # <PHONE_400> too
-_SLOT_CHARS: dict[str, str] = {}
+
+
+def _slot_char(match: re.Match[str]) -> str:
+    # One private-use character per slot kind, the same in every process and run.
+    return chr(0xF0000 + zlib.crc32(match[0].encode()) % 0xFFFE)
 
 
 def literal(skeleton: str) -> str:
     """The skeleton with each slot one character (one per kind): what its words say."""
-    return _SLOT.sub(
-        lambda m: _SLOT_CHARS.setdefault(m[0], chr(0xF0000 + len(_SLOT_CHARS))), skeleton
-    )
+    return _SLOT.sub(_slot_char, skeleton)
 
 
-def shingles(text: str, n: int = NGRAM) -> list[bytes]:
-    """Character n-grams (Chinese has no spaces to split on)."""
-    if len(text) <= n:
-        return [text.encode("utf-8")]
-    return [text[i : i + n].encode("utf-8") for i in range(len(text) - n + 1)]
+@dataclass
+class _Scans:
+    """Scores of a block's homeless skeletons against the templates the scans cover."""
+
+    established: list[int]  # template ids, the columns of ``against_established``
+    against_established: np.ndarray  # homeless × established; 0 below the threshold
+    recent: list[int]  # template ids founded just before the block
+    against_recent: np.ndarray  # homeless × recent
+    against_block: np.ndarray  # homeless × homeless: who founded a template may take others
+    founded: dict[int, int] = field(default_factory=dict)  # homeless row → template it founded
+    hopeful: np.ndarray = field(default_factory=lambda: np.ones(0, dtype=bool))  # any score
 
 
 @dataclass
 class TemplateIndex:
-    """Templates found so far: representatives, sizes, and the LSH index over them."""
+    """Templates found so far: representatives, sizes, and the LSH bands over them."""
 
     threshold: float = DEFAULT_THRESHOLD
     representatives: list[str] = field(default_factory=list)
     literals: list[str] = field(default_factory=list)  # literal() of each representative
     sizes: list[int] = field(default_factory=list)
     assigned: dict[str, int] = field(default_factory=dict)
-    lsh: MinHashLSH = field(
-        default_factory=lambda: MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
-    )
+    bands: BandTable = field(default_factory=BandTable)  # LSH: band key → template ids
     established: list[int] = field(default_factory=list)  # ids scanned when LSH finds nothing
     _established_text: list[str] = field(default_factory=list)
     _established_ids: set[int] = field(default_factory=set)
     merged: dict[int, int] = field(default_factory=dict)  # merged by hand: template → target
-    _by_length: dict[int, list[int]] = field(default_factory=dict)  # length → ids, oldest first
-    _by_length_text: dict[int, list[str]] = field(default_factory=dict)  # their texts
 
-    def _minhash(self, skeleton: str) -> MinHash:
-        global _PERMUTATIONS
-        if _PERMUTATIONS is None:  # drawn once: datasketch draws them for every MinHash
-            first = MinHash(num_perm=NUM_PERM, seed=1)
-            _PERMUTATIONS = (first.permutations, first.scheme)
-        permutations, scheme = _PERMUTATIONS
-        mh = MinHash(num_perm=NUM_PERM, seed=1, permutations=permutations, scheme=scheme)
-        mh.update_batch(shingles(skeleton))
-        return mh
-
-    def found(self, skeleton: str, size: int, mh: MinHash | None = None) -> int:
+    def found(self, skeleton: str, size: int) -> int:
         """Add a template represented by ``skeleton``; return its id."""
+        return self.found_all([skeleton], [size])[0]
+
+    def found_all(self, skeletons: Sequence[str], sizes: Sequence[int]) -> list[int]:
+        """Add one template per skeleton (a stored study being loaded); return their ids."""
+        ids: list[int] = []
+        for start in range(0, len(skeletons), BLOCK * 16):
+            block = skeletons[start : start + BLOCK * 16]
+            words = [literal(s) for s in block]
+            first = len(self.representatives)
+            for skeleton, word, size in zip(block, words, sizes[start:], strict=False):
+                ids.append(self._found(skeleton, word, size))
+            self.bands.add(band_keys(signatures(words)), range(first, len(self.representatives)))
+        return ids
+
+    def _found(self, skeleton: str, words: str, size: int) -> int:
+        """A new template (filed in the LSH bands by the caller)."""
         key = len(self.representatives)
         self.representatives.append(skeleton)
-        self.literals.append(literal(skeleton))
-        self._by_length.setdefault(len(skeleton), []).append(key)
-        self._by_length_text.setdefault(len(skeleton), []).append(skeleton)
+        self.literals.append(words)
         self.sizes.append(size)
-        self.lsh.insert(key, mh if mh is not None else self._minhash(skeleton))
         self.assigned.setdefault(skeleton, key)
         self._grow(key)
         return key
@@ -125,70 +129,7 @@ class TemplateIndex:
 
     def assign(self, skeleton: str, count: int = 1) -> int:
         """The template of one skeleton, founding a new template when none is close enough."""
-        known = self.assigned.get(skeleton)
-        if known is not None:
-            self.sizes[known] += count
-            return known
-        mh = self._minhash(skeleton)
-        words = literal(skeleton)
-        best, best_score = -1, self.threshold
-        for key in self.lsh.query(mh):
-            score = fuzz.ratio(skeleton, self.representatives[key])
-            if score >= best_score and self._words_agree(words, key):
-                best, best_score = key, score
-        if best < 0:
-            best = self._scan(skeleton, words, self.established, self._established_text)
-        if best < 0:
-            best = self._scan(skeleton, words, *self._recent_in_band(len(skeleton)))
-        if best < 0:
-            best = self.found(skeleton, 0, mh)
-        while best in self.merged:  # a template merged by hand lives on in its target
-            best = self.merged[best]
-        self.sizes[best] += count
-        self.assigned[skeleton] = best
-        self._grow(best)
-        return best
-
-    def _words_agree(self, words: str, key: int) -> bool:
-        return fuzz.ratio(words, self.literals[key], score_cutoff=LITERAL_THRESHOLD) > 0
-
-    def _scan(self, skeleton: str, words: str, keys: Sequence[int], texts: list[str]) -> int:
-        """The best of ``keys`` at or above the threshold whose words agree too; -1 if none."""
-        if not texts:
-            return -1
-        best = process.extractOne(skeleton, texts, scorer=fuzz.ratio, score_cutoff=self.threshold)
-        if best is None:
-            return -1
-        if self._words_agree(words, keys[best[2]]):
-            return keys[best[2]]
-        for _, _, i in process.extract(
-            skeleton, texts, scorer=fuzz.ratio, score_cutoff=self.threshold, limit=5
-        ):
-            if self._words_agree(words, keys[i]):
-                return keys[i]
-        return -1
-
-    def _recent_in_band(self, length: int) -> tuple[list[int], list[str]]:
-        """The newest templates (ids, texts) of each length ``length`` could match."""
-        ratio = self.threshold / (200.0 - self.threshold)
-        low, high = math.ceil(length * ratio), math.floor(length / ratio) if ratio else length
-        # The lengths nearest first, so the bound holds even where the band holds more
-        # than ORPHAN_SCAN lengths (a long mail).
-        lengths = sorted(
-            (n for n in range(low, high + 1) if n in self._by_length),
-            key=lambda n: abs(n - length),
-        )
-        keys: list[int] = []
-        texts: list[str] = []
-        if not lengths or ORPHAN_SCAN <= 0:
-            return keys, texts
-        each = max(1, ORPHAN_SCAN // len(lengths))
-        for n in lengths:
-            keys.extend(self._by_length[n][-each:])
-            texts.extend(self._by_length_text[n][-each:])
-            if len(keys) >= ORPHAN_SCAN:
-                break
-        return keys[:ORPHAN_SCAN], texts[:ORPHAN_SCAN]
+        return self._assign_block([skeleton], [count])[0]
 
     def assign_all(self, skeletons: Iterable[str]) -> np.ndarray:
         """Template ids for a batch of skeletons, frequent skeletons first."""
@@ -197,9 +138,112 @@ class TemplateIndex:
             np.array(items, dtype=object), return_inverse=True, return_counts=True
         )
         ids = np.empty(len(unique), dtype=np.int64)
-        for index in np.argsort(-counts, kind="stable"):
-            ids[index] = self.assign(unique[index], int(counts[index]))
-        return ids[inverse]
+        order = np.argsort(-counts, kind="stable")
+        for start in range(0, len(order), BLOCK):
+            block = order[start : start + BLOCK]
+            ids[block] = self._assign_block([unique[i] for i in block], counts[block].tolist())
+        return ids[inverse].reshape(len(items))
+
+    def _assign_block(self, skeletons: list[str], counts: list[int]) -> list[int]:
+        """Assign distinct skeletons in order; the scans run batched over LSH's homeless."""
+        out = [self.assigned.get(s, -1) for s in skeletons]
+        fresh = [i for i, known in enumerate(out) if known < 0]
+        texts = [skeletons[i] for i in fresh]
+        words = [literal(t) for t in texts]
+        keys = band_keys(signatures(words))
+        # 1. LSH against the templates there were before this block.
+        homeless: dict[int, int] = {}  # position in fresh → row in the scans
+        for j, near in enumerate(self.bands.lookup(keys)):
+            out[fresh[j]] = self._best_of(texts[j], words[j], near)
+            if out[fresh[j]] < 0:
+                homeless[j] = len(homeless)
+        # 2. In order: LSH against the templates this block founded, then the scans.
+        scans = self._scans([texts[j] for j in homeless]) if homeless else None
+        earlier = shared_bands(keys) if homeless else {}
+        founders: dict[int, int] = {}  # position in fresh → the template it founded
+        for j, i in enumerate(fresh):
+            best = out[i]
+            if best < 0 and founders and j in earlier:
+                near = {founders[k] for k in earlier[j] if k in founders}
+                best = self._best_of(texts[j], words[j], near)
+            if best < 0 and scans is not None:
+                best = self._from_scans(scans, homeless[j], words[j])
+            if best < 0:
+                best = founders[j] = self._found(texts[j], words[j], 0)
+                if scans is not None:
+                    scans.founded[homeless[j]] = best
+            while best in self.merged:  # a template merged by hand lives on in its target
+                best = self.merged[best]
+            out[i] = best
+            self.assigned[texts[j]] = best
+        self.bands.add(keys[list(founders)], list(founders.values()))
+        for key, count in zip(out, counts, strict=True):
+            self.sizes[key] += count
+            self._grow(key)
+        return out
+
+    def _best_of(self, skeleton: str, words: str, candidates: Iterable[int]) -> int:
+        """The best candidate at or above the threshold whose words agree too; -1 if none."""
+        best, best_score = -1, self.threshold
+        for key in sorted(candidates):
+            score = fuzz.ratio(skeleton, self.representatives[key], score_cutoff=best_score)
+            if score >= best_score and self._words_agree(words, key):
+                best, best_score = key, score
+        return best
+
+    def _words_agree(self, words: str, key: int) -> bool:
+        return fuzz.ratio(words, self.literals[key], score_cutoff=LITERAL_THRESHOLD) > 0
+
+    def _scans(self, texts: list[str]) -> _Scans:
+        """Score the homeless against established, recent and each other, on every core."""
+        recent = list(range(max(0, len(self.representatives) - RECENT), len(self.representatives)))
+
+        def scores(choices: list[str]) -> np.ndarray:
+            if not choices:
+                return np.zeros((len(texts), 0), dtype=np.uint8)
+            return process.cdist(
+                texts,
+                choices,
+                scorer=fuzz.ratio,
+                score_cutoff=self.threshold,
+                dtype=np.uint8,
+                workers=-1,
+            )
+
+        against_block = scores(texts)
+        np.fill_diagonal(against_block, 0)
+        scans = _Scans(
+            established=list(self.established),
+            against_established=scores(self._established_text),
+            recent=recent,
+            against_recent=scores([self.representatives[k] for k in recent]),
+            against_block=against_block,
+        )
+        scans.hopeful = (
+            scans.against_established.any(axis=1)
+            | scans.against_recent.any(axis=1)
+            | against_block.any(axis=1)
+        )
+        return scans
+
+    def _from_scans(self, scans: _Scans, row: int, words: str) -> int:
+        """The best template the scans found for one homeless skeleton; -1 if none."""
+        if not scans.hopeful[row]:
+            return -1
+        for keys, scores in (
+            (scans.established, scans.against_established[row]),
+            (
+                scans.recent + list(scans.founded.values()),
+                np.concatenate(
+                    [scans.against_recent[row], scans.against_block[row, list(scans.founded)]]
+                ),
+            ),
+        ):
+            hits = np.flatnonzero(scores)
+            for i in hits[np.argsort(-scores[hits], kind="stable")][:5]:
+                if self._words_agree(words, keys[i]):
+                    return keys[i]
+        return -1
 
 
 def grouping_accuracy(predicted: Sequence[Hashable], true: Sequence[Hashable]) -> float:

@@ -1,0 +1,135 @@
+"""MinHash signatures and LSH band keys of many texts at once, in numpy.
+
+A text's shingles are its character 3-grams, each packed exactly into one 64-bit
+integer (three code points of 21 bits), so there are no hash collisions between
+shingles and no per-shingle Python call. Each of ``NUM_PERM`` hash functions is a
+multiply-add-shift of the mixed shingle; a text's signature is the minimum of each
+over its shingles (``np.minimum.reduceat`` over the whole batch). Two texts agree on
+one signature row with probability about the Jaccard similarity of their shingle
+sets. Band keys fold ``ROWS`` rows into one integer per band: texts that agree on
+all rows of some band are LSH candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+NGRAM = 3
+NUM_PERM = 64
+ROWS = 3  # rows per band; NUM_PERM // ROWS bands
+BANDS = NUM_PERM // ROWS
+
+_rng = np.random.default_rng(20261130)
+_A = (_rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) << np.uint64(1)) | np.uint64(1)
+_B = _rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
+_FOLD = _rng.integers(1, 2**63, (BANDS, ROWS), dtype=np.uint64) | np.uint64(1)
+_BAND_SALT = _rng.integers(0, 2**63, BANDS, dtype=np.uint64)
+_PAD = "\x00" * NGRAM
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every input bit reaches every output bit."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def signatures(texts: Sequence[str]) -> np.ndarray:
+    """The MinHash signature of each text: an array of shape (len(texts), NUM_PERM)."""
+    if not texts:
+        return np.empty((0, NUM_PERM), dtype=np.uint32)
+    # Short texts are padded to one shingle; every text then has len - 2 shingles.
+    padded = [t if len(t) >= NGRAM else (t + _PAD)[:NGRAM] for t in texts]
+    lengths = np.fromiter((len(t) for t in padded), dtype=np.int64, count=len(padded))
+    codes = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    packed = (codes[:-2] << np.uint64(42)) | (codes[1:-1] << np.uint64(21)) | codes[2:]
+    ends = np.cumsum(lengths)
+    keep = np.ones(len(codes), dtype=bool)
+    keep[ends - 1] = False
+    keep[ends - 2] = False  # a shingle starting in the last two places runs into the next text
+    shingles = _mix(packed[keep[:-2]])
+    starts = ends - lengths - 2 * np.arange(len(texts), dtype=np.int64)
+    out = np.empty((len(texts), NUM_PERM), dtype=np.uint32)
+    for p in range(NUM_PERM):
+        hashed = ((shingles * _A[p] + _B[p]) >> np.uint64(32)).astype(np.uint32)
+        out[:, p] = np.minimum.reduceat(hashed, starts)
+    return out
+
+
+def band_keys(signature: np.ndarray) -> np.ndarray:
+    """One integer per (text, band), shape (texts, BANDS): equal keys, equal band rows."""
+    rows = signature[:, : BANDS * ROWS].astype(np.uint64).reshape(len(signature), BANDS, ROWS)
+    folded = (rows * _FOLD).sum(axis=2, dtype=np.uint64) + _BAND_SALT
+    return _mix(folded)
+
+
+class BandTable:
+    """Band key → template ids, for millions of templates in little memory.
+
+    Sorted numpy levels of (key, id), 12 bytes an entry: each batch of templates is
+    one level, merged with the last while that is no more than twice as big
+    (log-structured), so there are only a few levels and ``lookup`` searches each
+    of them for a whole batch of keys at once.
+    """
+
+    def __init__(self) -> None:
+        self.levels: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def add(self, keys: np.ndarray, templates: Sequence[int]) -> None:
+        """File each template under its row of band keys."""
+        if not len(templates):
+            return
+        level = _sorted(
+            keys.ravel(), np.repeat(np.asarray(templates, dtype=np.int32), keys.shape[1])
+        )
+        while self.levels and len(self.levels[-1][0]) <= 2 * len(level[0]):
+            older = self.levels.pop()
+            level = _sorted(
+                np.concatenate([older[0], level[0]]), np.concatenate([older[1], level[1]])
+            )
+        self.levels.append(level)
+
+    def lookup(self, keys: np.ndarray) -> list[set[int]]:
+        """For each row of band keys, the templates filed under any of them."""
+        found: list[set[int]] = [set() for _ in range(len(keys))]
+        flat = keys.ravel()
+        for level_keys, level_ids in self.levels:
+            low = np.searchsorted(level_keys, flat)
+            hits = np.flatnonzero(level_keys[np.minimum(low, len(level_keys) - 1)] == flat)
+            if not len(hits):
+                continue
+            high = np.searchsorted(level_keys, flat[hits], "right")
+            for at, start, end in zip(
+                hits.tolist(), low[hits].tolist(), high.tolist(), strict=True
+            ):
+                found[at // keys.shape[1]].update(level_ids[start:end].tolist())
+        return found
+
+
+def shared_bands(keys: np.ndarray) -> dict[int, list[int]]:
+    """Rows of ``keys`` that share a band key with an earlier row: later → earlier rows."""
+    flat = keys.ravel()
+    order = np.argsort(flat, kind="stable")
+    ordered = flat[order]
+    repeat = np.flatnonzero(ordered[1:] == ordered[:-1])
+    pairs: dict[int, list[int]] = {}
+    if not len(repeat):
+        return pairs
+    rows = order // keys.shape[1]
+    # Each repeat joins position r and r + 1 of a run of equal keys; a run's first row
+    # is shared with every later one (rows ascend within a run: the sort is stable).
+    run_start = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    first_of = run_start[np.searchsorted(run_start, repeat + 1, "right") - 1]
+    for first, at in zip(first_of.tolist(), (repeat + 1).tolist(), strict=True):
+        for earlier in rows[first:at].tolist():
+            later = int(rows[at])
+            if earlier != later:
+                pairs.setdefault(later, []).append(earlier)
+    return pairs
+
+
+def _sorted(keys: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(keys, kind="stable")  # two sorted runs: merged in linear time
+    return keys[order], ids[order]
