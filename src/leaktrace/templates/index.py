@@ -42,8 +42,6 @@ DEFAULT_THRESHOLD = 80.0
 # accuracy 0.728; e.g. 客户 for <NAME> plus a typo: ratio 90.8, missed by MinHash).
 ESTABLISHED = 10  # messages a template needs to be scanned when LSH finds nothing
 ESTABLISHED_MAX = 2000
-# Templates founded just before a block that its homeless skeletons are scored against.
-RECENT = 256
 BLOCK = 256  # distinct skeletons assigned together
 # The words around the slots must agree this much too (each slot one character). Below
 # the threshold, so a long template's typo variants (whose slots are a small share)
@@ -61,19 +59,6 @@ def _slot_char(match: re.Match[str]) -> str:
 def literal(skeleton: str) -> str:
     """The skeleton with each slot one character (one per kind): what its words say."""
     return _SLOT.sub(_slot_char, skeleton)
-
-
-@dataclass
-class _Scans:
-    """Scores of a block's homeless skeletons against the templates the scans cover."""
-
-    established: list[int]  # template ids, the columns of ``against_established``
-    against_established: np.ndarray  # homeless × established; 0 below the threshold
-    recent: list[int]  # template ids founded just before the block
-    against_recent: np.ndarray  # homeless × recent
-    against_block: np.ndarray  # homeless × homeless: who founded a template may take others
-    founded: dict[int, int] = field(default_factory=dict)  # homeless row → template it founded
-    hopeful: np.ndarray = field(default_factory=lambda: np.ones(0, dtype=bool))  # any score
 
 
 @dataclass
@@ -154,11 +139,12 @@ class TemplateIndex:
         # 1. LSH against the templates there were before this block.
         homeless: dict[int, int] = {}  # position in fresh → row in the scans
         for j, near in enumerate(self.bands.lookup(keys)):
-            out[fresh[j]] = self._best_of(texts[j], words[j], near)
+            out[fresh[j]] = self._best_of(texts[j], words[j], near) if near else -1
             if out[fresh[j]] < 0:
                 homeless[j] = len(homeless)
-        # 2. In order: LSH against the templates this block founded, then the scans.
-        scans = self._scans([texts[j] for j in homeless]) if homeless else None
+        # 2. In order: LSH against the templates this block founded, then the scan.
+        scores = self._scan([texts[j] for j in homeless]) if homeless else None
+        hopeful = scores.any(axis=1).tolist() if scores is not None else []
         earlier = shared_bands(keys) if homeless else {}
         founders: dict[int, int] = {}  # position in fresh → the template it founded
         for j, i in enumerate(fresh):
@@ -166,12 +152,10 @@ class TemplateIndex:
             if best < 0 and founders and j in earlier:
                 near = {founders[k] for k in earlier[j] if k in founders}
                 best = self._best_of(texts[j], words[j], near)
-            if best < 0 and scans is not None:
-                best = self._from_scans(scans, homeless[j], words[j])
+            if best < 0 and scores is not None and hopeful[homeless[j]]:
+                best = self._from_scan(scores[homeless[j]], words[j])
             if best < 0:
                 best = founders[j] = self._found(texts[j], words[j], 0)
-                if scans is not None:
-                    scans.founded[homeless[j]] = best
             while best in self.merged:  # a template merged by hand lives on in its target
                 best = self.merged[best]
             out[i] = best
@@ -184,8 +168,17 @@ class TemplateIndex:
 
     def _best_of(self, skeleton: str, words: str, candidates: Iterable[int]) -> int:
         """The best candidate at or above the threshold whose words agree too; -1 if none."""
+        keys = sorted(candidates)
+        if len(keys) > 8:  # short texts can share bands with hundreds: score them in C
+            choices = [self.representatives[k] for k in keys]
+            for _, _, i in process.extract(
+                skeleton, choices, scorer=fuzz.ratio, score_cutoff=self.threshold, limit=5
+            ):
+                if self._words_agree(words, keys[i]):
+                    return keys[i]
+            return -1
         best, best_score = -1, self.threshold
-        for key in sorted(candidates):
+        for key in keys:
             score = fuzz.ratio(skeleton, self.representatives[key], score_cutoff=best_score)
             if score >= best_score and self._words_agree(words, key):
                 best, best_score = key, score
@@ -194,55 +187,25 @@ class TemplateIndex:
     def _words_agree(self, words: str, key: int) -> bool:
         return fuzz.ratio(words, self.literals[key], score_cutoff=LITERAL_THRESHOLD) > 0
 
-    def _scans(self, texts: list[str]) -> _Scans:
-        """Score the homeless against established, recent and each other, on every core."""
-        recent = list(range(max(0, len(self.representatives) - RECENT), len(self.representatives)))
-
-        def scores(choices: list[str]) -> np.ndarray:
-            if not choices:
-                return np.zeros((len(texts), 0), dtype=np.uint8)
-            return process.cdist(
-                texts,
-                choices,
-                scorer=fuzz.ratio,
-                score_cutoff=self.threshold,
-                dtype=np.uint8,
-                workers=-1,
-            )
-
-        against_block = scores(texts)
-        np.fill_diagonal(against_block, 0)
-        scans = _Scans(
-            established=list(self.established),
-            against_established=scores(self._established_text),
-            recent=recent,
-            against_recent=scores([self.representatives[k] for k in recent]),
-            against_block=against_block,
+    def _scan(self, texts: list[str]) -> np.ndarray | None:
+        """Scores of LSH's homeless against the established templates (0 below the threshold)."""
+        if not self._established_text:
+            return None
+        return process.cdist(
+            texts,
+            self._established_text,
+            scorer=fuzz.ratio,
+            score_cutoff=self.threshold,
+            dtype=np.uint8,
+            workers=-1,
         )
-        scans.hopeful = (
-            scans.against_established.any(axis=1)
-            | scans.against_recent.any(axis=1)
-            | against_block.any(axis=1)
-        )
-        return scans
 
-    def _from_scans(self, scans: _Scans, row: int, words: str) -> int:
-        """The best template the scans found for one homeless skeleton; -1 if none."""
-        if not scans.hopeful[row]:
-            return -1
-        for keys, scores in (
-            (scans.established, scans.against_established[row]),
-            (
-                scans.recent + list(scans.founded.values()),
-                np.concatenate(
-                    [scans.against_recent[row], scans.against_block[row, list(scans.founded)]]
-                ),
-            ),
-        ):
-            hits = np.flatnonzero(scores)
-            for i in hits[np.argsort(-scores[hits], kind="stable")][:5]:
-                if self._words_agree(words, keys[i]):
-                    return keys[i]
+    def _from_scan(self, scores: np.ndarray, words: str) -> int:
+        """The best-scoring established template whose words agree too; -1 if none."""
+        hits = np.flatnonzero(scores)
+        for i in hits[np.argsort(-scores[hits], kind="stable")][:5].tolist():
+            if self._words_agree(words, self.established[i]):
+                return self.established[i]
         return -1
 
 

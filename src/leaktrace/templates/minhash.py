@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 NGRAM = 3
+LATIN_NGRAM = 5
 NUM_PERM = 64
 ROWS = 3  # rows per band; NUM_PERM // ROWS bands
 BANDS = NUM_PERM // ROWS
@@ -49,6 +50,18 @@ def signatures(texts: Sequence[str]) -> np.ndarray:
     keep = np.ones(len(codes), dtype=bool)
     keep[ends - 1] = False
     keep[ends - 2] = False  # a shingle starting in the last two places runs into the next text
+    if LATIN_NGRAM > NGRAM:
+        # Latin letters say less than Chinese characters: where LATIN_NGRAM ASCII characters
+        # follow in the same text, the shingle is those (7 bits each, top bit set).
+        n = len(codes) - LATIN_NGRAM + 1
+        ascii_run = np.ones(n, dtype=bool)
+        wide = np.uint64(1) << np.uint64(63)
+        for k in range(LATIN_NGRAM):
+            ascii_run &= codes[k : k + n] < 128
+            wide |= codes[k : k + n] << np.uint64(7 * (LATIN_NGRAM - 1 - k))
+        end_of = np.repeat(ends, lengths)[:n]
+        ascii_run &= np.arange(n) + LATIN_NGRAM <= end_of
+        packed[:n][ascii_run] = wide[ascii_run]
     shingles = _mix(packed[keep[:-2]])
     starts = ends - lengths - 2 * np.arange(len(texts), dtype=np.int64)
     out = np.empty((len(texts), NUM_PERM), dtype=np.uint32)
@@ -76,6 +89,21 @@ class BandTable:
 
     def __init__(self) -> None:
         self.levels: list[tuple[np.ndarray, np.ndarray]] = []
+        self.entries = 0
+        # One bit per slot of the keys' top bits, 32+ slots an entry: most keys of a new
+        # text were never filed (a one-off), and this answers that without a search.
+        self.bits = np.zeros(1 << 13, dtype=np.uint8)
+        self.shift = np.uint64(64 - 16)
+
+    def _mark(self, keys: np.ndarray) -> None:
+        slots = keys >> self.shift
+        np.bitwise_or.at(
+            self.bits, slots >> np.uint64(3), np.left_shift(1, slots & 7).astype(np.uint8)
+        )
+
+    def _maybe(self, keys: np.ndarray) -> np.ndarray:
+        slots = keys >> self.shift
+        return (self.bits[slots >> np.uint64(3)] >> (slots & np.uint64(7)).astype(np.uint8)) & 1 > 0
 
     def add(self, keys: np.ndarray, templates: Sequence[int]) -> None:
         """File each template under its row of band keys."""
@@ -84,6 +112,14 @@ class BandTable:
         level = _sorted(
             keys.ravel(), np.repeat(np.asarray(templates, dtype=np.int32), keys.shape[1])
         )
+        self.entries += len(level[0])
+        if self.entries * 32 > len(self.bits) * 8:  # grow fourfold and mark every key again
+            while self.entries * 32 > len(self.bits) * 8:
+                self.bits = np.zeros(len(self.bits) * 4, dtype=np.uint8)
+                self.shift -= np.uint64(2)
+            for older, _ in self.levels:
+                self._mark(older)
+        self._mark(level[0])
         while self.levels and len(self.levels[-1][0]) <= 2 * len(level[0]):
             older = self.levels.pop()
             level = _sorted(
@@ -94,17 +130,22 @@ class BandTable:
     def lookup(self, keys: np.ndarray) -> list[set[int]]:
         """For each row of band keys, the templates filed under any of them."""
         found: list[set[int]] = [set() for _ in range(len(keys))]
-        flat = keys.ravel()
+        if not self.levels:
+            return found
+        order = np.flatnonzero(self._maybe(keys.ravel()))
+        order = order[np.argsort(keys.ravel()[order])]
+        flat = keys.ravel()[order]  # sorted needles: each search starts where the last ended
         for level_keys, level_ids in self.levels:
             low = np.searchsorted(level_keys, flat)
             hits = np.flatnonzero(level_keys[np.minimum(low, len(level_keys) - 1)] == flat)
             if not len(hits):
                 continue
             high = np.searchsorted(level_keys, flat[hits], "right")
-            for at, start, end in zip(
-                hits.tolist(), low[hits].tolist(), high.tolist(), strict=True
+            rows = order[hits] // keys.shape[1]
+            for row, start, end in zip(
+                rows.tolist(), low[hits].tolist(), high.tolist(), strict=True
             ):
-                found[at // keys.shape[1]].update(level_ids[start:end].tolist())
+                found[row].update(level_ids[start:end].tolist())
         return found
 
 
