@@ -2,16 +2,21 @@
 
 Baselines (issue: template clustering): a naive rapidfuzz leader clustering
 (digits and URLs masked, ``process.extractOne`` against every representative,
-cutoff 85) and Drain3 with its default configuration. Corpora:
+cutoff 85) and Drain3 with its default configuration. Corpora (cached in
+``bench/.data``), each run in its own process with its peak memory:
 - ``study``: ``leaktrace simulate --messages 100000 --canaries 480 --controls 20
   --seed 11`` (102,450 messages, true templates from truth.json);
-- ``long tail``: 50,000 of a simulated study plus 150,000 one-off texts from
-  Faker (zh_CN and en_US sentences), each its own true group;
-- ``1M``: ``leaktrace simulate --messages 1000000 --canaries 480 --controls 20
-  --seed 11`` (1,034,028 messages).
-Corpora are cached in ``bench/.data``. The naive baseline is skipped on the long
-tail, where it compares every one-off with every earlier one (all pairs). Drain3 is
-not run on 1M: it does not finish the 102k corpus within the time limit.
+- ``obfuscated``: the same at 30,000 messages with ``--obfuscation 1.0`` (every
+  spammer obfuscation the simulator knows on every message it can touch);
+- ``long tail``: ``--messages 1000000 --long-tail 0.9 --obfuscation 0.3``: 90 % of
+  the messages are one-off texts (each its own true template), ours on its first
+  100k, 200k, 500k and all messages, so the cost curve shows; the baselines on the
+  first 100k;
+- ``1M``: ``--messages 1000000 --seed 11`` (1,034,028 messages).
+For ours, the pairs of distinct skeletons scoring at or above the threshold but
+left in different templates are counted (exactly up to 25,000 skeletons, else for
+a sample of 2,000 against all), and how many of them also agree on the words
+around the slots (only those could the index have joined).
 
 Last, the 1M study imported into a real store (cached) and ``leaktrace cluster
 --rebuild`` run on a copy: masking, templates, categories, campaigns and the writes,
@@ -31,11 +36,13 @@ from bench.measure import run_measured
 
 DATA = Path(__file__).parent / ".data"
 STUDY = DATA / "cluster-100k"
-TAIL = DATA / "cluster-longtail"
+OBFUSCATED = DATA / "cluster-obfuscated"
+TAIL = DATA / "cluster-longtail-1m"
 MILLION = DATA / "cluster-1m"
 MILLION_STORE = DATA / "store-1m.duckdb"
 MILLION_ANALYSED = DATA / "store-1m-analysed.duckdb"
 LIMIT_S = 300  # a method still running after this is stopped and reported as such
+COMMON = ("--canaries", "480", "--controls", "20", "--seed", "11")
 
 
 def _simulate(directory: Path, *args: str) -> None:
@@ -48,25 +55,10 @@ def _simulate(directory: Path, *args: str) -> None:
         )
 
 
-def _long_tail() -> None:
-    if (TAIL / "one_offs.txt").exists():
-        return
-    _simulate(TAIL, "--messages", "50000", "--canaries", "480", "--controls", "20", "--seed", "5")
-    from faker import Faker
-
-    lines = set()
-    for locale, seed in (("zh_CN", 1), ("en_US", 2)):
-        fake = Faker(locale)
-        fake.seed_instance(seed)
-        while len(lines) < (75_000 if locale == "zh_CN" else 150_000):
-            lines.add(fake.paragraph(nb_sentences=2).replace("\n", " "))
-    (TAIL / "one_offs.txt").write_text("\n".join(sorted(lines)) + "\n", encoding="utf-8")
-
-
-def _run(method: str, directory: Path) -> dict | None:
+def _run(method: str, directory: Path, *args: str) -> dict | None:
     try:
         _, memory, out = run_measured(
-            [sys.executable, "-m", "bench.cluster_methods", method, str(directory)],
+            [sys.executable, "-m", "bench.cluster_methods", method, str(directory), *args],
             timeout=LIMIT_S,
             cwd=Path(__file__).parent.parent,
         )
@@ -77,33 +69,51 @@ def _run(method: str, directory: Path) -> dict | None:
     return result
 
 
+def _row(label: str, r: dict | None) -> None:
+    if r is None:
+        print(f"  {label:16} stopped: still running after {LIMIT_S} s")
+        return
+    line = (
+        f"  {label:16} {r['messages']:9,} {r['seconds']:8.1f} {r['messages'] / r['seconds']:8,.0f}"
+        f" {r['templates']:9,} {r['accuracy']:6.3f} {r['peak_mb']:6,.0f}"
+    )
+    if "apart" in r:
+        line += (
+            f"  apart {r['apart']:,} (words agree {r['apart_words_agree']:,})"
+            f" of {r['scored']:,}/{r['skeletons']:,} skeletons scored"
+        )
+    print(line)
+
+
 def run() -> None:
     """Print each method's messages/s and grouping accuracy per corpus."""
-    _simulate(
-        STUDY, "--messages", "100000", "--canaries", "480", "--controls", "20", "--seed", "11"
-    )
-    _long_tail()
-    _simulate(
-        MILLION, "--messages", "1000000", "--canaries", "480", "--controls", "20", "--seed", "11"
-    )
-    for name, directory, methods in (
-        ("study", STUDY, ("ours", "naive", "drain3")),
-        ("long tail", TAIL, ("ours", "drain3")),
-        ("1M", MILLION, ("ours", "naive")),
-    ):
+    _simulate(STUDY, "--messages", "100000", *COMMON)
+    _simulate(OBFUSCATED, "--messages", "30000", "--obfuscation", "1.0", *COMMON)
+    _simulate(TAIL, "--messages", "1000000", "--long-tail", "0.9", "--obfuscation", "0.3", *COMMON)
+    _simulate(MILLION, "--messages", "1000000", *COMMON)
+    head = f"{'messages':>9} {'seconds':>8} {'msg/s':>8} {'templates':>9} {'GA':>6} {'MB':>6}"
+    runs = [
+        ("study", STUDY, [("ours", "--apart"), ("naive",), ("drain3",)]),
+        ("obfuscated", OBFUSCATED, [("ours", "--apart"), ("naive",), ("drain3",)]),
+        (
+            "long tail",
+            TAIL,
+            [
+                ("ours", "--limit", "100000", "--apart"),
+                ("ours", "--limit", "200000"),
+                ("ours", "--limit", "500000"),
+                ("ours", "--apart"),
+                ("naive", "--limit", "100000"),
+                ("drain3", "--limit", "100000"),
+            ],
+        ),
+        ("1M", MILLION, [("ours",), ("naive",)]),
+    ]
+    for name, directory, methods in runs:
         print(f"  corpus: {name}")
-        head = f"{'messages':>9} {'seconds':>8} {'msg/s':>8} {'templates':>9} {'GA':>6} {'MB':>6}"
-        print(f"  {'method':10} {head}")
-        for method in methods:
-            r = _run(method, directory)
-            if r is None:
-                print(f"  {method:10} stopped: still running after {LIMIT_S} s")
-                continue
-            print(
-                f"  {method:10} {r['messages']:9,} {r['seconds']:8.1f} "
-                f"{r['messages'] / r['seconds']:8,.0f} {r['templates']:9,} {r['accuracy']:6.3f}"
-                f" {r['peak_mb']:6,.0f}"
-            )
+        print(f"  {'method':16} {head}")
+        for method, *args in methods:
+            _row(method, _run(method, directory, *args))
     _store_run()
 
 

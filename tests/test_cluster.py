@@ -59,13 +59,11 @@ def test_a_variant_minhash_misses_still_joins_an_established_template(monkeypatc
     assert len(set(TemplateIndex().assign_all(skeletons))) == 1
     # LSH offering nothing at all (every band key distinct): the scan of established
     # templates finds it; without that scan, a second template.
-    drawn = iter(range(1, 10**9))
+    rng = np.random.default_rng(1)
     monkeypatch.setattr(
         cluster,
         "band_keys",
-        lambda signature: np.array(
-            [[next(drawn) for _ in range(21)] for _ in signature], dtype=np.uint64
-        ).reshape(len(signature), 21),
+        lambda signature: rng.integers(0, 2**63, (len(signature), 21), dtype=np.uint64),
     )
     monkeypatch.setattr(cluster, "BLOCK", 1)  # the common one is established before
     assert len(set(TemplateIndex().assign_all(skeletons))) == 1

@@ -28,6 +28,9 @@ _B = _rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
 _FOLD = _rng.integers(1, 2**63, (BANDS, ROWS), dtype=np.uint64) | np.uint64(1)
 _BAND_SALT = _rng.integers(0, 2**63, BANDS, dtype=np.uint64)
 _PAD = "\x00" * NGRAM
+ID_BITS = 26  # up to 67M templates
+_ID_MASK = np.uint64((1 << ID_BITS) - 1)
+_KEY_MASK = ~_ID_MASK
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -81,14 +84,16 @@ def band_keys(signature: np.ndarray) -> np.ndarray:
 class BandTable:
     """Band key → template ids, for millions of templates in little memory.
 
-    Sorted numpy levels of (key, id), 12 bytes an entry: each batch of templates is
-    one level, merged with the last while that is no more than twice as big
+    An entry is one 64-bit integer: the key's top ``KEY_BITS`` and the template id
+    below them (two keys alike in those bits only offer a candidate that rapidfuzz
+    then rejects, about once per thousand texts at 20M entries). Each batch is one
+    sorted level, merged with the last while that is no more than twice as big
     (log-structured), so there are only a few levels and ``lookup`` searches each
     of them for a whole batch of keys at once.
     """
 
     def __init__(self) -> None:
-        self.levels: list[tuple[np.ndarray, np.ndarray]] = []
+        self.levels: list[np.ndarray] = []
         self.entries = 0
         # One bit per slot of the keys' top bits, 32+ slots an entry: most keys of a new
         # text were never filed (a one-off), and this answers that without a search.
@@ -109,43 +114,49 @@ class BandTable:
         """File each template under its row of band keys."""
         if not len(templates):
             return
-        level = _sorted(
-            keys.ravel(), np.repeat(np.asarray(templates, dtype=np.int32), keys.shape[1])
-        )
-        self.entries += len(level[0])
-        if self.entries * 32 > len(self.bits) * 8:  # grow fourfold and mark every key again
-            while self.entries * 32 > len(self.bits) * 8:
-                self.bits = np.zeros(len(self.bits) * 4, dtype=np.uint8)
-                self.shift -= np.uint64(2)
-            for older, _ in self.levels:
-                self._mark(older)
-        self._mark(level[0])
-        while self.levels and len(self.levels[-1][0]) <= 2 * len(level[0]):
-            older = self.levels.pop()
-            level = _sorted(
-                np.concatenate([older[0], level[0]]), np.concatenate([older[1], level[1]])
-            )
+        ids = np.repeat(np.asarray(templates, dtype=np.uint64), keys.shape[1])
+        if ids.max() > _ID_MASK:
+            raise ValueError(f"more than {int(_ID_MASK):,} templates")
+        level = np.sort((keys.ravel() & _KEY_MASK) | ids)
+        self.reserve(0, len(level))
+        self.entries += len(level)
+        self._mark(level)
+        while self.levels and len(self.levels[-1]) <= 2 * len(level):
+            level = np.concatenate([self.levels.pop(), level])
+            level.sort(kind="stable")  # two sorted runs: merged in linear time
         self.levels.append(level)
+
+    def reserve(self, templates: int, entries: int | None = None) -> None:
+        """Size the filter for this many more templates (or entries), once, not step by step."""
+        want = self.entries + (templates * BANDS if entries is None else entries)
+        if want * 32 <= len(self.bits) * 8:
+            return
+        while want * 32 > len(self.bits) * 8:  # grow fourfold
+            self.bits = np.zeros(len(self.bits) * 4, dtype=np.uint8)
+            self.shift -= np.uint64(2)
+        for level in self.levels:
+            self._mark(level)
 
     def lookup(self, keys: np.ndarray) -> list[set[int]]:
         """For each row of band keys, the templates filed under any of them."""
         found: list[set[int]] = [set() for _ in range(len(keys))]
         if not self.levels:
             return found
-        order = np.flatnonzero(self._maybe(keys.ravel()))
-        order = order[np.argsort(keys.ravel()[order])]
-        flat = keys.ravel()[order]  # sorted needles: each search starts where the last ended
-        for level_keys, level_ids in self.levels:
-            low = np.searchsorted(level_keys, flat)
-            hits = np.flatnonzero(level_keys[np.minimum(low, len(level_keys) - 1)] == flat)
+        flat = keys.ravel() & _KEY_MASK
+        order = np.flatnonzero(self._maybe(flat))
+        order = order[np.argsort(flat[order])]
+        needles = flat[order]  # sorted: each search starts where the last ended
+        for level in self.levels:
+            low = np.searchsorted(level, needles)
+            hits = np.flatnonzero((level[np.minimum(low, len(level) - 1)] & _KEY_MASK) == needles)
             if not len(hits):
                 continue
-            high = np.searchsorted(level_keys, flat[hits], "right")
+            high = np.searchsorted(level, needles[hits] | _ID_MASK, "right")
             rows = order[hits] // keys.shape[1]
             for row, start, end in zip(
                 rows.tolist(), low[hits].tolist(), high.tolist(), strict=True
             ):
-                found[row].update(level_ids[start:end].tolist())
+                found[row].update((level[start:end] & _ID_MASK).tolist())
         return found
 
 
@@ -169,8 +180,3 @@ def shared_bands(keys: np.ndarray) -> dict[int, list[int]]:
             if earlier != later:
                 pairs.setdefault(later, []).append(earlier)
     return pairs
-
-
-def _sorted(keys: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(keys, kind="stable")  # two sorted runs: merged in linear time
-    return keys[order], ids[order]
