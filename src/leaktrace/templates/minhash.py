@@ -67,11 +67,14 @@ def signatures(texts: Sequence[str]) -> np.ndarray:
         packed[:n][ascii_run] = wide[ascii_run]
     shingles = _mix(packed[keep[:-2]])
     starts = ends - lengths - 2 * np.arange(len(texts), dtype=np.int64)
-    out = np.empty((len(texts), NUM_PERM), dtype=np.uint32)
+    out = np.empty((NUM_PERM, len(texts)), dtype=np.uint64)
+    hashed = np.empty_like(shingles)
     for p in range(NUM_PERM):
-        hashed = ((shingles * _A[p] + _B[p]) >> np.uint64(32)).astype(np.uint32)
-        out[:, p] = np.minimum.reduceat(hashed, starts)
-    return out
+        np.multiply(shingles, _A[p], out=hashed)
+        np.add(hashed, _B[p], out=hashed)
+        # The least of the 64-bit hashes has the least top half too.
+        np.minimum.reduceat(hashed, starts, out=out[p])
+    return (out.T >> np.uint64(32)).astype(np.uint32)
 
 
 def band_keys(signature: np.ndarray) -> np.ndarray:
