@@ -24,6 +24,8 @@ from leaktrace.text.signature import find_signature
 
 _PRIVATE = 0xF0000  # supplementary private-use plane: never in real messages after NFKC
 _MAX_SLOTS = 4096
+_to_json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps's output, built once
+_DIGIT = re.compile(r"\d")
 _TOKEN = re.compile("[\U000f0000-\U000f0fff]")
 _REPEATED = re.compile(r"(<[A-Z_0-9]+>)(?:[ ,;。，、]*\1)+")
 
@@ -50,7 +52,7 @@ class Masked:
     @cached_property
     def slots_json(self) -> str:
         """The slots as stored: JSON ``[[kind, value], …]`` in text order."""
-        return json.dumps(self.slots, ensure_ascii=False)
+        return _to_json(self.slots) if self.slots else "[]"
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Instruction:
     scan: re.Pattern[str]  # the same behind a lookahead for the characters a match starts with
     value_groups: tuple[str, ...]  # named groups v, v2: only they are the value
     requires: re.Pattern[str] | None  # one of these must occur in the lower-cased text
+    needs_digit: bool = False  # every match starts with a digit
 
 
 def _behind_lookahead(pattern: str, starts: str | None) -> re.Pattern[str]:
@@ -69,6 +72,12 @@ def _behind_lookahead(pattern: str, starts: str | None) -> re.Pattern[str]:
     if pattern.startswith("(?i)"):
         pattern, flags = pattern[4:], re.IGNORECASE
     return re.compile(f"(?=[{starts}])(?:{pattern})" if starts else pattern, flags)
+
+
+def _digit_led(starts: str) -> bool:
+    """Whether a character class of first characters (``\\d``, ``48``, ``+\\d``) is digits only."""
+    rest = starts.replace("\\d", "").replace("+", "")  # a leading + is a phone's, before digits
+    return bool(starts) and all(ch.isdigit() for ch in rest)
 
 
 @cache
@@ -88,6 +97,7 @@ def instructions() -> tuple[Instruction, ...]:
                 scan=_behind_lookahead(entry["pattern"], entry.get("starts")),
                 value_groups=tuple(g for g in ("v", "v2") if g in pattern.groupindex),
                 requires=re.compile("|".join(map(re.escape, requires))) if requires else None,
+                needs_digit=_digit_led(entry.get("starts", "")),
             )
         )
     return tuple(out)
@@ -176,7 +186,10 @@ def mask_normalized(text: str, names: tuple[str, ...], platforms: tuple[str, ...
         if pattern is not None:
             text = pattern.sub(replace, text)
     lower = text.lower()
+    digits = _DIGIT.search(text) is not None
     for step in instructions():
+        if step.needs_digit and not digits:
+            continue
         if step.requires is not None and step.requires.search(lower) is None:
             continue
         if len(taken) >= _MAX_SLOTS:
