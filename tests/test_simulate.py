@@ -215,6 +215,7 @@ def test_sample_study_roster_imports_cleanly(store):
         (["--languages", "fr"], "--languages takes zh, en"),
         (["--days", "0"], "must be at least 1"),
         (["--small-leak-share", "2"], "--small-leak-share must be between 0 and 1"),
+        (["--long-tail", "1"], "--long-tail must be at least 0 and below 1"),
     ],
 )
 def test_impossible_settings_are_refused_in_one_line(cli, tmp_path, args, message):
@@ -232,6 +233,7 @@ _KNOBS_AT_DEFAULT = {
     "own_marketing_share": 0.0,
     "small_leak_share": 0.0,
     "markers": True,
+    "long_tail": 0.0,
 }
 
 
@@ -377,6 +379,7 @@ def test_second_world_options_reach_the_config(cli, tmp_path):
         "--controls", "3", "--days", "30", "--background-rate", "0.05",
         "--no-roster-ids", "--no-flag-controls", "--small-campaigns", "2",
         "--own-marketing-share", "0.5", "--small-leak-share", "1", "--no-markers",
+        "--long-tail", "0.2",
     )  # fmt: skip
     assert code == 0, output
     config = json.loads((tmp_path / "w2" / "truth.json").read_text("utf-8"))["config"]
@@ -387,4 +390,25 @@ def test_second_world_options_reach_the_config(cli, tmp_path):
         "own_marketing_share": 0.5,
         "small_leak_share": 1.0,
         "markers": False,
+        "long_tail": 0.2,
     }
+
+
+def test_a_long_tail_is_that_share_of_one_off_texts_each_its_own_template(tmp_path):
+    directory, truth = _run(tmp_path, messages=4000, long_tail=0.8, obfuscation=0.3)
+    messages = truth["messages"]
+    one_offs = [m for m in messages if m["kind"] == "one_off"]
+    assert abs(len(messages) - 4000) < 200
+    assert 0.75 < len(one_offs) / len(messages) < 0.85
+    assert len({m["template"] for m in one_offs}) == len(one_offs)  # each its own template
+    assert all(m["campaign"] is None and m["source"] is None for m in one_offs)
+    bodies = [r["body"] for r, m in zip(_rows(directory / "messages.csv"), messages, strict=True)]
+    texts = [b for b, m in zip(bodies, messages, strict=True) if m["kind"] == "one_off"]
+    assert len(set(texts)) > 0.99 * len(texts)
+    lengths = sorted(len(t) for t in texts)
+    assert 10 < lengths[len(lengths) // 2] < 200  # SMS lengths, not paragraphs
+    assert truth["config"]["long_tail"] == 0.8
+    # The rest of the study is the study without the tail, scaled down.
+    assert {m["kind"] for m in messages} >= {"campaign", "background", "first_party"}
+    again, _ = _run(tmp_path / "again", messages=4000, long_tail=0.8, obfuscation=0.3)
+    assert _digests(directory) == _digests(again)

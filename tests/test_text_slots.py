@@ -153,6 +153,23 @@ def test_the_starts_lookahead_never_changes_a_match(text):
         ], step.kind
 
 
+@given(st.lists(st.sampled_from(_PIECES), max_size=30).map("".join))
+def test_skipping_digit_led_kinds_in_texts_without_digits_changes_nothing(text):
+    from dataclasses import replace
+
+    from leaktrace.text import slots
+
+    plain = tuple(replace(step, needs_digit=False) for step in instructions())
+    assert any(step.needs_digit for step in instructions())
+    expected = mask(text)
+    original = slots.instructions
+    slots.instructions = lambda: plain
+    try:
+        assert mask(text) == expected
+    finally:
+        slots.instructions = original
+
+
 def test_masking_many_on_every_core_gives_what_masking_each_text_gives(monkeypatch):
     from leaktrace.text import batch
 

@@ -56,7 +56,7 @@ def signatures(texts: Sequence[str]) -> np.ndarray:
     if LATIN_NGRAM > NGRAM:
         # Latin letters say less than Chinese characters: where LATIN_NGRAM ASCII characters
         # follow in the same text, the shingle is those (7 bits each, top bit set).
-        n = len(codes) - LATIN_NGRAM + 1
+        n = max(0, len(codes) - LATIN_NGRAM + 1)
         ascii_run = np.ones(n, dtype=bool)
         wide = np.uint64(1) << np.uint64(63)
         for k in range(LATIN_NGRAM):
