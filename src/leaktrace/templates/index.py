@@ -209,8 +209,10 @@ class TemplateIndex:
         if not self.established:
             return []
         agree = np.zeros((len(signature), len(self.established)), dtype=np.uint8)
-        for p in range(NUM_PERM):
-            agree += signature[:, p, None] == self._established_sig[None, :, p]
+        step = max(1, (1 << 22) // (NUM_PERM * len(self.established)))  # rows at a time
+        for row in range(0, len(signature), step):
+            block = signature[row : row + step, None, :] == self._established_sig[None, :, :]
+            agree[row : row + step] = block.sum(axis=2, dtype=np.uint8)
         out: list[list[int]] = [[] for _ in range(len(signature))]
         rows, columns = np.nonzero(agree >= SCAN_AGREEMENT)
         for row, column in zip(rows.tolist(), columns.tolist(), strict=True):

@@ -104,10 +104,12 @@ class BandTable:
         self.shift = np.uint64(64 - 16)
 
     def _mark(self, keys: np.ndarray) -> None:
+        """Set the bits of sorted keys: one OR per byte they touch, no unbuffered ufunc.at."""
         slots = keys >> self.shift
-        np.bitwise_or.at(
-            self.bits, slots >> np.uint64(3), np.left_shift(1, slots & 7).astype(np.uint8)
-        )
+        byte = slots >> np.uint64(3)
+        bit = np.left_shift(np.uint8(1), (slots & np.uint64(7)).astype(np.uint8))
+        first = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]])
+        self.bits[byte[first]] |= np.bitwise_or.reduceat(bit, first)
 
     def _maybe(self, keys: np.ndarray) -> np.ndarray:
         slots = keys >> self.shift
