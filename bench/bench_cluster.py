@@ -15,7 +15,7 @@ cutoff 85) and Drain3 with its default configuration. Corpora (cached in
 - ``1M``: ``--messages 1000000 --seed 11`` (1,034,028 messages).
 For ours, the pairs of distinct skeletons scoring at or above the threshold but
 left in different templates are counted (exactly up to 25,000 skeletons, else for
-a sample of 2,000 against all), and how many of them also agree on the words
+a sample of 1,000 against all), and how many of them also agree on the words
 around the slots (only those could the index have joined).
 
 Last, the 1M study imported into a real store (cached) and ``leaktrace cluster

@@ -29,7 +29,7 @@ from leaktrace.text.batch import mask_many
 
 _NAIVE_MASK = re.compile(r"https?://\S+|[\w.-]+\.test/\S*|\d+")
 EXACT_UP_TO = 25_000  # distinct skeletons; above this, a sample is scored against all
-SAMPLE = 2_000
+SAMPLE = 1_000
 
 
 def load(

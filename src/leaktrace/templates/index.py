@@ -1,18 +1,19 @@
-"""Template clustering: masked skeletons grouped into templates, near-linear in messages.
+"""Template clustering: masked skeletons grouped into templates, linear in messages.
 
 1. Messages are masked (``text.slots.mask``); identical skeletons are one unit.
-2. Units are taken most frequent first. Each looks up candidate templates in a
-   MinHash-LSH index over character 3-grams (datasketch), so rapidfuzz scores a
-   handful of candidates, never all pairs; the best candidate at or above the
-   threshold takes it, else it founds a new template and joins the index.
-3. MinHash misses some near-duplicates (a few edits in a short Chinese text change
-   many 3-grams; LSH offers a pair of Jaccard 0.6 only most of the time). A skeleton
-   LSH found no home for is therefore also scored, with rapidfuzz's ``extractOne``,
-   against the established templates (those of at least ``ESTABLISHED`` messages, a
-   few hundred in a real study), then against the newest templates of any size whose
-   length could still reach the threshold (at most ``ORPHAN_SCAN``, spread over the
-   lengths in that band): a one-off joins an earlier one-off it nearly repeats, and
-   each skeleton costs a bounded scan, never a pass over all templates.
+2. Units are taken most frequent first, in blocks of ``BLOCK``. A block's MinHash
+   signatures are computed at once in numpy (``minhash``: over ``literal``, the
+   words with each slot one character) and looked up in the LSH band table, so
+   rapidfuzz scores a handful of candidate templates, never all pairs; the best
+   at or above the threshold takes the unit, else it founds a new template.
+   Templates founded earlier in the same block are candidates through the bands
+   the block's units share.
+3. LSH misses some near-duplicates of big templates (a few edits in a short Chinese
+   text change many 3-grams). A unit LSH found no home for is therefore also scored
+   against the established templates (at least ``ESTABLISHED`` messages, at most
+   ``ESTABLISHED_MAX`` of them) whose signature agrees with its own on
+   ``SCAN_AGREEMENT`` rows or more: a bounded, vectorised prefilter, then rapidfuzz
+   on the few pairs that pass.
 4. A match must also hold on the words around the slots: each slot counts as one
    character there (``literal``), so two short texts that are mostly one slot
    ("Win <AMOUNT> now" / "Pay <AMOUNT> now") are not glued by the slot's letters.
@@ -44,7 +45,7 @@ from leaktrace.templates.minhash import (
 # was 0.979 at 70 (two bank templates merge), 1.000 at 75 and 80, 0.855 at 85 and
 # 0.269 at 90 (noisy variants split off). 80 keeps the larger margin from merging.
 DEFAULT_THRESHOLD = 80.0
-# On the simulated 1M-message study LSH alone split three templates (grouping
+# With the former LSH (14 bands of 4), on the simulated 1M-message study LSH alone split three templates (grouping
 # accuracy 0.728; e.g. 客户 for <NAME> plus a typo: ratio 90.8, missed by MinHash).
 ESTABLISHED = 10  # messages a template needs to be scanned when LSH finds nothing
 ESTABLISHED_MAX = 2000
