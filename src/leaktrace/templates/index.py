@@ -45,8 +45,8 @@ from leaktrace.templates.minhash import (
 # was 0.979 at 70 (two bank templates merge), 1.000 at 75 and 80, 0.855 at 85 and
 # 0.269 at 90 (noisy variants split off). 80 keeps the larger margin from merging.
 DEFAULT_THRESHOLD = 80.0
-# With the former LSH (14 bands of 4), on the simulated 1M-message study LSH alone split three templates (grouping
-# accuracy 0.728; e.g. 客户 for <NAME> plus a typo: ratio 90.8, missed by MinHash).
+# With the former LSH (14 bands of 4), on the simulated 1M-message study LSH alone split
+# three templates (grouping accuracy 0.728; e.g. 客户 for <NAME> plus a typo: ratio 90.8).
 ESTABLISHED = 10  # messages a template needs to be scanned when LSH finds nothing
 ESTABLISHED_MAX = 2000
 SCAN_AGREEMENT = 4  # MinHash rows of 64 a homeless skeleton shares with a template scanned
