@@ -44,42 +44,12 @@ def _summary(result: ImportResult) -> None:
         say(f"  note: {escape(note)}")
 
 
-def _import_with_progress(
-    store: Store, path: Path, options: ImportOptions, book: RecipientBook, show: bool
-) -> ImportResult:
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    from leaktrace.ingest.importer import import_file
-
-    if not show:
-        return import_file(store, path, options, book=book)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(path.name, total=None)
-        return import_file(
-            store,
-            path,
-            options,
-            lambda done, total: bar.update(task, completed=done, total=total),
-            book=book,
-        )
-
-
 def ingest_command(
     ctx: typer.Context,
-    files: Annotated[list[Path] | None, typer.Argument(help="Message files to import.")] = None,
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Message files or folders of them (every file under a folder)."),
+    ] = None,
     fmt: Annotated[
         str | None,
         typer.Option("--format", help=f"Force a format: {', '.join(FORMATS)}."),
@@ -88,7 +58,14 @@ def ingest_command(
         str | None,
         typer.Option(
             help="The canary (label, phone or e-mail) that received messages in files that "
-            "do not name one (SMS backups never do)."
+            "do not name one (SMS backups never do). Without it, a canary label or phone "
+            "number in a file's name (canary-001.xml, +8613800138000.xml) is used."
+        ),
+    ] = None,
+    recipients: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV of file,recipient: each file's canary (file name or path as given).",
         ),
     ] = None,
     sub_id: Annotated[
@@ -124,7 +101,7 @@ def ingest_command(
         raise IngestError("give message files to import, or --inbox")
     store = store_from(ctx)
     options = _import_options(fmt, recipient, sub_id, encoding, tz, column)
-    results = _import_files(store, files or [], options, quiet=as_json)
+    results = _import_files(store, files or [], options, recipients, quiet=as_json)
     if inbox:
         results += _drain_inbox(store, quiet=as_json)
     if analyse_after and any(r.get("inserted") for r in results):
@@ -165,29 +142,148 @@ def _import_options(
 
 
 def _import_files(
-    store: Store, files: list[Path], options: ImportOptions, quiet: bool
+    store: Store, files: list[Path], options: ImportOptions, recipients: Path | None, quiet: bool
 ) -> list[dict[str, Any]]:
-    """Import each file in its own transaction; a file that fails is reported, not fatal."""
+    """Import each file in its own transaction; a file that fails is reported, not fatal.
+
+    Every file's recipient is found first (``ingest.plan``): a file without one is
+    refused before anything is written, and the others import.
+    """
+    from dataclasses import replace
+
     from leaktrace.ingest.importer import load_book
+    from leaktrace.ingest.plan import plan_files, read_mapping
     from leaktrace.ingest.records import IngestError
 
-    results: list[dict[str, Any]] = []
     book = load_book(store)
-    for path in files:
-        try:
-            result = _import_with_progress(store, path, options, book, show=not quiet)
-        except IngestError as exc:
-            results.append({"file": str(path), "error": str(exc)})
-            if not quiet:
-                err.print(
-                    f"[red]error:[/red] {escape(str(exc))} (nothing from it was stored)",
-                    highlight=False,
-                )
-            continue
-        results.append(result.as_dict())
+    mapping = read_mapping(recipients) if recipients else None
+    planned, refused = plan_files(files, book, options.recipient, mapping, options.format)
+    results: list[dict[str, Any]] = []
+    for r in refused:
+        results.append({"file": str(r.path), "error": r.reason, "refused": True})
         if not quiet:
-            _summary(result)
+            err.print(
+                f"[red]refused:[/red] {escape(r.path.name)}: {escape(r.reason)}"
+                " (nothing from it was stored)",
+                highlight=False,
+            )
+    many = len(planned) > 1
+    with _Progress(len(planned), show=not quiet) as progress:
+        for item in planned:
+            file_options = replace(options, recipient=item.recipient, format=item.format)
+            try:
+                result = progress.run(store, item.path, file_options, book)
+            except IngestError as exc:
+                results.append({"file": str(item.path), "error": str(exc)})
+                if not quiet:
+                    progress.print(
+                        f"[red]error:[/red] {escape(item.path.name)}: {escape(str(exc))}"
+                        " (nothing from it was stored)"
+                    )
+                continue
+            results.append(result.as_dict() | {"recipient": item.recipient})
+            if not quiet and not many:
+                _summary(result)
+    if many and not quiet:
+        _summary_table(results)
     return results
+
+
+class _Progress:
+    """One display across files: files done, messages, rate, and the file being read."""
+
+    def __init__(self, files: int, show: bool) -> None:
+        self.files, self.show, self.messages, self.started = files, show, 0, 0.0
+        self.bar = None
+
+    def __enter__(self) -> _Progress:
+        import time
+
+        self.started = time.monotonic()
+        if self.show:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                console=err,
+                transient=True,
+            )
+            self.bar.__enter__()
+            self.files_task = self.bar.add_task("files", total=self.files, rate="")
+            self.bytes_task = self.bar.add_task("", total=None, rate="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def print(self, text: str) -> None:
+        """A line above the display."""
+        (self.bar.console if self.bar is not None else err).print(text, highlight=False)
+
+    def run(
+        self, store: Store, path: Path, options: ImportOptions, book: RecipientBook
+    ) -> ImportResult:
+        """Import one file, advancing the display."""
+        import time
+
+        from leaktrace.ingest.importer import import_file
+
+        bar = self.bar
+        if bar is None:
+            return import_file(store, path, options, book=book)
+        bar.update(self.bytes_task, description=escape(path.name), completed=0, total=None)
+        try:
+            result = import_file(
+                store,
+                path,
+                options,
+                lambda done, total: bar.update(self.bytes_task, completed=done, total=total),
+                book=book,
+            )
+        finally:
+            bar.advance(self.files_task)
+        self.messages += result.inserted + result.duplicate
+        rate = self.messages / max(time.monotonic() - self.started, 1e-6)
+        bar.update(self.files_task, rate=f"{self.messages:,} messages, {rate:,.0f}/s")
+        return result
+
+
+def _summary_table(results: list[dict[str, Any]]) -> None:
+    """One row per file, then the totals."""
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    columns = ("inserted", "duplicate", "skipped", "rejected", "quarantined", "first_party")
+    heads = ("new", "dup", "skip", "rej", "quar", "1st-p")
+    table.add_column("file", no_wrap=True)
+    table.add_column("format", no_wrap=True)
+    table.add_column("recipient", no_wrap=True)
+    for head in (*heads, "s"):
+        table.add_column(head, justify="right")
+    totals = dict.fromkeys(columns, 0)
+    for r in results:
+        if "error" in r:
+            what = "refused" if r.get("refused") else "error"
+            table.add_row(escape(Path(r["file"]).name), f"[red]{what}[/red]")
+            continue
+        for name in columns:
+            totals[name] += r[name]
+        table.add_row(
+            escape(Path(r["file"]).name),
+            r["format"],
+            escape(r.get("recipient") or ""),
+            *(f"{r[name]:,}" for name in columns),
+            f"{r['seconds']:.1f}",
+        )
+    done = sum("error" not in r for r in results)
+    table.add_row(
+        f"[bold]{done} files[/bold]", "", "", *(f"[bold]{totals[n]:,}[/bold]" for n in columns), ""
+    )
+    out.print(table)
 
 
 def _drain_inbox(store: Store, quiet: bool) -> list[dict[str, Any]]:
