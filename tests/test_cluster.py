@@ -52,6 +52,7 @@ def test_a_variant_minhash_misses_still_joins_an_established_template(monkeypatc
     import numpy as np
 
     from leaktrace.templates import index as cluster
+    from leaktrace.templates.minhash import BANDS
 
     common = "【<SIG>】尊敬的<NAME>,您有<AMOUNT>备用金额度将于<DATE>到期,点击<URL>立即领取,<REPLY>"
     variant = "【<SIG>】尊敬的客户,您<AMOUNT>备用金頟度将于<DATE>到期,点击<URL>立即领取,<REPLY>"
@@ -63,7 +64,7 @@ def test_a_variant_minhash_misses_still_joins_an_established_template(monkeypatc
     monkeypatch.setattr(
         cluster,
         "band_keys",
-        lambda signature: rng.integers(0, 2**63, (len(signature), 21), dtype=np.uint64),
+        lambda signature: rng.integers(0, 2**63, (len(signature), BANDS), dtype=np.uint64),
     )
     monkeypatch.setattr(cluster, "BLOCK", 1)  # the common one is established before
     assert len(set(TemplateIndex().assign_all(skeletons))) == 1
@@ -96,7 +97,7 @@ NEAR_DUPLICATES = [
 @pytest.mark.parametrize(("first", "second"), NEAR_DUPLICATES)
 def test_a_retyped_one_off_joins_the_one_off_it_repeats(first, second):
     # Each is a template of one message among 300 unrelated one-offs: no template is
-    # established, so LSH or the scan of the newest templates must join them.
+    # established, so LSH alone must join them.
     rng = random.Random(7)
     filler = [
         "".join(rng.choices("abcdefghij klmnop歧义贷款额度", k=rng.randint(20, 140)))

@@ -45,9 +45,9 @@ class Event:
     when: datetime
     contact: str
     canary: str
-    kind: str  # "campaign" | "background" | "first_party" | "small"
+    kind: str  # "campaign" | "background" | "first_party" | "small" | "one_off"
     campaign: str | None
-    template: str
+    template: str  # for a one-off, its language ("zh" or "en")
     source: str | None
     name: str = ""
 
@@ -95,7 +95,9 @@ def schedule(world: World, scale: float, tail_rate: float = 0.0) -> Iterator[Eve
     """Every message of the study in time order, day by day."""
     cfg = world.config
     rng = random.Random(cfg.seed * 7919 + 1)
-    tail_rng = random.Random(cfg.seed * 6007 + 11)  # its own stream: other draws stay as they were
+    # Its own stream: the schedule's other draws stay as they were (rendering a one-off
+    # draws from the renderer's stream, so with a tail later texts differ).
+    tail_rng = random.Random(cfg.seed * 6007 + 11)
     contacts = [(c.phone or c.email or "", c.label) for c in world.canaries]
     background = [c for c in world.campaigns if c.kind == "background"]
     small = [c for c in world.campaigns if c.kind == "small"]

@@ -49,11 +49,10 @@ class Template:
 
 def _index(con, threshold: float) -> TemplateIndex:
     index = TemplateIndex(threshold=threshold)
-    for template_id, text, size in con.execute(
-        "SELECT id, text, size FROM templates ORDER BY id"
-    ).fetchall():
-        assert template_id == len(index.representatives)
-        index.found(text, size)
+    rows = con.execute("SELECT id, text, size FROM templates ORDER BY id").fetchall()
+    if [r[0] for r in rows] != list(range(len(rows))):
+        raise TemplateEditError("template ids are not 0, 1, 2, …: run cluster --rebuild")
+    index.found_all([r[1] for r in rows], [r[2] for r in rows])
     index.assigned.update(
         con.execute("SELECT skeleton, template_id FROM template_skeletons").fetchall()
     )

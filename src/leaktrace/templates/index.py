@@ -36,7 +36,6 @@ from leaktrace.templates.minhash import (
     NUM_PERM,
     BandTable,
     band_keys,
-    shared_bands,
     signatures,
 )
 
@@ -51,6 +50,7 @@ ESTABLISHED = 10  # messages a template needs to be scanned when LSH finds nothi
 ESTABLISHED_MAX = 2000
 SCAN_AGREEMENT = 4  # MinHash rows of 64 a homeless skeleton shares with a template scanned
 BLOCK = 256  # distinct skeletons assigned together
+FOUND_CHARS = 1 << 20  # characters of stored templates signed at a time when loading
 # The words around the slots must agree this much too (each slot one character). Below
 # the threshold, so a long template's typo variants (whose slots are a small share)
 # are judged as before (grouping accuracy on a simulated 30,839-message study, seed 11,
@@ -92,14 +92,23 @@ class TemplateIndex:
 
     def found_all(self, skeletons: Sequence[str], sizes: Sequence[int]) -> list[int]:
         """Add one template per skeleton (a stored study being loaded); return their ids."""
+        if len(skeletons) != len(sizes):
+            raise ValueError("one size per skeleton")
         ids: list[int] = []
-        for start in range(0, len(skeletons), BLOCK * 16):
-            block = skeletons[start : start + BLOCK * 16]
-            words = [literal(s) for s in block]
+        start = 0
+        while start < len(skeletons):
+            end, chars = start, 0
+            while end < len(skeletons) and (end == start or chars < FOUND_CHARS):
+                chars += len(skeletons[end])
+                end += 1
+            words = [literal(s) for s in skeletons[start:end]]
             first = len(self.representatives)
-            for skeleton, word, size in zip(block, words, sizes[start:], strict=False):
+            for skeleton, word, size in zip(
+                skeletons[start:end], words, sizes[start:end], strict=True
+            ):
                 ids.append(self._found(skeleton, word, size))
             self.bands.add(band_keys(signatures(words)), range(first, len(self.representatives)))
+            start = end
         return ids
 
     def _found(self, skeleton: str, words: str, size: int) -> int:
@@ -158,17 +167,21 @@ class TemplateIndex:
                 homeless[j] = len(homeless)
         # 2. In order: LSH against the templates this block founded, then the scan.
         scanned = self._scan(signature[list(homeless)]) if homeless else []
-        earlier = shared_bands(keys) if homeless else {}
         founders: dict[int, int] = {}  # position in fresh → the template it founded
+        founded_under: dict[int, list[int]] = {}  # band key → templates this block founded
+        key_rows = keys.tolist() if homeless else []
         for j, i in enumerate(fresh):
             best = out[i]
-            if best < 0 and founders and j in earlier:
-                near = {founders[k] for k in earlier[j] if k in founders}
-                best = self._best_of(texts[j], words[j], near)
+            if best < 0 and founded_under:
+                near = {t for key in key_rows[j] for t in founded_under.get(key, ())}
+                if near:
+                    best = self._best_of(texts[j], words[j], near)
             if best < 0 and scanned and scanned[homeless[j]]:
                 best = self._best_of(texts[j], words[j], scanned[homeless[j]])
             if best < 0:
                 best = founders[j] = self._found(texts[j], words[j], 0)
+                for key in key_rows[j]:
+                    founded_under.setdefault(key, []).append(best)
             while best in self.merged:  # a template merged by hand lives on in its target
                 best = self.merged[best]
             out[i] = best
@@ -180,20 +193,25 @@ class TemplateIndex:
         return out
 
     def _best_of(self, skeleton: str, words: str, candidates: Iterable[int]) -> int:
-        """The best candidate at or above the threshold whose words agree too; -1 if none."""
+        """The best candidate at or above the threshold whose words agree too; -1 if none.
+
+        Ties go to the oldest template.
+        """
         keys = sorted(candidates)
         if len(keys) > 8:  # short texts can share bands with hundreds: score them in C
             choices = [self.representatives[k] for k in keys]
-            for _, _, i in process.extract(
-                skeleton, choices, scorer=fuzz.ratio, score_cutoff=self.threshold, limit=5
-            ):
+            hits = process.extract(
+                skeleton, choices, scorer=fuzz.ratio, score_cutoff=self.threshold, limit=None
+            )
+            for _, _, i in sorted(hits, key=lambda hit: (-hit[1], hit[2])):
                 if self._words_agree(words, keys[i]):
                     return keys[i]
             return -1
         best, best_score = -1, self.threshold
         for key in keys:
             score = fuzz.ratio(skeleton, self.representatives[key], score_cutoff=best_score)
-            if score >= best_score and self._words_agree(words, key):
+            better = score > best_score or (best < 0 and score >= best_score)
+            if better and self._words_agree(words, key):
                 best, best_score = key, score
         return best
 
@@ -201,7 +219,7 @@ class TemplateIndex:
         return fuzz.ratio(words, self.literals[key], score_cutoff=LITERAL_THRESHOLD) > 0
 
     def _scan(self, signature: np.ndarray) -> list[list[int]]:
-        """For each of LSH's homeless, the established templates its MinHash half-agrees with.
+        """For each of LSH's homeless, the established templates its MinHash agrees with.
 
         ``SCAN_AGREEMENT`` of the 64 signature rows must agree (an estimated Jaccard of
         about 0.06; pairs of Jaccard 0.15 reach it 99 % of the time, of 0.2 99.95 %), so rapidfuzz

@@ -2,12 +2,15 @@
 
 A text's shingles are its character 3-grams, each packed exactly into one 64-bit
 integer (three code points of 21 bits), so there are no hash collisions between
-shingles and no per-shingle Python call. Each of ``NUM_PERM`` hash functions is a
-multiply-add-shift of the mixed shingle; a text's signature is the minimum of each
-over its shingles (``np.minimum.reduceat`` over the whole batch). Two texts agree on
-one signature row with probability about the Jaccard similarity of their shingle
-sets. Band keys fold ``ROWS`` rows into one integer per band: texts that agree on
-all rows of some band are LSH candidates.
+shingles and no per-shingle Python call. Where five ASCII characters follow in the
+same text the shingle is those five instead (7 bits each, top bit set): Latin
+letters say less than Chinese characters, and English 3-grams (" th", "ing") are
+shared by unrelated texts. Each of ``NUM_PERM`` hash functions is a multiply-add of
+the mixed shingle; a text's signature is the top half of the minimum of each over
+its shingles (``np.minimum.reduceat`` over the whole batch). Two texts agree on one
+signature row with probability about the Jaccard similarity of their shingle sets.
+Band keys fold ``ROWS`` rows into one integer per band: texts that agree on all
+rows of some band are LSH candidates.
 """
 
 from __future__ import annotations
@@ -22,11 +25,25 @@ NUM_PERM = 64
 ROWS = 3  # rows per band; NUM_PERM // ROWS bands
 BANDS = NUM_PERM // ROWS
 
-_rng = np.random.default_rng(20261130)
-_A = (_rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) << np.uint64(1)) | np.uint64(1)
-_B = _rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
-_FOLD = _rng.integers(1, 2**63, (BANDS, ROWS), dtype=np.uint64) | np.uint64(1)
-_BAND_SALT = _rng.integers(0, 2**63, BANDS, dtype=np.uint64)
+
+def _constants(seed: int, count: int) -> np.ndarray:
+    """``count`` 64-bit constants from splitmix64 in plain integers: the same in every
+    numpy version (numpy does not promise its generators' streams), so the same skeletons
+    get the same templates after an upgrade."""
+    out, state, mask = [], seed, (1 << 64) - 1
+    for _ in range(count):
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        out.append(z ^ (z >> 31))
+    return np.array(out, dtype=np.uint64)
+
+
+_A = _constants(1, NUM_PERM) | np.uint64(1)  # odd multipliers
+_B = _constants(2, NUM_PERM)
+_FOLD = (_constants(3, BANDS * ROWS) | np.uint64(1)).reshape(BANDS, ROWS)
+_BAND_SALT = _constants(4, BANDS)
 _PAD = "\x00" * NGRAM
 ID_BITS = 26  # up to 67M templates
 _ID_MASK = np.uint64((1 << ID_BITS) - 1)
@@ -87,8 +104,8 @@ def band_keys(signature: np.ndarray) -> np.ndarray:
 class BandTable:
     """Band key → template ids, for millions of templates in little memory.
 
-    An entry is one 64-bit integer: the key's top ``KEY_BITS`` and the template id
-    below them (two keys alike in those bits only offer a candidate that rapidfuzz
+    An entry is one 64-bit integer: the key's top ``64 - ID_BITS`` bits and the
+    template id below them (two keys alike in those bits only offer a candidate that rapidfuzz
     then rejects, about once per thousand texts at 20M entries). Each batch is one
     sorted level, merged with the last while that is no more than twice as big
     (log-structured), so there are only a few levels and ``lookup`` searches each
@@ -134,11 +151,12 @@ class BandTable:
     def reserve(self, templates: int, entries: int | None = None) -> None:
         """Size the filter for this many more templates (or entries), once, not step by step."""
         want = self.entries + (templates * BANDS if entries is None else entries)
-        if want * 32 <= len(self.bits) * 8:
+        size, shift = len(self.bits), int(self.shift)
+        while want * 32 > size * 8:  # fourfold steps: the slot is the key's top bits
+            size, shift = size * 4, shift - 2
+        if size == len(self.bits):
             return
-        while want * 32 > len(self.bits) * 8:  # grow fourfold
-            self.bits = np.zeros(len(self.bits) * 4, dtype=np.uint8)
-            self.shift -= np.uint64(2)
+        self.bits, self.shift = np.zeros(size, dtype=np.uint8), np.uint64(shift)
         for level in self.levels:
             self._mark(level)
 
@@ -163,25 +181,3 @@ class BandTable:
             ):
                 found[row].update((level[start:end] & _ID_MASK).tolist())
         return found
-
-
-def shared_bands(keys: np.ndarray) -> dict[int, list[int]]:
-    """Rows of ``keys`` that share a band key with an earlier row: later → earlier rows."""
-    flat = keys.ravel()
-    order = np.argsort(flat, kind="stable")
-    ordered = flat[order]
-    repeat = np.flatnonzero(ordered[1:] == ordered[:-1])
-    pairs: dict[int, list[int]] = {}
-    if not len(repeat):
-        return pairs
-    rows = order // keys.shape[1]
-    # Each repeat joins position r and r + 1 of a run of equal keys; a run's first row
-    # is shared with every later one (rows ascend within a run: the sort is stable).
-    run_start = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    first_of = run_start[np.searchsorted(run_start, repeat + 1, "right") - 1]
-    for first, at in zip(first_of.tolist(), (repeat + 1).tolist(), strict=True):
-        for earlier in rows[first:at].tolist():
-            later = int(rows[at])
-            if earlier != later:
-                pairs.setdefault(later, []).append(earlier)
-    return pairs

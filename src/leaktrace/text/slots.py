@@ -76,8 +76,8 @@ def _behind_lookahead(pattern: str, starts: str | None) -> re.Pattern[str]:
 
 def _digit_led(starts: str) -> bool:
     """Whether a character class of first characters (``\\d``, ``48``, ``+\\d``) is digits only."""
-    rest = starts.replace("\\d", "").replace("+", "")  # a leading + is a phone's, before digits
-    return bool(starts) and all(ch.isdigit() for ch in rest)
+    rest = starts.removeprefix("+").replace("\\d", "")  # a leading + is a phone's, before digits
+    return bool(starts) and all(ch in "0123456789" for ch in rest)
 
 
 @cache
