@@ -13,6 +13,7 @@ from leaktrace.templates.minhash import (
     NUM_PERM,
     BandTable,
     band_keys,
+    shared_bands,
     signatures,
 )
 
@@ -96,3 +97,23 @@ def test_the_hash_constants_do_not_depend_on_numpys_generators():
     # splitmix64's first outputs for seed 0, 1 (a published test vector for seed 0).
     assert int(minhash._constants(0, 1)[0]) == 0xE220A8397B1DCDAF
     assert (minhash._A & np.uint64(1)).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 6), min_size=3, max_size=3), min_size=1, max_size=20))
+def test_shared_bands_lists_every_earlier_row_sharing_a_key(rows):
+    keys = np.array(rows, dtype=np.uint64)
+    expected: dict[int, set[int]] = {}
+    for later in range(len(rows)):
+        for earlier in range(later):
+            if set(rows[later]) & set(rows[earlier]):
+                expected.setdefault(later, set()).add(earlier)
+    found = {k: set(v) for k, v in shared_bands(keys, most=10**6).items()}
+    assert found == expected
+
+
+def test_shared_bands_pairs_a_block_of_near_duplicates_with_its_first_rows_only():
+    keys = np.tile(np.arange(BANDS, dtype=np.uint64), (256, 1))  # rows alike in every band
+    pairs = shared_bands(keys, most=8)
+    assert set(pairs) == set(range(1, 256))
+    assert all(set(v) == set(range(min(k, 8))) for k, v in pairs.items())

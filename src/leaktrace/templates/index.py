@@ -36,6 +36,7 @@ from leaktrace.templates.minhash import (
     NUM_PERM,
     BandTable,
     band_keys,
+    shared_bands,
     signatures,
 )
 
@@ -167,21 +168,18 @@ class TemplateIndex:
                 homeless[j] = len(homeless)
         # 2. In order: LSH against the templates this block founded, then the scan.
         scanned = self._scan(signature[list(homeless)]) if homeless else []
+        earlier = shared_bands(keys) if homeless else {}
         founders: dict[int, int] = {}  # position in fresh → the template it founded
-        founded_under: dict[int, list[int]] = {}  # band key → templates this block founded
-        key_rows = keys.tolist() if homeless else []
         for j, i in enumerate(fresh):
             best = out[i]
-            if best < 0 and founded_under:
-                near = {t for key in key_rows[j] for t in founded_under.get(key, ())}
+            if best < 0 and founders and j in earlier:
+                near = {founders[k] for k in earlier[j] if k in founders}
                 if near:
                     best = self._best_of(texts[j], words[j], near)
             if best < 0 and scanned and scanned[homeless[j]]:
                 best = self._best_of(texts[j], words[j], scanned[homeless[j]])
             if best < 0:
                 best = founders[j] = self._found(texts[j], words[j], 0)
-                for key in key_rows[j]:
-                    founded_under.setdefault(key, []).append(best)
             while best in self.merged:  # a template merged by hand lives on in its target
                 best = self.merged[best]
             out[i] = best

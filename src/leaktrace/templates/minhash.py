@@ -181,3 +181,28 @@ class BandTable:
             ):
                 found[row].update((level[start:end] & _ID_MASK).tolist())
         return found
+
+
+def shared_bands(keys: np.ndarray, most: int = 8) -> dict[int, list[int]]:
+    """Rows of ``keys`` that share a band key with an earlier row: later → earlier rows.
+
+    Of each run of rows sharing one key, a row is paired with the run's first ``most``
+    rows only (a block of near-duplicates would otherwise pair every row with every
+    earlier one); the template they are near is founded by the first of them.
+    """
+    flat = keys.ravel()
+    order = np.argsort(flat, kind="stable")
+    ordered = flat[order]
+    repeat = np.flatnonzero(ordered[1:] == ordered[:-1]) + 1  # positions equal to the one before
+    pairs: dict[int, list[int]] = {}
+    if not len(repeat):
+        return pairs
+    rows = (order // keys.shape[1]).tolist()
+    run_start = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    first_of = run_start[np.searchsorted(run_start, repeat, "right") - 1]
+    for first, at in zip(first_of.tolist(), repeat.tolist(), strict=True):
+        later = rows[at]
+        for earlier in rows[first : min(at, first + most)]:
+            if earlier != later:
+                pairs.setdefault(later, []).append(earlier)
+    return pairs
