@@ -32,7 +32,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.measure import run_measured
+from bench.measure import run_measured, simulated
 
 DATA = Path(__file__).parent / ".data"
 STUDY = DATA / "cluster-100k"
@@ -43,16 +43,6 @@ MILLION_STORE = DATA / "store-1m.duckdb"
 MILLION_ANALYSED = DATA / "store-1m-analysed.duckdb"
 LIMIT_S = 300  # a method still running after this is stopped and reported as such
 COMMON = ("--canaries", "480", "--controls", "20", "--seed", "11")
-
-
-def _simulate(directory: Path, *args: str) -> None:
-    if not (directory / "truth.json").exists():
-        shutil.rmtree(directory, ignore_errors=True)
-        subprocess.run(
-            [sys.executable, "-m", "leaktrace.cli", "simulate", str(directory), *args],
-            check=True,
-            capture_output=True,
-        )
 
 
 def _run(method: str, directory: Path, *args: str) -> dict | None:
@@ -87,10 +77,10 @@ def _row(label: str, r: dict | None) -> None:
 
 def run() -> None:
     """Print each method's messages/s and grouping accuracy per corpus."""
-    _simulate(STUDY, "--messages", "100000", *COMMON)
-    _simulate(OBFUSCATED, "--messages", "30000", "--obfuscation", "1.0", *COMMON)
-    _simulate(TAIL, "--messages", "1000000", "--long-tail", "0.9", "--obfuscation", "0.3", *COMMON)
-    _simulate(MILLION, "--messages", "1000000", *COMMON)
+    simulated(STUDY, "--messages", "100000", *COMMON)
+    simulated(OBFUSCATED, "--messages", "30000", "--obfuscation", "1.0", *COMMON)
+    simulated(TAIL, "--messages", "1000000", "--long-tail", "0.9", "--obfuscation", "0.3", *COMMON)
+    simulated(MILLION, "--messages", "1000000", *COMMON)
     head = f"{'messages':>9} {'seconds':>8} {'msg/s':>8} {'templates':>9} {'GA':>6} {'MB':>6}"
     runs = [
         ("study", STUDY, [("ours", "--apart"), ("naive",), ("drain3",)]),
@@ -119,7 +109,7 @@ def run() -> None:
 
 def million_store() -> Path:
     """The 1M study imported into a store (built once, cached)."""
-    _simulate(
+    simulated(
         MILLION, "--messages", "1000000", "--canaries", "480", "--controls", "20", "--seed", "11"
     )
     if not MILLION_STORE.exists():

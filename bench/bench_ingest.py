@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.measure import run_measured
+from bench.measure import run_measured, simulated
 
 SCALE = 1_000_000  # --messages; for one canary the simulator lands at 1,124,900
 DATA = Path(__file__).parent / ".data" / f"ingest-{SCALE}"
@@ -62,13 +62,7 @@ def run() -> None:
 
 
 def _folder() -> None:
-    if not (FOLDER / "truth.json").exists():
-        shutil.rmtree(FOLDER, ignore_errors=True)
-        subprocess.run(
-            [sys.executable, "-m", "leaktrace.cli", "simulate", str(FOLDER), *FOLDER_STUDY],
-            check=True,
-            capture_output=True,
-        )
+    simulated(FOLDER, *FOLDER_STUDY)
     phones = sorted((FOLDER / "sms").glob("*.xml"))
     with tempfile.TemporaryDirectory() as scratch:
         roster = Path(scratch) / "roster.duckdb"

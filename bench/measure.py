@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -55,3 +57,15 @@ def run_measured(cmd: list[str], timeout: float | None = None, **kwargs) -> tupl
         if proc.returncode != 0:
             raise RuntimeError(f"{cmd[:3]} failed: {err.read().decode()[-2000:]}")
         return seconds, peak, out.read().decode()
+
+
+def simulated(directory: Path, *args: str) -> Path:
+    """``leaktrace simulate directory *args``, once: the study is cached between runs."""
+    if not (directory / "truth.json").exists():
+        shutil.rmtree(directory, ignore_errors=True)
+        subprocess.run(
+            [sys.executable, "-m", "leaktrace.cli", "simulate", str(directory), *args],
+            check=True,
+            capture_output=True,
+        )
+    return directory
