@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -214,3 +215,99 @@ def test_a_receiver_killed_after_answering_loses_nothing(study, cli, monkeypatch
     assert [r[-1] for r in stored(study, timeout=0)] == ["SM-crash"]
     code, out = cli("ingest", "--inbox")
     assert "nothing waiting" in out
+
+
+def _record(n: int) -> dict:
+    return {
+        "recipient": "+8613800138000",
+        "sender": "10690001",
+        "body": f"【安易花】您有{n}0000元备用金额度，回T退订",
+        "received_at": f"2026-03-0{1 + n % 9}T10:00:00+08:00",
+        "id": f"drain-{n}",
+    }
+
+
+def _analysed(store: Store) -> int:
+    with store.connect() as con:
+        return con.execute("SELECT count(*) FROM message_templates").fetchone()[0]
+
+
+def test_the_drainer_analyses_after_a_drain_at_most_once_per_interval(study, tmp_path):
+    from leaktrace.ingest.inbox import Inbox, inbox_dir
+    from leaktrace.ingest.receiver import Drainer, ReceiverConfig
+    from leaktrace.pipeline import analyse
+
+    config = ReceiverConfig(
+        store_path=study.path,
+        inbox_dir=inbox_dir(study.path),
+        drain_every=0.1,
+        analyse_every=3.0,
+    )
+    inbox = Inbox(config.inbox_dir)
+    drainer = Drainer(config, inbox, analyse)
+    inbox.append([_record(1), _record(2)])
+    drainer.start()
+    try:
+        deadline = time.monotonic() + 60
+        while drainer.analyses < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _analysed(study) == 2 and drainer.analyses == 1  # clustered without a command
+        started = time.monotonic()
+        inbox.append([_record(3)])
+        drainer.wake.set()
+        while drainer.analyses < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # Drained at once, analysed only when the interval since the last one had passed.
+        assert _analysed(study) == 3 and drainer.analyses == 2
+        assert time.monotonic() - started > 1.5
+        time.sleep(1.0)  # nothing new: no analysis
+        assert drainer.analyses == 2
+    finally:
+        drainer.stopping.set()
+        drainer.wake.set()
+        drainer.join(timeout=30)
+
+
+def test_the_drainer_leaves_the_analysis_for_later_while_an_import_holds_the_store(study, tmp_path):
+    from leaktrace.ingest.inbox import Inbox, inbox_dir
+    from leaktrace.ingest.receiver import Drainer, ReceiverConfig
+    from leaktrace.pipeline import analyse
+
+    config = ReceiverConfig(
+        store_path=study.path, inbox_dir=inbox_dir(study.path), drain_every=0.1, analyse_every=0
+    )
+    inbox = Inbox(config.inbox_dir)
+    held = threading.Event()
+    attempts = []
+
+    def analyse_while_held(store: Store) -> object:
+        attempts.append(time.monotonic())
+        if not held.is_set():  # the first time, another process holds the store
+            held.set()
+            holder = store_worker.start_holding(study.path)
+            try:
+                return analyse(Store(study.path, lock_timeout=0.5))
+            finally:
+                store_worker.release(holder)
+                holder.kill()
+                holder.wait()
+        return analyse(store)
+
+    drainer = Drainer(config, inbox, analyse_while_held)
+    inbox.append([_record(4)])
+    drainer.start()
+    try:
+        deadline = time.monotonic() + 60
+        while drainer.analyses < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # The first attempt met the held store and gave way; a later turn analysed.
+        assert held.is_set() and len(attempts) >= 2 and drainer.analyses == 1
+        with study.connect() as con:  # the drained message (the holder wrote one of its own)
+            assert con.execute(
+                "SELECT count(*) FROM message_templates t JOIN messages m ON m.id = t.message_id"
+                " WHERE m.body LIKE '%40000元%'"
+            ).fetchone() == (1,)
+    finally:
+        drainer.stopping.set()
+        drainer.wake.set()
+        drainer.join(timeout=30)

@@ -363,6 +363,13 @@ def receive_command(
         str | None, typer.Option(help="The base URL gateways post to (behind a tunnel/proxy).")
     ] = None,
     drain_every: Annotated[float, typer.Option(help="Seconds between inbox drains.")] = 2.0,
+    analyse_every: Annotated[
+        float,
+        typer.Option(
+            help="Analyse new messages after a drain at most once per this many seconds "
+            "(0: never; run leaktrace attribute yourself).",
+        ),
+    ] = 60.0,
 ) -> None:
     """Receive SMS gateway webhooks into a durable inbox and drain it into the store."""
     import uvicorn
@@ -379,6 +386,7 @@ def receive_command(
         secret=secret,
         public_url=public_url,
         drain_every=drain_every,
+        analyse_every=analyse_every if analyse_every > 0 else None,
     )
     try:
         loopback = ipaddress.ip_address(host).is_loopback
@@ -391,4 +399,11 @@ def receive_command(
             warn(f"{name} posts are not authenticated (no secret)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     err.print(f"inbox: {config.inbox_dir}; store: {store.path}", highlight=False)
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(config, _analyse), host=host, port=port, log_level="info")
+
+
+def _analyse(store: Store) -> object:
+    """The pipeline's analysis, loaded on the first drain that needs it (fast start-up)."""
+    from leaktrace.pipeline import analyse
+
+    return analyse(store)

@@ -30,9 +30,10 @@ import base64
 import hashlib
 import hmac
 import logging
+import math
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -102,6 +103,7 @@ class ReceiverConfig:
     public_url: str | None = None  # the URL Twilio posts to, when behind a tunnel or proxy
     drain_every: float = 2.0
     drain_lock_timeout: float = 1.0
+    analyse_every: float | None = 60.0  # at most one analysis per this many seconds; None: off
 
 
 def forwarder_sign(secret: str, timestamp: str) -> str:
@@ -115,13 +117,27 @@ def _now_iso() -> str:
 
 
 class Drainer(threading.Thread):
-    """Moves the inbox into the store whenever the store can be opened."""
+    """Moves the inbox into the store whenever the store can be opened, then analyses.
 
-    def __init__(self, config: ReceiverConfig, inbox: Inbox) -> None:
+    ``analyse`` (the pipeline's, given by the command: this stage sits below it) runs
+    after a drain that stored something new, at most once per ``analyse_every``
+    seconds, and only when the store can be had at once: an import holding it makes
+    the analysis wait for a later turn, never the import.
+    """
+
+    def __init__(
+        self,
+        config: ReceiverConfig,
+        inbox: Inbox,
+        analyse: Callable[[Store], object] | None = None,
+    ) -> None:
         super().__init__(name="inbox-drainer", daemon=True)
-        self.config, self.inbox = config, inbox
+        self.config, self.inbox, self.analyse = config, inbox, analyse
         self.wake = threading.Event()
         self.stopping = threading.Event()
+        self.unanalysed = False  # stored messages no analysis has seen yet
+        self.last_analysis = -math.inf
+        self.analyses = 0
 
     def run(self) -> None:
         """Drain on every wake-up and at least every ``drain_every`` seconds."""
@@ -140,17 +156,41 @@ class Drainer(threading.Thread):
                         result.duplicate,
                         result.quarantined,
                     )
+                    self.unanalysed |= result.inserted > 0
+                self._maybe_analyse(store)
             except StoreBusy:
                 log.info("store busy; %d messages wait in the inbox", self.inbox.waiting())
             except (IngestError, OSError) as exc:  # keep receiving; the files stay for later
                 log.error("could not drain the inbox: %s", exc)
                 time.sleep(self.config.drain_every)
 
+    def _maybe_analyse(self, store: Store) -> None:
+        every = self.config.analyse_every
+        if self.analyse is None or every is None or not self.unanalysed:
+            return
+        if time.monotonic() - self.last_analysis < every:
+            return
+        started = time.monotonic()
+        try:
+            self.analyse(store)
+        except StoreBusy:
+            raise  # the next turn tries again
+        except Exception:  # a failed analysis must not stop the receiving
+            log.exception("analysis after the drain failed; the next one tries again")
+            self.last_analysis = time.monotonic()
+            return
+        self.unanalysed = False
+        self.last_analysis = time.monotonic()
+        self.analyses += 1
+        log.info("analysed the new messages in %.1f s", self.last_analysis - started)
 
-def create_app(config: ReceiverConfig) -> Starlette:
+
+def create_app(
+    config: ReceiverConfig, analyse: Callable[[Store], object] | None = None
+) -> Starlette:
     """The receiver's ASGI app."""
     inbox = Inbox(config.inbox_dir)
-    drainer = Drainer(config, inbox)
+    drainer = Drainer(config, inbox, analyse)
 
     def accept(records: list[dict[str, Any]]) -> Response | None:
         """Store ``records`` durably, or the 4xx answer saying why not."""
