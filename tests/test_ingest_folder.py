@@ -136,3 +136,25 @@ def test_expand_lists_files_under_folders_once_in_order(tmp_path):
         (tmp_path / name).write_text("x")
     found = expand([tmp_path / "a", tmp_path / "c.xml", tmp_path / "a" / "2.xml"])
     assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a/2.xml", "a/b/1.xml", "c.xml"]
+
+
+def test_a_maildir_imports_in_one_call_each_message_file_an_eml(
+    tmp_path, roster_file, cli, monkeypatch
+):
+    import mailbox
+
+    store = _store(tmp_path, roster_file, "s.duckdb")
+    maildir = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    box = mailbox.mbox(SAMPLE / "email" / "canaries.mbox")
+    sent = [m for _, m in zip(range(5), box, strict=False)]
+    for n, message in enumerate(sent):  # Maildir names: no extension, flags after ":2,"
+        (maildir / "cur" / f"17000000{n}.M{n}P1.host:2,S").write_bytes(message.as_bytes())
+    monkeypatch.setenv("LEAKTRACE_DB", str(store.path))
+    code, output = cli("ingest", str(maildir), "--no-analyse", "--json")
+    assert code == 0, output
+    results = json.loads(output)
+    assert [r["format"] for r in results] == ["eml"] * 5
+    assert sum(r["inserted"] for r in results) == 5
+    assert None not in {row[0] for row in _messages(store)}  # each to its canary
