@@ -158,3 +158,22 @@ def test_a_maildir_imports_in_one_call_each_message_file_an_eml(
     assert [r["format"] for r in results] == ["eml"] * 5
     assert sum(r["inserted"] for r in results) == 5
     assert None not in {row[0] for row in _messages(store)}  # each to its canary
+
+
+def test_a_dual_sim_backup_needs_no_recipient_when_sims_are_mapped(
+    tmp_path, roster_file, cli, monkeypatch
+):
+    from test_ingest_import import backup, sms
+
+    store = _store(tmp_path, roster_file, "s.duckdb")
+    path = backup(
+        tmp_path / "my-phone.xml",  # names nobody: the SIM says who received each message
+        [
+            sms("10690001", 1767576142490, "【安易花】SIM one", sub_id="1"),
+            sms("10690002", 1767576142491, "【安易花】SIM two", sub_id="2"),
+        ],
+    )
+    monkeypatch.setenv("LEAKTRACE_DB", str(store.path))
+    code, output = cli("ingest", str(path), "--sub-id", "1=canary-001,2=canary-002", "--no-analyse")
+    assert code == 0, output
+    assert {row[0] for row in _messages(store)} == {"canary-001", "canary-002"}

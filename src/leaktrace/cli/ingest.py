@@ -157,7 +157,9 @@ def _import_files(
 
     book = load_book(store)
     mapping = read_mapping(recipients) if recipients else None
-    planned, refused = plan_files(files, book, options.recipient, mapping, options.format)
+    planned, refused = plan_files(
+        files, book, options.recipient, mapping, options.format, by_sim=bool(options.sub_ids)
+    )
     results: list[dict[str, Any]] = []
     for r in refused:
         results.append({"file": str(r.path), "error": r.reason, "refused": True})

@@ -101,8 +101,12 @@ def plan_files(
     recipient: str | None = None,
     mapping: dict[str, str] | None = None,
     fmt: str | None = None,
+    by_sim: bool = False,
 ) -> tuple[list[PlannedFile], list[Refused]]:
-    """Each file's format and recipient; the files that cannot be imported, with why."""
+    """Each file's format and recipient; the files that cannot be imported, with why.
+
+    ``by_sim``: recipients come from the SIM (``--sub-id``), so no file needs one.
+    """
     mapping = mapping or {}
     planned: list[PlannedFile] = []
     refused: list[Refused] = []
@@ -126,7 +130,7 @@ def plan_files(
             planned.append(PlannedFile(path, kind, recipient, "option"))
         elif (named := recipient_in_name(path.name, book)) is not None:
             planned.append(PlannedFile(path, kind, named, "file name"))
-        elif kind in NEEDS_RECIPIENT:
+        elif kind in NEEDS_RECIPIENT and not by_sim:
             refused.append(
                 Refused(
                     path,
