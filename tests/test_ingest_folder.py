@@ -57,6 +57,9 @@ def test_recipients_come_from_labels_and_phone_numbers_in_file_names(tmp_path, r
     assert (
         recipient_in_name(f"sms-{national[:3]}-{national[3:7]}-{national[7:]}.xml", book) == phone
     )
+    assert recipient_in_name(f"{national}-2026-11-30.xml", book) == phone
+    assert recipient_in_name(f"{first}_{phone}.xml", book) is None  # two canaries: ambiguous
+    assert recipient_in_name(f"{first}-b.xml", book) is None  # another name, not this label
     assert recipient_in_name("13900000000.xml", book) is None  # nobody's phone
     assert recipient_in_name(f"{first}9.xml", book) is None  # a longer label is not this one
 
@@ -135,7 +138,11 @@ def test_expand_lists_files_under_folders_once_in_order(tmp_path):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
     found = expand([tmp_path / "a", tmp_path / "c.xml", tmp_path / "a" / "2.xml"])
-    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a/2.xml", "a/b/1.xml", "c.xml"]
+    assert [(p.relative_to(tmp_path).as_posix(), inside) for p, inside in found] == [
+        ("a/2.xml", True),
+        ("a/b/1.xml", True),
+        ("c.xml", False),
+    ]
 
 
 def test_a_maildir_imports_in_one_call_each_message_file_an_eml(
@@ -177,3 +184,22 @@ def test_a_dual_sim_backup_needs_no_recipient_when_sims_are_mapped(
     code, output = cli("ingest", str(path), "--sub-id", "1=canary-001,2=canary-002", "--no-analyse")
     assert code == 0, output
     assert {row[0] for row in _messages(store)} == {"canary-001", "canary-002"}
+
+
+def test_stray_files_in_a_folder_are_left_out_and_a_name_at_odds_with_the_option_refused(
+    tmp_path, roster_file, cli, monkeypatch
+):
+    store = _store(tmp_path, roster_file, "s.duckdb")
+    folder = tmp_path / "phones"
+    folder.mkdir()
+    shutil.copy(PHONES[0], folder / PHONES[0].name)
+    shutil.copy(PHONES[1], folder / PHONES[1].name)
+    (folder / "README.txt").write_text("backups of November\n")
+    monkeypatch.setenv("LEAKTRACE_DB", str(store.path))
+    code, output = cli("ingest", str(folder), "--recipient", PHONES[0].stem, "--no-analyse")
+    assert code == 1  # the second backup's name says another canary
+    assert "left out" in output and "README.txt" in output
+    assert f"its name says {PHONES[1].stem}" in output
+    assert {row[0] for row in _messages(store)} == {PHONES[0].stem}
+    code, output = cli("ingest", str(folder), "--no-analyse")
+    assert code == 0, output  # a stray file inside a folder is only noted

@@ -158,10 +158,21 @@ def _import_files(
     book = load_book(store)
     mapping = read_mapping(recipients) if recipients else None
     planned, refused = plan_files(
-        files, book, options.recipient, mapping, options.format, by_sim=bool(options.sub_ids)
+        files,
+        book,
+        options.recipient,
+        mapping,
+        options.format,
+        by_sim=bool(options.sub_ids),
+        leave_out=(recipients,) if recipients else (),
     )
     results: list[dict[str, Any]] = []
     for r in refused:
+        if not r.error:  # a stray file inside a folder
+            results.append({"file": str(r.path), "left_out": r.reason, "refused": True})
+            if not quiet:
+                say(f"left out {escape(str(r.path))}: {escape(r.reason)}")
+            continue
         results.append({"file": str(r.path), "error": r.reason, "refused": True})
         if not quiet:
             err.print(
@@ -183,7 +194,10 @@ def _import_files(
                         " (nothing from it was stored)"
                     )
                 continue
-            results.append(result.as_dict() | {"recipient": item.recipient})
+            results.append(
+                result.as_dict()
+                | {"recipient": item.recipient, "recipient_from": item.recipient_from}
+            )
             if not quiet and not many:
                 _summary(result)
     if many and not quiet:
@@ -268,8 +282,8 @@ def _summary_table(results: list[dict[str, Any]]) -> None:
         table.add_column(head, justify="right")
     totals = dict.fromkeys(columns, 0)
     for r in results:
-        if "error" in r:
-            what = "refused" if r.get("refused") else "error"
+        if "error" in r or r.get("refused"):
+            what = "left out" if "left_out" in r else "refused" if r.get("refused") else "error"
             table.add_row(escape(Path(r["file"]).name), f"[red]{what}[/red]")
             continue
         for name in columns:
@@ -281,7 +295,7 @@ def _summary_table(results: list[dict[str, Any]]) -> None:
             *(f"{r[name]:,}" for name in columns),
             f"{r['seconds']:.1f}",
         )
-    done = sum("error" not in r for r in results)
+    done = sum("error" not in r and not r.get("refused") for r in results)
     table.add_row(
         f"[bold]{done} files[/bold]", "", "", *(f"[bold]{totals[n]:,}[/bold]" for n in columns), ""
     )
@@ -404,8 +418,8 @@ def receive_command(
     uvicorn.run(create_app(config, _analyse), host=host, port=port, log_level="info")
 
 
-def _analyse(store: Store) -> object:
+def _analyse(store: Store, relink: bool = False) -> object:
     """The pipeline's analysis, loaded on the first drain that needs it (fast start-up)."""
     from leaktrace.pipeline import analyse
 
-    return analyse(store)
+    return analyse(store, relink=relink)

@@ -3,9 +3,13 @@
 An SMS backup never names the phone it was taken from, so a folder of them needs
 one recipient per file: from a mapping file (``file,recipient`` CSV), else the
 ``--recipient`` given, else the file's name, which may hold a canary label
-(``canary-001.xml``) or a phone number (``+8613800138000.xml``,
-``13800138000_2026-11.xml``). A file whose format needs a recipient and has none,
-or whose recipient is no canary's, is refused here, before anything is written.
+(``canary-001.xml``) or a canary's phone number (``+8613800138000.xml``,
+``13800138000_2026-11.xml``, ``138-0013-8000.xml``). A backup whose recipient is
+missing, no canary's, ambiguous (two canaries in its name) or at odds with the
+name is refused here, before anything is written. Other formats name their
+recipients themselves; names are not guessed for them. Files inside a folder
+that are no message file (a README, a Maildir's ``dovecot-uidlist``) are left
+out with a note; a file named on the command line that is none is refused.
 """
 
 from __future__ import annotations
@@ -15,14 +19,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import phonenumbers
+
 from leaktrace.ingest.detect import detect_format
 from leaktrace.ingest.records import IngestError
-from leaktrace.roster.contacts import InvalidContact, normalize_phone
 from leaktrace.roster.recipients import RecipientBook
 
 # Formats whose files never say which phone received them.
 NEEDS_RECIPIENT = frozenset({"smsbackup"})
-_PHONE_IN_NAME = re.compile(r"(?<![\d])\+?\d[\d-]{6,18}\d(?![\d])")
+_SEPARATOR = "[-. ]?"  # between the digits of a phone number written in a name
 
 
 @dataclass(frozen=True)
@@ -41,22 +46,33 @@ class Refused:
 
     path: Path
     reason: str
+    error: bool = True  # False: a stray file inside a folder, only noted
 
 
-def expand(paths: list[Path]) -> list[Path]:
-    """The files to import: folders give every file under them (hidden ones left out)."""
-    found: list[Path] = []
+def expand(paths: list[Path], leave_out: tuple[Path, ...] = ()) -> list[tuple[Path, bool]]:
+    """(file, found inside a folder): folders give every file under them.
+
+    Hidden files, a Maildir's ``tmp/`` (mail still being delivered) and ``leave_out``
+    (the mapping file) are left out.
+    """
+    skip = {p.resolve() for p in leave_out}
+    found: list[tuple[Path, bool]] = []
     for path in paths:
-        if path.is_dir():
-            found.extend(
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-        else:
-            found.append(path)
-    return list(dict.fromkeys(found))
+        if not path.is_dir():
+            found.append((path, False))
+            continue
+        for p in sorted(path.rglob("*")):
+            parts = p.relative_to(path).parts
+            if not p.is_file() or any(part.startswith(".") for part in parts):
+                continue
+            if "tmp" in parts[:-1] and (p.parent.parent / "cur").is_dir():
+                continue
+            if p.resolve() not in skip:
+                found.append((p, True))
+    first: dict[Path, bool] = {}
+    for path, inside in found:  # a file given twice is imported once
+        first.setdefault(path, inside)
+    return list(first.items())
 
 
 def read_mapping(path: Path) -> dict[str, str]:
@@ -68,31 +84,68 @@ def read_mapping(path: Path) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for number, row in enumerate(csv.reader(text.splitlines()), start=1):
         cells = [c.strip() for c in row]
-        if not any(cells) or (
-            number == 1 and [c.lower() for c in cells[:2]] == ["file", "recipient"]
-        ):
+        header = [c.lower() for c in cells[:2]] == ["file", "recipient"]
+        if not any(cells) or (number == 1 and header):
             continue
         if len(cells) < 2 or not cells[0] or not cells[1]:
             raise IngestError(f"{path.name} line {number}: expected file,recipient")
-        mapping[cells[0]] = cells[1]
+        key = str(Path(cells[0]))  # ./a.xml and a.xml alike
+        if mapping.get(key, cells[1]) != cells[1]:
+            raise IngestError(f"{path.name} line {number}: {cells[0]} is mapped twice")
+        mapping[key] = cells[1]
     return mapping
 
 
-def recipient_in_name(name: str, book: RecipientBook) -> str | None:
-    """A canary label or a canary's phone number written in a file name; None if neither."""
-    stem = name.lower()
-    for label in sorted(book.labels, key=len, reverse=True):  # canary-0010 before canary-001
-        if re.search(rf"(?<![0-9a-z]){re.escape(label)}(?![0-9a-z])", stem):
-            return label
-    for match in _PHONE_IN_NAME.finditer(name):
-        for region in ("CN", "GB", "US"):
+class NameReader:
+    """Finds the canaries a file name points to: labels and phone numbers in it."""
+
+    def __init__(self, book: RecipientBook) -> None:
+        labels = sorted(book.labels, key=len, reverse=True)
+        # A label stands alone: canary-001 is not in canary-0010 or canary-001-b.
+        self.labels = (
+            re.compile(
+                "(?<![0-9a-z])(" + "|".join(map(re.escape, labels)) + ")(?![0-9a-z]|-[0-9a-z])"
+            )
+            if labels
+            else None
+        )
+        forms: dict[str, str] = {}  # digits as written → the canary's phone
+        for phone in book.phones:
+            forms[phone.lstrip("+")] = phone
             try:
-                phone = normalize_phone(match[0], region)
-            except InvalidContact:
+                forms[str(phonenumbers.parse(phone).national_number)] = phone
+            except phonenumbers.NumberParseException:
                 continue
-            if phone in book.phones:
-                return phone
-    return None
+        alternatives = sorted(forms, key=len, reverse=True)
+        self.forms = forms
+        self.phones = (
+            re.compile(
+                r"(?<!\d)\+?("
+                + "|".join(_SEPARATOR.join(digits) for digits in alternatives)
+                + r")(?!\d)"
+            )
+            if alternatives
+            else None
+        )
+
+    def canaries(self, name: str) -> dict[str, str]:
+        """Each recipient the name holds (label or phone) → what it was written as."""
+        stem = Path(name).stem
+        found: dict[str, str] = {}
+        if self.labels is not None:
+            for match in self.labels.finditer(stem.lower()):
+                found[match[1]] = match[1]
+        if self.phones is not None:
+            for match in self.phones.finditer(stem):
+                found[self.forms[re.sub(r"\D", "", match[1])]] = match[0]
+        return found
+
+
+def recipient_in_name(name: str, book: RecipientBook) -> str | None:
+    """The one canary label or phone number written in a file name; None if none or two."""
+    found = NameReader(book).canaries(name)
+    ids = {book.resolve("sms", key)[1] for key in found}
+    return next(iter(found)) if len(ids) == 1 else None
 
 
 def plan_files(
@@ -102,35 +155,59 @@ def plan_files(
     mapping: dict[str, str] | None = None,
     fmt: str | None = None,
     by_sim: bool = False,
+    leave_out: tuple[Path, ...] = (),
 ) -> tuple[list[PlannedFile], list[Refused]]:
     """Each file's format and recipient; the files that cannot be imported, with why.
 
-    ``by_sim``: recipients come from the SIM (``--sub-id``), so no file needs one.
+    ``by_sim``: recipients come from the SIM (``--sub-id``), so no file needs one, and
+    only one backup may be given (one phone's SIMs).
     """
     mapping = mapping or {}
+    names = NameReader(book)
     planned: list[PlannedFile] = []
     refused: list[Refused] = []
-    files = expand(paths)
-    for path in files:
-        if not path.exists():
-            refused.append(Refused(path, "no such file"))
-            continue
+
+    def canary(token: str) -> int | None:
+        return book.resolve("sms", token)[1] or book.resolve("email", token)[1]
+
+    for path, in_folder in expand(paths, leave_out):
         try:
             kind = fmt or detect_format(path)
-        except IngestError as exc:
-            refused.append(Refused(path, str(exc)))
+        except (IngestError, OSError) as exc:
+            reason = str(exc) if isinstance(exc, IngestError) else f"cannot read it: {exc}"
+            refused.append(Refused(path, reason, error=not in_folder))
+            continue
+        if kind not in NEEDS_RECIPIENT:
+            planned.append(PlannedFile(path, kind, recipient, "option" if recipient else ""))
             continue
         mapped = next((mapping[k] for k in (str(path), path.name) if k in mapping), None)
+        in_name = names.canaries(path.name) if not by_sim else {}
+        named = {canary(k) for k in in_name}
         if mapped is not None:
-            if book.resolve("sms", mapped)[1] is None and book.resolve("email", mapped)[1] is None:
+            if canary(mapped) is None:
                 refused.append(Refused(path, f"the recipients file names {mapped!r}, no canary"))
-                continue
-            planned.append(PlannedFile(path, kind, mapped, "mapping"))
+            else:
+                planned.append(PlannedFile(path, kind, mapped, "mapping"))
+        elif by_sim:
+            planned.append(PlannedFile(path, kind, recipient, "option" if recipient else ""))
+        elif len(named) > 1:
+            refused.append(
+                Refused(path, f"its name points to {len(named)} canaries: map it with --recipients")
+            )
         elif recipient is not None:
-            planned.append(PlannedFile(path, kind, recipient, "option"))
-        elif (named := recipient_in_name(path.name, book)) is not None:
-            planned.append(PlannedFile(path, kind, named, "file name"))
-        elif kind in NEEDS_RECIPIENT and not by_sim:
+            if named and named != {canary(recipient)}:
+                refused.append(
+                    Refused(
+                        path,
+                        f"its name says {next(iter(in_name))}, --recipient says {recipient}:"
+                        " map it with --recipients",
+                    )
+                )
+            else:
+                planned.append(PlannedFile(path, kind, recipient, "option"))
+        elif in_name:
+            planned.append(PlannedFile(path, kind, next(iter(in_name)), "file name"))
+        else:
             refused.append(
                 Refused(
                     path,
@@ -138,6 +215,11 @@ def plan_files(
                     " map it with --recipients FILE, or give --recipient",
                 )
             )
-        else:
-            planned.append(PlannedFile(path, kind, None, ""))
+    backups = [p for p in planned if p.format in NEEDS_RECIPIENT]
+    if by_sim and len(backups) > 1:  # --sub-id maps one phone's SIMs
+        planned = [p for p in planned if p.format not in NEEDS_RECIPIENT]
+        refused += [
+            Refused(p.path, "--sub-id maps the SIMs of one phone: give its backups one at a time")
+            for p in backups
+        ]
     return planned, refused

@@ -119,23 +119,26 @@ def _now_iso() -> str:
 class Drainer(threading.Thread):
     """Moves the inbox into the store whenever the store can be opened, then analyses.
 
-    ``analyse`` (the pipeline's, given by the command: this stage sits below it) runs
-    after a drain that stored something new, at most once per ``analyse_every``
-    seconds, and only when the store can be had at once: an import holding it makes
-    the analysis wait for a later turn, never the import.
+    ``analyse(store, relink=…)`` (the pipeline's, given by the command: this stage sits
+    below it) runs after a drain that stored something new, at most once per
+    ``analyse_every`` seconds (0: after every such drain), and only when the store can
+    be had within the drain's lock timeout: an import holding it makes the analysis
+    wait for a later turn. While it runs it holds the store like any analysis.
     """
 
     def __init__(
         self,
         config: ReceiverConfig,
         inbox: Inbox,
-        analyse: Callable[[Store], object] | None = None,
+        analyse: Callable[..., object] | None = None,
     ) -> None:
         super().__init__(name="inbox-drainer", daemon=True)
         self.config, self.inbox, self.analyse = config, inbox, analyse
         self.wake = threading.Event()
         self.stopping = threading.Event()
-        self.unanalysed = False  # stored messages no analysis has seen yet
+        # Stored messages no analysis has seen yet: at start, what an earlier run left.
+        self.unanalysed = True
+        self.relink = False  # the last analysis stopped part-way: relink campaigns too
         self.last_analysis = -math.inf
         self.analyses = 0
 
@@ -159,8 +162,10 @@ class Drainer(threading.Thread):
                     self.unanalysed |= result.inserted > 0
                 self._maybe_analyse(store)
             except StoreBusy:
+                self.unanalysed = True  # a drain may have stored some files before
                 log.info("store busy; %d messages wait in the inbox", self.inbox.waiting())
             except (IngestError, OSError) as exc:  # keep receiving; the files stay for later
+                self.unanalysed = True
                 log.error("could not drain the inbox: %s", exc)
                 time.sleep(self.config.drain_every)
 
@@ -170,24 +175,29 @@ class Drainer(threading.Thread):
             return
         if time.monotonic() - self.last_analysis < every:
             return
+        if self.stopping.is_set():
+            return
         started = time.monotonic()
         try:
-            self.analyse(store)
+            self.analyse(store, relink=self.relink)
         except StoreBusy:
-            raise  # the next turn tries again
+            # Clustering may have committed before the store was taken: the next try
+            # relinks campaigns even if it finds no new message.
+            self.relink = True
+            log.info("store busy; the analysis waits for a later turn")
+            return
         except Exception:  # a failed analysis must not stop the receiving
             log.exception("analysis after the drain failed; the next one tries again")
+            self.relink = True
             self.last_analysis = time.monotonic()
             return
-        self.unanalysed = False
+        self.unanalysed = self.relink = False
         self.last_analysis = time.monotonic()
         self.analyses += 1
         log.info("analysed the new messages in %.1f s", self.last_analysis - started)
 
 
-def create_app(
-    config: ReceiverConfig, analyse: Callable[[Store], object] | None = None
-) -> Starlette:
+def create_app(config: ReceiverConfig, analyse: Callable[..., object] | None = None) -> Starlette:
     """The receiver's ASGI app."""
     inbox = Inbox(config.inbox_dir)
     drainer = Drainer(config, inbox, analyse)
