@@ -31,6 +31,15 @@ def _store(tmp_path: Path, roster_file: Path, name: str) -> Store:
     return Store(tmp_path / name, lock_timeout=10)
 
 
+def _phones_folder(tmp_path: Path, copies: dict[str, Path]) -> Path:
+    """A folder holding each backup under the given name."""
+    folder = tmp_path / "phones"
+    folder.mkdir()
+    for name, source in copies.items():
+        shutil.copy(source, folder / name)
+    return folder
+
+
 def _phone(store: Store, label: str) -> str:
     with store.connect() as con:
         return con.execute("SELECT phone FROM canaries WHERE label = ?", [label]).fetchone()[0]
@@ -95,10 +104,8 @@ def test_a_file_without_a_recipient_is_refused_before_anything_is_written(
     tmp_path, roster_file, cli, monkeypatch
 ):
     store = _store(tmp_path, roster_file, "s.duckdb")
-    folder = tmp_path / "phones"
-    folder.mkdir()
-    shutil.copy(PHONES[0], folder / PHONES[0].name)
-    shutil.copy(PHONES[1], folder / "my-old-phone.xml")  # names nobody
+    # The second backup's name names nobody.
+    folder = _phones_folder(tmp_path, {PHONES[0].name: PHONES[0], "my-old-phone.xml": PHONES[1]})
     mapping = tmp_path / "recipients.csv"
     mapping.write_text(f"{PHONES[0].name},canary-999\n", encoding="utf-8")  # no such canary
     monkeypatch.setenv("LEAKTRACE_DB", str(store.path))
@@ -190,10 +197,7 @@ def test_stray_files_in_a_folder_are_left_out_and_a_name_at_odds_with_the_option
     tmp_path, roster_file, cli, monkeypatch
 ):
     store = _store(tmp_path, roster_file, "s.duckdb")
-    folder = tmp_path / "phones"
-    folder.mkdir()
-    shutil.copy(PHONES[0], folder / PHONES[0].name)
-    shutil.copy(PHONES[1], folder / PHONES[1].name)
+    folder = _phones_folder(tmp_path, {p.name: p for p in PHONES[:2]})
     (folder / "README.txt").write_text("backups of November\n")
     monkeypatch.setenv("LEAKTRACE_DB", str(store.path))
     code, output = cli("ingest", str(folder), "--recipient", PHONES[0].stem, "--no-analyse")
