@@ -87,10 +87,6 @@ class TemplateIndex:
     _established_ids: set[int] = field(default_factory=set)
     merged: dict[int, int] = field(default_factory=dict)  # merged by hand: template → target
 
-    def found(self, skeleton: str, size: int) -> int:
-        """Add a template represented by ``skeleton``; return its id."""
-        return self.found_all([skeleton], [size])[0]
-
     def found_all(self, skeletons: Sequence[str], sizes: Sequence[int]) -> list[int]:
         """Add one template per skeleton (a stored study being loaded); return their ids."""
         if len(skeletons) != len(sizes):
@@ -196,22 +192,17 @@ class TemplateIndex:
         Ties go to the oldest template.
         """
         keys = sorted(candidates)
-        if len(keys) > 8:  # short texts can share bands with hundreds: score them in C
-            choices = [self.representatives[k] for k in keys]
-            hits = process.extract(
-                skeleton, choices, scorer=fuzz.ratio, score_cutoff=self.threshold, limit=None
-            )
-            for _, _, i in sorted(hits, key=lambda hit: (-hit[1], hit[2])):
-                if self._words_agree(words, keys[i]):
-                    return keys[i]
-            return -1
-        best, best_score = -1, self.threshold
-        for key in keys:
-            score = fuzz.ratio(skeleton, self.representatives[key], score_cutoff=best_score)
-            better = score > best_score or (best < 0 and score >= best_score)
-            if better and self._words_agree(words, key):
-                best, best_score = key, score
-        return best
+        hits = process.extract(
+            skeleton,
+            [self.representatives[k] for k in keys],
+            scorer=fuzz.ratio,
+            score_cutoff=self.threshold,
+            limit=None,
+        )
+        for _, _, i in sorted(hits, key=lambda hit: (-hit[1], hit[2])):
+            if self._words_agree(words, keys[i]):
+                return keys[i]
+        return -1
 
     def _words_agree(self, words: str, key: int) -> bool:
         return fuzz.ratio(words, self.literals[key], score_cutoff=LITERAL_THRESHOLD) > 0
