@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -213,8 +214,6 @@ class _Progress:
         self.bar = None
 
     def __enter__(self) -> _Progress:
-        import time
-
         self.started = time.monotonic()
         if self.show:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -244,8 +243,6 @@ class _Progress:
         self, store: Store, path: Path, options: ImportOptions, book: RecipientBook
     ) -> ImportResult:
         """Import one file, advancing the display."""
-        import time
-
         from leaktrace.ingest.importer import import_file
 
         bar = self.bar

@@ -100,6 +100,7 @@ class NameReader:
     """Finds the canaries a file name points to: labels and phone numbers in it."""
 
     def __init__(self, book: RecipientBook) -> None:
+        self.book = book
         labels = sorted(book.labels, key=len, reverse=True)
         # A label stands alone: canary-001 is not in canary-0010 or canary-001-b.
         self.labels = (
@@ -128,24 +129,36 @@ class NameReader:
             else None
         )
 
-    def canaries(self, name: str) -> dict[str, str]:
-        """Each recipient the name holds (label or phone) → what it was written as."""
+    def canaries(self, name: str) -> list[str]:
+        """The labels and canary phones written in a file name, in the order found."""
         stem = Path(name).stem
-        found: dict[str, str] = {}
+        found: dict[str, None] = {}
         if self.labels is not None:
-            for match in self.labels.finditer(stem.lower()):
-                found[match[1]] = match[1]
+            found.update((m[1], None) for m in self.labels.finditer(stem.lower()))
         if self.phones is not None:
-            for match in self.phones.finditer(stem):
-                found[self.forms[re.sub(r"\D", "", match[1])]] = match[0]
-        return found
+            found.update(
+                (self.forms[re.sub(r"\D", "", m[1])], None) for m in self.phones.finditer(stem)
+            )
+        return list(found)
+
+    def canary(self, token: str) -> int | None:
+        """The canary a label, phone or e-mail given by the user is; None if nobody's."""
+        for channel in ("sms", "email"):
+            cid = self.book.resolve(channel, token)[1]
+            if cid is not None:
+                return cid
+        return None
+
+    def recipient(self, name: str) -> tuple[str | None, set[int | None]]:
+        """(the first recipient in a file name or None, the canaries the name points to)."""
+        found = self.canaries(name)
+        return (found[0] if found else None), {self.canary(k) for k in found}
 
 
 def recipient_in_name(name: str, book: RecipientBook) -> str | None:
     """The one canary label or phone number written in a file name; None if none or two."""
-    found = NameReader(book).canaries(name)
-    ids = {book.resolve("sms", key)[1] for key in found}
-    return next(iter(found)) if len(ids) == 1 else None
+    first, named = NameReader(book).recipient(name)
+    return first if len(named) == 1 else None
 
 
 def plan_files(
@@ -166,10 +179,6 @@ def plan_files(
     names = NameReader(book)
     planned: list[PlannedFile] = []
     refused: list[Refused] = []
-
-    def canary(token: str) -> int | None:
-        return book.resolve("sms", token)[1] or book.resolve("email", token)[1]
-
     for path, in_folder in expand(paths, leave_out):
         try:
             kind = fmt or detect_format(path)
@@ -181,10 +190,9 @@ def plan_files(
             planned.append(PlannedFile(path, kind, recipient, "option" if recipient else ""))
             continue
         mapped = next((mapping[k] for k in (str(path), path.name) if k in mapping), None)
-        in_name = names.canaries(path.name) if not by_sim else {}
-        named = {canary(k) for k in in_name}
+        first, named = names.recipient(path.name) if not by_sim else (None, set())
         if mapped is not None:
-            if canary(mapped) is None:
+            if names.canary(mapped) is None:
                 refused.append(Refused(path, f"the recipients file names {mapped!r}, no canary"))
             else:
                 planned.append(PlannedFile(path, kind, mapped, "mapping"))
@@ -195,18 +203,18 @@ def plan_files(
                 Refused(path, f"its name points to {len(named)} canaries: map it with --recipients")
             )
         elif recipient is not None:
-            if named and named != {canary(recipient)}:
+            if named and named != {names.canary(recipient)}:
                 refused.append(
                     Refused(
                         path,
-                        f"its name says {next(iter(in_name))}, --recipient says {recipient}:"
+                        f"its name says {first}, --recipient says {recipient}:"
                         " map it with --recipients",
                     )
                 )
             else:
                 planned.append(PlannedFile(path, kind, recipient, "option"))
-        elif in_name:
-            planned.append(PlannedFile(path, kind, next(iter(in_name)), "file name"))
+        elif first is not None:
+            planned.append(PlannedFile(path, kind, first, "file name"))
         else:
             refused.append(
                 Refused(

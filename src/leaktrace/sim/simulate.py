@@ -382,17 +382,12 @@ def simulate(config: SimConfig, directory: Path) -> SimResult:
     scale, tail_rate = 1.0, 0.0
     if config.messages is not None or config.long_tail:
         first, other = _count(world)
-        total = config.messages if config.messages is not None else first + other
+        kept = first + other  # the messages that are not the tail
         if config.messages is not None:
-            kept = total * (1 - config.long_tail)
+            kept = config.messages * (1 - config.long_tail)
             scale = max(0.0, (kept - first) / max(1, other))
-        if config.long_tail:
-            tail = (
-                total * config.long_tail
-                if config.messages
-                else total * config.long_tail / (1 - config.long_tail)
-            )
-            tail_rate = tail / (len(world.canaries) * config.days)
+        tail = kept * config.long_tail / (1 - config.long_tail)
+        tail_rate = tail / (len(world.canaries) * config.days)
     directory.mkdir(parents=True, exist_ok=True)
     _roster(world, directory)
     end = world.t0 + DAY * config.days
