@@ -33,6 +33,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from leaktrace.templates.minhash import (
+    BANDS,
     NUM_PERM,
     BandTable,
     band_keys,
@@ -142,7 +143,7 @@ class TemplateIndex:
         counts = np.bincount(codes, minlength=len(unique))
         ids = np.empty(len(unique), dtype=np.int64)
         order = np.argsort(-counts, kind="stable")  # ties in the order first seen
-        self.bands.reserve(len(unique))
+        self.bands.reserve(len(unique) * BANDS)  # at most one template per skeleton
         for start in range(0, len(order), BLOCK):
             block = order[start : start + BLOCK]
             ids[block] = self._assign_block([unique[i] for i in block], counts[block].tolist())

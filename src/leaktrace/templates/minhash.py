@@ -140,7 +140,7 @@ class BandTable:
         if ids.max() > _ID_MASK:
             raise ValueError(f"more than {int(_ID_MASK):,} templates")
         level = np.sort((keys.ravel() & _KEY_MASK) | ids)
-        self.reserve(0, len(level))
+        self.reserve(len(level))
         self.entries += len(level)
         self._mark(level)
         while self.levels and len(self.levels[-1]) <= 2 * len(level):
@@ -148,9 +148,9 @@ class BandTable:
             level.sort(kind="stable")  # two sorted runs: merged in linear time
         self.levels.append(level)
 
-    def reserve(self, templates: int, entries: int | None = None) -> None:
-        """Size the filter for this many more templates (or entries), once, not step by step."""
-        want = self.entries + (templates * BANDS if entries is None else entries)
+    def reserve(self, entries: int) -> None:
+        """Size the filter for this many more entries, once, not step by step."""
+        want = self.entries + entries
         size, shift = len(self.bits), int(self.shift)
         while want * 32 > size * 8:  # fourfold steps: the slot is the key's top bits
             size, shift = size * 4, shift - 2
