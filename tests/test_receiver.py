@@ -280,19 +280,18 @@ def test_the_drainer_leaves_the_analysis_for_later_while_an_import_holds_the_sto
     held = threading.Event()
     attempts = []
 
-    def analyse_while_held(store: Store, relink: bool = False) -> object:
+    def analyse_while_held(store: Store) -> object:
         attempts.append(time.monotonic())
         if not held.is_set():  # the first time, another process holds the store
             held.set()
             holder = store_worker.start_holding(study.path)
             try:
-                return analyse(Store(study.path, lock_timeout=0.5), relink=relink)
+                return analyse(Store(study.path, lock_timeout=0.5))
             finally:
                 store_worker.release(holder)
                 holder.kill()
                 holder.wait()
-        assert relink  # the try that met the held store may have clustered already
-        return analyse(store, relink=relink)
+        return analyse(store)
 
     drainer = Drainer(config, inbox, analyse_while_held)
     inbox.append([_record(4)])
@@ -308,6 +307,17 @@ def test_the_drainer_leaves_the_analysis_for_later_while_an_import_holds_the_sto
                 "SELECT count(*) FROM message_templates t JOIN messages m ON m.id = t.message_id"
                 " WHERE m.body LIKE '%40000元%'"
             ).fetchone() == (1,)
+            # The try that met the held store may have clustered already: the later turn
+            # still linked every clustered message with a linking indicator.
+            assert con.execute(
+                "SELECT count(*) FROM message_indicators i JOIN indicator_nodes n USING (ns, key)"
+                " WHERE n.links AND i.message_id NOT IN (SELECT message_id FROM message_campaigns)"
+            ).fetchone() == (0,)
+            assert con.execute(
+                "SELECT count(*) FROM message_templates WHERE message_id NOT IN"
+                " (SELECT message_id FROM message_indicators)"
+                " AND message_id IN (SELECT id FROM messages WHERE sender <> '')"
+            ).fetchone() == (0,)
     finally:
         drainer.stopping.set()
         drainer.wake.set()

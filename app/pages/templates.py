@@ -62,7 +62,7 @@ if not empty_store_guide():
                 if st.form_submit_button("Merge"):
                     try:
                         moved = merge_templates(store(), int(source), int(target))
-                        analyse(store(), relink=True)
+                        analyse(store())
                     except LeaktraceError as exc:
                         st.error(md(exc))
                     else:
@@ -74,7 +74,7 @@ if not empty_store_guide():
                 if st.form_submit_button("Split into its own template"):
                     try:
                         new, moved = split_template(store(), int(message))
-                        analyse(store(), relink=True)
+                        analyse(store())
                     except LeaktraceError as exc:
                         st.error(md(exc))
                     else:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from leaktrace.attribution.first_party import Channel, infer_channels
 from leaktrace.attribution.statistics import Attribution
 from leaktrace.attribution.verdicts import run_attribution
-from leaktrace.campaigns.link import CampaignResult, current_campaigns, link_campaigns
+from leaktrace.campaigns.link import CampaignResult, link_campaigns
 from leaktrace.store import Store
 from leaktrace.templates.cluster import ClusterResult, cluster_messages
 
@@ -39,16 +39,14 @@ class AnalysisResult:
         )
 
 
-def analyse(store: Store, *, relink: bool = False) -> AnalysisResult:
-    """Cluster new messages, relink campaigns if any, infer first-party channels, attribute.
+def analyse(store: Store) -> AnalysisResult:
+    """Cluster new messages, bring campaigns up to date, infer first-party channels, attribute.
 
-    ``relink`` relinks campaigns even without new messages (after templates were merged
-    or split by hand).
+    Campaigns follow whatever changed since they were linked: new messages (also those
+    an earlier analysis clustered before it was cut short) and templates merged or
+    split by hand.
     """
     clustering = cluster_messages(store)
-    if not relink and clustering.messages == 0 and (known := current_campaigns(store)):
-        campaigns = known  # no new messages: the campaigns stand
-    else:
-        campaigns = link_campaigns(store)
+    campaigns = link_campaigns(store)
     channels = infer_channels(store)
     return AnalysisResult(clustering, campaigns, run_attribution(store), channels)

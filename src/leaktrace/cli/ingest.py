@@ -415,8 +415,8 @@ def receive_command(
     uvicorn.run(create_app(config, _analyse), host=host, port=port, log_level="info")
 
 
-def _analyse(store: Store, relink: bool = False) -> object:
+def _analyse(store: Store) -> object:
     """The pipeline's analysis, loaded on the first drain that needs it (fast start-up)."""
     from leaktrace.pipeline import analyse
 
-    return analyse(store, relink=relink)
+    return analyse(store)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from leaktrace.cli.common import JsonOpt, store_from
+from leaktrace.cli.common import JsonOpt, UserError, store_from
 from leaktrace.cli.output import print_json, print_table, say
 
 if TYPE_CHECKING:
@@ -91,10 +91,16 @@ def campaigns_command(
     as_json: JsonOpt = False,
 ) -> None:
     """The campaigns, biggest first, or one campaign's indicators with --show."""
-    from leaktrace.campaigns.link import campaign_indicators, list_campaigns
+    from leaktrace.campaigns.link import campaign_indicators, current_campaign_id, list_campaigns
 
     store = store_from(ctx)
     if show is not None:
+        current = current_campaign_id(store, show)
+        if current is None:
+            raise UserError(f"no campaign {show}: list them with `leaktrace campaigns`")
+        if current != show:
+            say(f"campaign {show} was merged into campaign {current}: showing {current}")
+            show = current
         indicators = campaign_indicators(store, show)
         if as_json:
             print_json(indicators)
@@ -127,10 +133,10 @@ def campaigns_command(
     )
 
 
-def _relink(store: Store) -> None:
+def _reanalyse(store: Store) -> None:
     from leaktrace.pipeline import analyse
 
-    say(analyse(store, relink=True).summary())
+    say(analyse(store).summary())
 
 
 def merge_command(
@@ -144,7 +150,7 @@ def merge_command(
     store = store_from(ctx)
     moved = merge_templates(store, source, target)
     say(f"template {source} merged into {target}: {moved} messages moved")
-    _relink(store)
+    _reanalyse(store)
 
 
 def split_command(
@@ -157,4 +163,4 @@ def split_command(
     store = store_from(ctx)
     new, moved = split_template(store, message)
     say(f"new template {new} with {moved} messages")
-    _relink(store)
+    _reanalyse(store)

@@ -119,7 +119,7 @@ def _now_iso() -> str:
 class Drainer(threading.Thread):
     """Moves the inbox into the store whenever the store can be opened, then analyses.
 
-    ``analyse(store, relink=…)`` (the pipeline's, given by the command: this stage sits
+    ``analyse(store)`` (the pipeline's, given by the command: this stage sits
     below it) runs after a drain that stored something new, at most once per
     ``analyse_every`` seconds (0: after every such drain), and only when the store can
     be had within the drain's lock timeout: an import holding it makes the analysis
@@ -138,7 +138,6 @@ class Drainer(threading.Thread):
         self.stopping = threading.Event()
         # Stored messages no analysis has seen yet: at start, what an earlier run left.
         self.unanalysed = True
-        self.relink = False  # the last analysis stopped part-way: relink campaigns too
         self.last_analysis = -math.inf
         self.analyses = 0
 
@@ -179,19 +178,17 @@ class Drainer(threading.Thread):
             return
         started = time.monotonic()
         try:
-            self.analyse(store, relink=self.relink)
+            self.analyse(store)
         except StoreBusy:
             # Clustering may have committed before the store was taken: the next try
-            # relinks campaigns even if it finds no new message.
-            self.relink = True
+            # links those messages into campaigns even if it clusters nothing new.
             log.info("store busy; the analysis waits for a later turn")
             return
         except Exception:  # a failed analysis must not stop the receiving
             log.exception("analysis after the drain failed; the next one tries again")
-            self.relink = True
             self.last_analysis = time.monotonic()
             return
-        self.unanalysed = self.relink = False
+        self.unanalysed = False
         self.last_analysis = time.monotonic()
         self.analyses += 1
         log.info("analysed the new messages in %.1f s", self.last_analysis - started)
