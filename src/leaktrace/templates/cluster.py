@@ -47,15 +47,24 @@ class Template:
     category_confidence: float
 
 
-def _index(con, threshold: float) -> TemplateIndex:
+def _index(con, threshold: float, skeletons: list[str]) -> TemplateIndex:
+    """The stored templates as an index, knowing where the given skeletons went before."""
     index = TemplateIndex(threshold=threshold)
     rows = con.execute("SELECT id, text, size FROM templates ORDER BY id").fetchall()
     if [r[0] for r in rows] != list(range(len(rows))):
         raise TemplateEditError("template ids are not 0, 1, 2, …: run cluster --rebuild")
     index.found_all([r[1] for r in rows], [r[2] for r in rows])
-    index.assigned.update(
-        con.execute("SELECT skeleton, template_id FROM template_skeletons").fetchall()
-    )
+    # Only the skeletons this run meets: a big store holds hundreds of thousands.
+    con.register("wanted", pa.table({"skeleton": pa.array(sorted(set(skeletons)), pa.string())}))
+    try:
+        index.assigned.update(
+            con.execute(
+                "SELECT skeleton, template_id FROM template_skeletons SEMI JOIN wanted"
+                " USING (skeleton)"
+            ).fetchall()
+        )
+    finally:
+        con.unregister("wanted")
     index.merged.update(
         con.execute(
             "SELECT id, merged_into FROM templates WHERE merged_into IS NOT NULL"
@@ -130,8 +139,6 @@ def _cluster_once(
         ).fetchall():
             names[canary_id].add(name)
         platforms = tuple(r[0] for r in con.execute("SELECT name FROM sources").fetchall())
-        index = TemplateIndex(threshold=threshold) if rebuild else _index(con, threshold)
-        before, known = len(index.representatives), len(index.assigned)
         where = f"WHERE {ANALYSABLE}" + (
             ""
             if rebuild
@@ -143,6 +150,12 @@ def _cluster_once(
         ).fetchall()
     frozen = {cid: tuple(sorted(n)) for cid, n in names.items()}
     masked = mask_many([r[2] for r in rows], [frozen.get(r[1], ()) for r in rows], platforms)
+    if rebuild:
+        index = TemplateIndex(threshold=threshold)
+    else:
+        with store.connect() as con:
+            index = _index(con, threshold, masked.skeletons)
+    before, known = len(index.representatives), len(index.assigned)
     ids = index.assign_all(masked.skeletons)
     table = pa.table(
         {
@@ -190,15 +203,17 @@ def _cluster_once(
             " FROM reps WHERE templates.id = reps.id"
         )
         con.execute("INSERT INTO template_skeletons SELECT * FROM skels")
+        # Sizes and times grow by the new messages (a rebuild starts them from nothing).
         con.execute(
             """
-            UPDATE templates SET size = a.size, first_seen = a.first_seen, last_seen = a.last_seen
+            UPDATE templates SET size = coalesce(templates.size, 0) + a.size,
+                first_seen = least(templates.first_seen, a.first_seen),
+                last_seen = greatest(templates.last_seen, a.last_seen)
             FROM (
-                SELECT t.template_id, count(*) AS size, min(m.received_at) AS first_seen,
+                SELECT f.template_id, count(*) AS size, min(m.received_at) AS first_seen,
                        max(m.received_at) AS last_seen
-                FROM message_templates t JOIN messages m ON m.id = t.message_id
-                WHERE t.template_id IN (SELECT template_id FROM fresh)
-                GROUP BY t.template_id
+                FROM fresh f JOIN messages m ON m.id = f.message_id
+                GROUP BY f.template_id
             ) a WHERE templates.id = a.template_id
             """
         )
