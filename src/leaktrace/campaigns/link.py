@@ -260,7 +260,7 @@ def _relink(con: duckdb.DuckDBPyConnection, max_templates: int) -> None:
     con.execute(
         """
         DELETE FROM message_indicators;
-        INSERT INTO message_indicators SELECT message_id, kind, value, ns, key FROM keyed;
+        INSERT INTO message_indicators SELECT DISTINCT message_id, kind, value, ns, key FROM keyed;
         DELETE FROM node_templates;
         INSERT INTO node_templates SELECT DISTINCT ns, key, template_id FROM keyed;
         DELETE FROM indicator_nodes;
@@ -451,7 +451,7 @@ def _extend(con: duckdb.DuckDBPyConnection, upto: int, max_templates: int) -> bo
         return True
     con.execute(
         """
-        INSERT INTO message_indicators SELECT message_id, kind, value, ns, key FROM keyed;
+        INSERT INTO message_indicators SELECT DISTINCT message_id, kind, value, ns, key FROM keyed;
         INSERT INTO node_templates
         SELECT DISTINCT ns, key, template_id FROM keyed k WHERE NOT EXISTS (
             SELECT 1 FROM node_templates n
@@ -705,7 +705,7 @@ WHERE id IN (SELECT campaign_id FROM scope);
 _SUMMARY = (
     """
 INSERT INTO campaign_indicators
-SELECT mc.campaign_id, i.kind, i.value, count(DISTINCT i.message_id),
+SELECT mc.campaign_id, i.kind, i.value, count(*),  -- message_indicators holds no duplicates
        any_value(n.templates), any_value(n.links), i.ns, i.key
 FROM message_indicators i JOIN message_campaigns mc USING (message_id)
 JOIN indicator_nodes n USING (ns, key)

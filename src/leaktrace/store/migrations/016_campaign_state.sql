@@ -2,8 +2,9 @@
 -- clustered message stays, so new messages are linked without reading the old ones, and
 -- a campaign keeps its id from run to run.
 
--- Every indicator of every clustered message, with the node it belongs to: indicators
--- naming the same thing (a link host and a mail domain) share the namespace and key.
+-- Every indicator of every clustered message, once per message, with the node it belongs
+-- to: indicators naming the same thing (a link host and a mail domain) share the
+-- namespace and key.
 CREATE TABLE message_indicators (
     message_id  BIGINT NOT NULL,
     kind        VARCHAR NOT NULL,
