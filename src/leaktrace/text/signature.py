@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_SIGNATURE = re.compile(
-    r"^\s*(?:【([^】]{1,30})】|\[([^\]]{1,30})\])|(?:【([^】]{1,30})】|\[([^\]]{1,30})\])\s*$"
-)
+_BRACKETED = r"(?:【([^】]{1,30})】|\[([^\]]{1,30})\])"
+_AT_START = re.compile(rf"\s*{_BRACKETED}")
+_AT_END = re.compile(rf"{_BRACKETED}\s*$")
+_LONGEST = 32  # a signature with its brackets: an end one starts this close to the end
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,12 @@ class Signature:
 
 
 def find_signature(text: str) -> Signature | None:
-    """The signature at the start or the end of ``text``, if it has one."""
-    found = _SIGNATURE.search(text)
+    """The signature at the start or the end of ``text``, if it has one (the start's first)."""
+    found = _AT_START.match(text)
     if found is None:
-        return None
-    index = next(i for i, group in enumerate(found.groups()) if group is not None)
-    return Signature(found.groups()[index], index in (0, 2), *found.span())
+        # Only the last characters can open an end signature: search there, not everywhere.
+        found = _AT_END.search(text, max(0, len(text.rstrip()) - _LONGEST))
+        if found is None:
+            return None
+    full, square = found.groups()
+    return Signature(full if full is not None else square, full is not None, *found.span())
