@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import phonenumbers
@@ -101,32 +102,34 @@ class NameReader:
 
     def __init__(self, book: RecipientBook) -> None:
         self.book = book
-        labels = sorted(book.labels, key=len, reverse=True)
-        # A label stands alone: canary-001 is not in canary-0010 or canary-001-b.
-        self.labels = (
-            re.compile(
-                "(?<![0-9a-z])(" + "|".join(map(re.escape, labels)) + ")(?![0-9a-z]|-[0-9a-z])"
-            )
-            if labels
-            else None
-        )
-        forms: dict[str, str] = {}  # digits as written → the canary's phone
+        self.forms: dict[str, str] = {}  # digits as written → the canary's phone
         for phone in book.phones:
-            forms[phone.lstrip("+")] = phone
+            self.forms[phone.lstrip("+")] = phone
             try:
-                forms[str(phonenumbers.parse(phone).national_number)] = phone
+                self.forms[str(phonenumbers.parse(phone).national_number)] = phone
             except phonenumbers.NumberParseException:
                 continue
-        alternatives = sorted(forms, key=len, reverse=True)
-        self.forms = forms
-        self.phones = (
-            re.compile(
-                r"(?<!\d)\+?("
-                + "|".join(_SEPARATOR.join(digits) for digits in alternatives)
-                + r")(?!\d)"
-            )
-            if alternatives
-            else None
+
+    # Built on first use: with a big roster they take a second to compile, which an
+    # import that reads no file name (a CSV, an mbox) should not pay.
+    @cached_property
+    def labels(self) -> re.Pattern[str] | None:
+        """Any canary label standing alone: canary-001 is not in canary-0010 or canary-001-b."""
+        labels = sorted(self.book.labels, key=len, reverse=True)
+        if not labels:
+            return None
+        return re.compile(
+            "(?<![0-9a-z])(" + "|".join(map(re.escape, labels)) + ")(?![0-9a-z]|-[0-9a-z])"
+        )
+
+    @cached_property
+    def phones(self) -> re.Pattern[str] | None:
+        """Any canary phone number, in any of its forms, separators allowed between digits."""
+        alternatives = sorted(self.forms, key=len, reverse=True)
+        if not alternatives:
+            return None
+        return re.compile(
+            r"(?<!\d)\+?(" + "|".join(_SEPARATOR.join(d) for d in alternatives) + r")(?!\d)"
         )
 
     def canaries(self, name: str) -> list[str]:
