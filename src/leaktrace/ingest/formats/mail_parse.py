@@ -1,0 +1,389 @@
+"""One e-mail's fields: a quick read of plain messages, the email package's full parse for the rest.
+
+``email.parser`` with ``policy.default`` costs about a millisecond a message (every
+header becomes an object, the body is found by walking the MIME tree). Most spam is
+one ``text/plain`` part with ASCII headers, so :func:`mail_fields` first reads such a
+message by hand, taking from each header exactly the string ``policy.default`` would
+show, and hands anything else to :func:`exact_fields`, the full parse, unchanged. The
+quick read declines (returns None) rather than guess:
+
+- the header block is not ASCII, holds a CR, or has a line that is not a header
+  (or there is no blank line before the body);
+- the message is not ``text/plain`` (multipart, html), has a Content-Disposition, a
+  charset outside ``_CHARSETS``, an unusual transfer encoding, or base64 that does not
+  decode strictly;
+- the message would be rejected (no recipient, no time): the full parse says why.
+
+A header value it cannot show exactly by a simple rule (an address with a display
+name, an encoded word other than UTF-8 base64, an unusual date) goes through the
+same header class ``policy.default`` uses, for that header alone.
+
+This module imports only the standard library, so worker processes start fast.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import quopri
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+
+from leaktrace.ingest.formats.mbox import mbox_messages
+
+RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To")
+_PARSER = BytesParser(policy=policy.default)
+_HEADER = policy.default.header_factory
+
+# recipient, sender, received at, body, subject, own id, headers (JSON)
+Fields = tuple[str, str, datetime, str, str | None, str | None, str]
+# the same with the time in ISO 8601 and the raw message after the body
+Parsed = tuple[str, str, str, str, str, str | None, str | None, str]
+
+# Header lines as the email parser takes them (names of its characters), then folded lines.
+_HEAD = re.compile(r"[\x21-\x39\x3b-\x7e]+:[^\n]*(?:\n(?:[\x21-\x39\x3b-\x7e]+:|[ \t])[^\n]*)*")
+_FIELD = re.compile(r"([^:\n]+):[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)\n?")  # name, value
+_DOT_ATOM = r"[A-Za-z0-9_+\-]+(?:\.[A-Za-z0-9_+\-]+)*"
+_ADDRESS = re.compile(rf"{_DOT_ATOM}@{_DOT_ATOM}")  # shown as it stands
+_MESSAGE_ID = re.compile(rf"<{_DOT_ATOM}@{_DOT_ATOM}>")
+_UTF8_WORD = r"=\?(?i:utf-8)\?[bB]\?([A-Za-z0-9+/]*={0,2})\?="
+_UTF8_WORDS = re.compile(rf"{_UTF8_WORD}(?:[ \t]+{_UTF8_WORD})*")
+_WORD_TEXT = re.compile(_UTF8_WORD)
+_TOKEN = r"[A-Za-z0-9_\-]+"
+_PLAIN = re.compile(rf'(?i:text/plain)(?:;[ \t]*(?i:charset)=(?:"({_TOKEN})"|({_TOKEN})))?')
+_CHARSETS = frozenset(
+    {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "gbk"}
+    | {"gb2312", "gb18030", "big5", "windows-1252", "cp1252", "euc-kr", "shift_jis"}
+)
+_ENCODINGS = frozenset({"", "7bit", "8bit", "binary", "base64", "quoted-printable"})
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
+_DATE = re.compile(  # as email.utils.format_datetime writes it
+    rf"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{{1,2}}) ({'|'.join(_MONTHS)}) ([12]\d{{3}})"
+    r" ([01]\d|2[0-3]):([0-5]\d):([0-5]\d) ([+-])([01]\d|2[0-3])([0-5]\d)"
+)
+_ZONES: dict[int, timezone] = {}
+_DECODED: dict[tuple[str, str], str] = {}
+_DECODED_MAX = 20_000
+_JSON = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def mail_fields(data: bytes, recipient: str | None, mbox_from: str | None = None) -> Fields:
+    """One e-mail's fields (``recipient`` when no header names one); ValueError when unusable."""
+    fields = quick_fields(data, recipient, mbox_from)
+    return fields if fields is not None else exact_fields(data, recipient, mbox_from)
+
+
+def parse_piece(piece: bytes, recipient: str | None) -> list[Parsed | str]:
+    """The messages of a piece of mbox (see ``mbox.mbox_blocks``), each as plain strings, or
+    the reason it cannot be read.
+
+    Strings cross a process boundary far cheaper than objects: this runs in workers.
+    """
+    parsed: list[Parsed | str] = []
+    for from_line, data in mbox_messages(piece):
+        try:
+            to, sender, when, body, subject, own_id, headers = mail_fields(
+                data, recipient, from_line
+            )
+        except ValueError as exc:
+            parsed.append(str(exc))
+            continue
+        raw = data.decode("utf-8", "backslashreplace")
+        parsed.append((to, sender, when.isoformat(), body, raw, subject, own_id, headers))
+    return parsed
+
+
+# --- the quick read ------------------------------------------------------------------------
+
+
+def _shown(name: str, value: str) -> str:
+    """``str()`` of the header ``policy.default`` makes of ``name: value`` (ASCII, unfolded)."""
+    if name in ("from", "to"):
+        if _ADDRESS.fullmatch(value):
+            return value
+    elif name == "message-id":
+        if _MESSAGE_ID.fullmatch(value):
+            return value
+    elif "=?" not in value:  # unstructured: shown as it stands
+        return value
+    # Spam repeats its subjects and senders: decode each spelling once.
+    key = (name, value)
+    shown = _DECODED.get(key)
+    if shown is None:
+        if len(_DECODED) >= _DECODED_MAX:
+            _DECODED.clear()
+        shown = _DECODED[key] = _decoded(name, value)
+    return shown
+
+
+def _decoded(name: str, value: str) -> str:
+    if name not in ("from", "to", "message-id") and _UTF8_WORDS.fullmatch(value):
+        # Adjacent encoded words join without the space between them, and their bytes
+        # are read as one UTF-8 text (a character may straddle two words). Base64 that
+        # is not strictly valid raises, and the full parse takes the message.
+        return b"".join(
+            binascii.a2b_base64(text, strict_mode=True) for text in _WORD_TEXT.findall(value)
+        ).decode("utf-8", "replace")
+    return str(_HEADER(name, value))
+
+
+def _zone(minutes: int) -> timezone:
+    zone = _ZONES.get(minutes)
+    if zone is None:
+        zone = _ZONES[minutes] = timezone(timedelta(minutes=minutes))
+    return zone
+
+
+def _when(value: str) -> datetime | None:
+    """``_date(str(Date header))``: canonical dates read directly, others through the header."""
+    found = _DATE.fullmatch(value)
+    if found is None:
+        return _date(str(_HEADER("date", value)))
+    day, month, year, hour, minute, second, sign, zh, zm = found.groups()
+    offset = int(zh) * 60 + int(zm)
+    if sign == "-" and offset == 0:
+        zone: timezone = UTC  # "-0000": the zone is unknown, read as UTC
+    else:
+        zone = _zone(-offset if sign == "-" else offset)
+    try:
+        return datetime(
+            int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=zone
+        )
+    except ValueError:
+        return None
+
+
+def _first_address(values: list[str]) -> str | None:
+    if len(values) == 1 and _ADDRESS.fullmatch(values[0]):
+        return values[0].lower()
+    for _, address in getaddresses(values):
+        if "@" in address:
+            return address.lower()
+    return None
+
+
+def quick_fields(data: bytes, recipient: str | None, mbox_from: str | None = None) -> Fields | None:
+    """The fields of a plain message read by hand, identical to :func:`exact_fields`; None
+    when the message is not plain (see the module docstring)."""
+    try:
+        return _quick(data, recipient, mbox_from)
+    except Exception:  # anything unexpected: the full parse decides
+        return None
+
+
+def _quick(data: bytes, recipient: str | None, mbox_from: str | None) -> Fields | None:
+    end = data.find(b"\n\n")
+    if end <= 0:
+        return None
+    head = data[:end]
+    if not head.isascii() or b"\r" in head:
+        return None
+    text = head.decode("ascii")
+    if _HEAD.fullmatch(text) is None:
+        return None
+    # Unfolded values by lowercased name, as the parser stores them: the first of each
+    # name, and all of them where a name comes more than once.
+    found = _FIELD.findall(text)
+    first = {name.lower(): value.replace("\n", "") for name, value in reversed(found)}
+    every: dict[str, list[str]] = {}
+    if len(first) < len(found):
+        for name, value in found:
+            every.setdefault(name.lower(), []).append(value.replace("\n", ""))
+    get = first.get
+
+    if any(len(every.get(name, ())) > 1 for name in ("content-type", "content-transfer-encoding")):
+        return None
+    body = _plain_body(get, data[end + 2 :])
+    if body is None:
+        return None
+    shown = {
+        name: _shown(name, value)
+        for name in ("from", "to", "delivered-to", "return-path", "message-id", "subject")
+        if (value := get(name)) is not None
+    }
+    to = None
+    for name in ("delivered-to", "x-original-to", "to"):
+        if name in every:
+            to = _first_address([_shown(name, v) for v in every[name]])
+        elif (value := get(name)) is not None:
+            to = _first_address([shown.get(name) or _shown(name, value)])
+        if to:
+            break
+    to = to or recipient
+    if not to:
+        return None
+    sender = shown.get("from", "")
+    if not _ADDRESS.fullmatch(sender):
+        sender = parseaddr(sender)[1]
+    sender = sender or shown.get("return-path", "")
+    when = None
+    if (received := get("received")) is not None:
+        when = _date(_shown("received", received).rpartition(";")[2])
+    if when is None and (date := get("date")):
+        when = _when(date)
+    if when is None and mbox_from:
+        when = _date(" ".join(mbox_from.split()[2:]))
+    if when is None:
+        return None
+    results = every.get("authentication-results") or [get("authentication-results")]
+    kept = {
+        "from": shown.get("from", ""),
+        "to": shown.get("to", ""),
+        "delivered_to": shown.get("delivered-to", ""),
+        "return_path": shown.get("return-path", ""),
+        "message_id": shown.get("message-id", ""),
+        "authentication_results": [
+            _shown("authentication-results", v) for v in results if v is not None
+        ],
+    }
+    return (
+        to,
+        sender.strip("<> "),
+        when,
+        body,
+        shown.get("subject") or None,
+        shown.get("message-id", "").strip() or None,
+        _JSON({k: v for k, v in kept.items() if v}),
+    )
+
+
+def _plain_body(get, payload: bytes) -> str | None:
+    """The text of a lone ``text/plain`` part, as ``get_content().strip()`` gives it."""
+    if get("content-disposition") is not None:
+        return None
+    kind = get("content-type")
+    charset = "ASCII"
+    if kind is not None:
+        found = _PLAIN.fullmatch(kind)
+        if found is None:
+            return None
+        charset = found[1] or found[2] or charset
+        if charset.lower() not in _CHARSETS:
+            return None
+    encoding = get("content-transfer-encoding")
+    if encoding is None:
+        encoding = ""
+    elif not encoding:  # present but empty
+        return None
+    encoding = encoding.lower()
+    if encoding not in _ENCODINGS:
+        return None
+    if encoding == "base64":
+        joined = b"".join(payload.splitlines()) if b"\r" in payload else payload.replace(b"\n", b"")
+        if len(joined) % 4:
+            return None
+        try:
+            payload = binascii.a2b_base64(joined, strict_mode=True)
+        except binascii.Error:
+            return None
+    elif encoding == "quoted-printable":
+        payload = quopri.decodestring(payload)
+    return payload.decode(charset, "replace").strip()
+
+
+# --- the full parse (policy.default) -------------------------------------------------------
+
+
+def _message_address(message: EmailMessage, name: str) -> str | None:
+    values = [str(v) for v in message.get_all(name, [])]
+    for _, address in getaddresses(values):
+        if "@" in address:
+            return address.lower()
+    return None
+
+
+def _date(value: str) -> datetime | None:
+    try:
+        when = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _received_at(message: EmailMessage, mbox_from: str | None) -> datetime:
+    """When our server got it (the top Received header), else Date, else the mbox line."""
+    for received in message.get_all("Received", [])[:1]:
+        when = _date(str(received).rpartition(";")[2])
+        if when:
+            return when
+    if message["Date"] and (when := _date(str(message["Date"]))):
+        return when
+    # "From sender@example.org Mon Jan  5 10:00:00 2026": the time follows the address.
+    if mbox_from and (when := _date(" ".join(mbox_from.split()[2:]))):
+        return when
+    raise ValueError("no Received, Date or mbox From line gives a readable time")
+
+
+def _decode(payload: bytes, charset: str | None) -> str:
+    """Bytes in a declared charset; an unknown one (x-gbk, unknown-8bit) falls back to
+    the name without its "x-", then UTF-8, keeping what cannot be read as U+FFFD."""
+    names = [charset, charset[2:] if charset and charset.lower().startswith("x-") else None]
+    for name in (*names, "utf-8"):
+        if not name:
+            continue
+        try:
+            return payload.decode(name, "replace")
+        except LookupError:
+            continue
+    return payload.decode("utf-8", "replace")
+
+
+def _text(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    try:
+        content = part.get_content()
+    except (LookupError, UnicodeError):
+        payload = part.get_payload(decode=True) or b""
+        content = _decode(payload, part.get_content_charset())
+    if not isinstance(content, str):
+        return ""
+    if part.get_content_subtype() == "html":
+        import html_text  # loaded on use: worker processes reading plain mail never need it
+
+        return html_text.extract_text(content, guess_layout=True)
+    return content.strip()
+
+
+def _headers(message: EmailMessage) -> str:
+    kept = {
+        "from": str(message["From"] or ""),
+        "to": str(message["To"] or ""),
+        "delivered_to": str(message["Delivered-To"] or ""),
+        "return_path": str(message["Return-Path"] or ""),
+        "message_id": str(message["Message-ID"] or ""),
+        "authentication_results": [str(v) for v in message.get_all("Authentication-Results", [])],
+    }
+    return json.dumps({k: v for k, v in kept.items() if v}, ensure_ascii=False)
+
+
+def exact_fields(data: bytes, recipient: str | None, mbox_from: str | None = None) -> Fields:
+    """One e-mail's fields through the email package's full parse (``policy.default``)."""
+    message = _PARSER.parsebytes(data)
+    if not isinstance(message, EmailMessage) or not message.keys():
+        raise ValueError("not an e-mail message (no headers)")
+    to = None
+    for name in RECIPIENT_HEADERS:
+        to = _message_address(message, name)
+        if to:
+            break
+    to = to or recipient
+    if not to:
+        raise ValueError("no Delivered-To, X-Original-To or To address (give --recipient)")
+    sender = parseaddr(str(message["From"] or ""))[1] or str(message["Return-Path"] or "")
+    own_id = str(message["Message-ID"] or "").strip() or None
+    return (
+        to,
+        sender.strip("<> "),
+        _received_at(message, mbox_from),
+        _text(message),
+        str(message["Subject"] or "") or None,
+        own_id,
+        _headers(message),
+    )
