@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from leaktrace.ingest import stage
 from leaktrace.ingest.formats import mail
 from leaktrace.ingest.formats.mail_parse import (
     _date,
@@ -22,8 +23,11 @@ from leaktrace.ingest.formats.mail_parse import (
     quick_fields,
 )
 from leaktrace.ingest.formats.mbox import mbox_blocks, mbox_messages
+from leaktrace.ingest.importer import import_file
 from leaktrace.ingest.records import IngestError, ReadReport
 from leaktrace.sim.simulate import SimConfig, simulate
+from leaktrace.store import Store
+from leaktrace.store.messages import MESSAGE_COLUMNS
 
 STUDY = SimConfig(seed=11, sources=8, canaries=24, controls=6, days=40, email_share=0.5)
 
@@ -306,3 +310,22 @@ def test_a_date_reads_as_policy_default_reads_it(day, month, year, hms, zone, we
     got = _when(value)
     assert got == expected
     assert (got and got.utcoffset()) == (expected and expected.utcoffset())
+
+
+def test_an_import_parsed_on_every_core_and_staged_to_parquet_stores_the_same(
+    simulated_mbox, tmp_path, monkeypatch
+):
+    def stored(name: str) -> list[tuple]:
+        store = Store(tmp_path / name)
+        import_file(store, simulated_mbox)
+        with store.connect() as con:
+            columns = ", ".join(("id", *MESSAGE_COLUMNS))
+            return con.execute(f"SELECT {columns} FROM messages ORDER BY id").fetchall()
+
+    alone = stored("alone.duckdb")
+    monkeypatch.setattr(mail, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(mail, "PIECE_BYTES", 4096)
+    monkeypatch.setattr(mail, "usable_cores", lambda: 2)
+    monkeypatch.setattr(stage, "CHUNK_CHARS", 20_000)  # a chunk every few dozen mails
+    monkeypatch.setattr(stage, "SPILL_CHARS", 50_000)  # and Parquet files after a few chunks
+    assert stored("cores.duckdb") == alone

@@ -176,7 +176,7 @@ def plan_files(
     only one backup may be given (one phone's SIMs).
     """
     mapping = mapping or {}
-    names = NameReader(book)
+    names: NameReader | None = None  # built on first need: its patterns take a while to compile
     planned: list[PlannedFile] = []
     refused: list[Refused] = []
     for path, in_folder in expand(paths, leave_out):
@@ -190,6 +190,8 @@ def plan_files(
             planned.append(PlannedFile(path, kind, recipient, "option" if recipient else ""))
             continue
         mapped = next((mapping[k] for k in (str(path), path.name) if k in mapping), None)
+        if names is None:
+            names = NameReader(book)
         first, named = names.recipient(path.name) if not by_sim else (None, set())
         if mapped is not None:
             if names.canary(mapped) is None:

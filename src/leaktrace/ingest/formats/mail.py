@@ -10,7 +10,6 @@ import multiprocessing as mp
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,7 +72,7 @@ def read_mail(
                 "email",
                 to,
                 sender,
-                datetime.fromisoformat(when),
+                when,
                 body,
                 raw,
                 f"message {number}",

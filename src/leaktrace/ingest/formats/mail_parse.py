@@ -41,12 +41,12 @@ _HEADER = policy.default.header_factory
 
 # recipient, sender, received at, body, subject, own id, headers (JSON)
 Fields = tuple[str, str, datetime, str, str | None, str | None, str]
-# the same with the time in ISO 8601 and the raw message after the body
-Parsed = tuple[str, str, str, str, str, str | None, str | None, str]
+# the same with the raw message after the body
+Parsed = tuple[str, str, datetime, str, str, str | None, str | None, str]
 
-# Header lines as the email parser takes them (names of its characters), then folded lines.
-_HEAD = re.compile(r"[\x21-\x39\x3b-\x7e]+:[^\n]*(?:\n(?:[\x21-\x39\x3b-\x7e]+:|[ \t])[^\n]*)*")
-_FIELD = re.compile(r"([^:\n]+):[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)\n?")  # name, value
+# A header line as the email parser takes it (a name of its characters, a colon), with the
+# folded lines after it: (name, value less the blanks after the colon).
+_FIELD = re.compile(r"^([\x21-\x39\x3b-\x7e]+):[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)", re.MULTILINE)
 _DOT_ATOM = r"[A-Za-z0-9_+\-]+(?:\.[A-Za-z0-9_+\-]+)*"
 _ADDRESS = re.compile(rf"{_DOT_ATOM}@{_DOT_ATOM}")  # shown as it stands
 _MESSAGE_ID = re.compile(rf"<{_DOT_ATOM}@{_DOT_ATOM}>")
@@ -59,6 +59,7 @@ _CHARSETS = frozenset(
     {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "gbk"}
     | {"gb2312", "gb18030", "big5", "windows-1252", "cp1252", "euc-kr", "shift_jis"}
 )
+_ENCODING = "content-transfer-encoding"
 _ENCODINGS = frozenset({"", "7bit", "8bit", "binary", "base64", "quoted-printable"})
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
@@ -69,7 +70,14 @@ _DATE = re.compile(  # as email.utils.format_datetime writes it
 _ZONES: dict[int, timezone] = {}
 _DECODED: dict[tuple[str, str], str] = {}
 _DECODED_MAX = 20_000
-_JSON = json.JSONEncoder(ensure_ascii=False).encode
+_JSON_STRING = json.encoder.encode_basestring  # a JSON string, non-ASCII kept
+_KEPT = (
+    ("from", "from"),
+    ("to", "to"),
+    ("delivered_to", "delivered-to"),
+    ("return_path", "return-path"),
+    ("message_id", "message-id"),
+)
 
 
 def mail_fields(data: bytes, recipient: str | None, mbox_from: str | None = None) -> Fields:
@@ -79,10 +87,11 @@ def mail_fields(data: bytes, recipient: str | None, mbox_from: str | None = None
 
 
 def parse_piece(piece: bytes, recipient: str | None) -> list[Parsed | str]:
-    """The messages of a piece of mbox (see ``mbox.mbox_blocks``), each as plain strings, or
+    """The messages of a piece of mbox (see ``mbox.mbox_blocks``), each as plain values, or
     the reason it cannot be read.
 
-    Strings cross a process boundary far cheaper than objects: this runs in workers.
+    Strings and times cross a process boundary far cheaper than objects (an ``Incoming``
+    pickles with its class and field names): this runs in workers.
     """
     parsed: list[Parsed | str] = []
     for from_line, data in mbox_messages(piece):
@@ -94,7 +103,7 @@ def parse_piece(piece: bytes, recipient: str | None) -> list[Parsed | str]:
             parsed.append(str(exc))
             continue
         raw = data.decode("utf-8", "backslashreplace")
-        parsed.append((to, sender, when.isoformat(), body, raw, subject, own_id, headers))
+        parsed.append((to, sender, when, body, raw, subject, own_id, headers))
     return parsed
 
 
@@ -184,11 +193,12 @@ def _quick(data: bytes, recipient: str | None, mbox_from: str | None) -> Fields 
     if not head.isascii() or b"\r" in head:
         return None
     text = head.decode("ascii")
-    if _HEAD.fullmatch(text) is None:
+    found = _FIELD.findall(text)
+    # Every line a header or folded: one header per line that does not start with a blank.
+    if len(found) != text.count("\n") + 1 - text.count("\n ") - text.count("\n\t"):
         return None
     # Unfolded values by lowercased name, as the parser stores them: the first of each
     # name, and all of them where a name comes more than once.
-    found = _FIELD.findall(text)
     first = {name.lower(): value.replace("\n", "") for name, value in reversed(found)}
     every: dict[str, list[str]] = {}
     if len(first) < len(found):
@@ -196,7 +206,7 @@ def _quick(data: bytes, recipient: str | None, mbox_from: str | None) -> Fields 
             every.setdefault(name.lower(), []).append(value.replace("\n", ""))
     get = first.get
 
-    if any(len(every.get(name, ())) > 1 for name in ("content-type", "content-transfer-encoding")):
+    if every and any(len(every.get(n, ())) > 1 for n in ("content-type", _ENCODING)):
         return None
     body = _plain_body(get, data[end + 2 :])
     if body is None:
@@ -231,16 +241,11 @@ def _quick(data: bytes, recipient: str | None, mbox_from: str | None) -> Fields 
     if when is None:
         return None
     results = every.get("authentication-results") or [get("authentication-results")]
-    kept = {
-        "from": shown.get("from", ""),
-        "to": shown.get("to", ""),
-        "delivered_to": shown.get("delivered-to", ""),
-        "return_path": shown.get("return-path", ""),
-        "message_id": shown.get("message-id", ""),
-        "authentication_results": [
-            _shown("authentication-results", v) for v in results if v is not None
-        ],
-    }
+    # The origin headers as JSON, written as json.dumps(..., ensure_ascii=False) writes them.
+    kept = [f'"{key}": {_JSON_STRING(value)}' for key, name in _KEPT if (value := shown.get(name))]
+    if results := [_shown("authentication-results", v) for v in results if v is not None]:
+        listed = ", ".join(map(_JSON_STRING, results))
+        kept.append(f'"authentication_results": [{listed}]')
     return (
         to,
         sender.strip("<> "),
@@ -248,7 +253,7 @@ def _quick(data: bytes, recipient: str | None, mbox_from: str | None) -> Fields 
         body,
         shown.get("subject") or None,
         shown.get("message-id", "").strip() or None,
-        _JSON({k: v for k, v in kept.items() if v}),
+        "{" + ", ".join(kept) + "}",
     )
 
 
@@ -265,7 +270,7 @@ def _plain_body(get, payload: bytes) -> str | None:
         charset = found[1] or found[2] or charset
         if charset.lower() not in _CHARSETS:
             return None
-    encoding = get("content-transfer-encoding")
+    encoding = get(_ENCODING)
     if encoding is None:
         encoding = ""
     elif not encoding:  # present but empty
