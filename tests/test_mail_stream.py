@@ -15,13 +15,8 @@ from hypothesis import strategies as st
 
 from leaktrace.ingest import stage
 from leaktrace.ingest.formats import mail
-from leaktrace.ingest.formats.mail_parse import (
-    _date,
-    _shown,
-    _when,
-    exact_fields,
-    quick_fields,
-)
+from leaktrace.ingest.formats.mail_exact import exact_fields, read_date
+from leaktrace.ingest.formats.mail_parse import _shown, _when, quick_fields
 from leaktrace.ingest.formats.mbox import mbox_blocks, mbox_messages
 from leaktrace.ingest.importer import import_file
 from leaktrace.ingest.records import IngestError, ReadReport
@@ -306,7 +301,7 @@ def test_an_address_or_message_id_shows_as_policy_default_shows_it(local, domain
 )
 def test_a_date_reads_as_policy_default_reads_it(day, month, year, hms, zone, weekday):
     value = f"{weekday}{day:02d} {month} {year} {hms[0]:02d}:{hms[1]:02d}:{hms[2]:02d} {zone}"
-    expected = _date(str(policy.default.header_factory("date", value)))
+    expected = read_date(str(policy.default.header_factory("date", value)))
     got = _when(value)
     assert got == expected
     assert (got and got.utcoffset()) == (expected and expected.utcoffset())

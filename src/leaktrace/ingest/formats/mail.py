@@ -10,6 +10,7 @@ import multiprocessing as mp
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,9 @@ from leaktrace.ingest.records import Incoming, IngestError, ReadReport
 if TYPE_CHECKING:
     from leaktrace.ingest.importer import Meter
 
-PARALLEL_MIN_BYTES = 4 << 20  # below this, starting processes costs more than it saves
+# Below this, starting processes costs more than it saves: a 7.7 MB mbox (10k spam mails)
+# imported in 6.2 s in one process and 7.4 s with two workers, on a busy 2-core machine.
+PARALLEL_MIN_BYTES = 16 << 20
 PIECE_BYTES = 1 << 20  # work for one process at a time: about 1,400 spam messages
 AHEAD_PER_CORE = 2  # pieces queued per process beyond the one being read
 
@@ -99,8 +102,8 @@ def _parsed_pieces(path: Path, recipient: str | None) -> Iterator[tuple[list[Par
         return
     # spawn, never fork: the caller may hold DuckDB threads.
     pool = ProcessPoolExecutor(cores, mp_context=mp.get_context("spawn"))
+    ahead: deque[tuple[Future[list[Parsed | str]], int]] = deque()
     try:
-        ahead: deque[tuple[Future[list[Parsed | str]], int]] = deque()
         for piece, done in mbox_blocks(path, PIECE_BYTES):
             ahead.append((pool.submit(parse_piece, piece, recipient), done))
             if len(ahead) > AHEAD_PER_CORE * cores:
@@ -109,5 +112,7 @@ def _parsed_pieces(path: Path, recipient: str | None) -> Iterator[tuple[list[Par
         while ahead:
             future, read = ahead.popleft()
             yield future.result(), read
+    except BrokenProcessPool:
+        raise IngestError(f"{path.name}: a reader process died (out of memory?)") from None
     finally:
         pool.shutdown(cancel_futures=True)

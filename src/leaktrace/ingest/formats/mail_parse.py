@@ -4,7 +4,7 @@
 header becomes an object, the body is found by walking the MIME tree). Most spam is
 one ``text/plain`` part with ASCII headers, so :func:`mail_fields` first reads such a
 message by hand, taking from each header exactly the string ``policy.default`` would
-show, and hands anything else to :func:`exact_fields`, the full parse, unchanged. The
+show, and hands anything else to :func:`exact_fields`, the full parse (``mail_exact.py``). The
 quick read declines (returns None) rather than guess:
 
 - the header block is not ASCII, holds a CR, or has a line that is not a header
@@ -29,19 +29,14 @@ import quopri
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
-from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from email.utils import getaddresses, parseaddr
 
+from leaktrace.ingest.formats.mail_exact import Fields, exact_fields, read_date
 from leaktrace.ingest.formats.mbox import mbox_messages
 
-RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To")
-_PARSER = BytesParser(policy=policy.default)
 _HEADER = policy.default.header_factory
 
-# recipient, sender, received at, body, subject, own id, headers (JSON)
-Fields = tuple[str, str, datetime, str, str | None, str | None, str]
-# the same with the raw message after the body
+# the fields with the raw message after the body
 Parsed = tuple[str, str, datetime, str, str, str | None, str | None, str]
 
 # A header line as the email parser takes it (a name of its characters, a colon), with the
@@ -149,10 +144,10 @@ def _zone(minutes: int) -> timezone:
 
 
 def _when(value: str) -> datetime | None:
-    """``_date(str(Date header))``: canonical dates read directly, others through the header."""
+    """``read_date(str(Date header))``: canonical dates read directly, others via the header."""
     found = _DATE.fullmatch(value)
     if found is None:
-        return _date(str(_HEADER("date", value)))
+        return read_date(str(_HEADER("date", value)))
     day, month, year, hour, minute, second, sign, zh, zm = found.groups()
     offset = int(zh) * 60 + int(zm)
     if sign == "-" and offset == 0:
@@ -233,11 +228,11 @@ def _quick(data: bytes, recipient: str | None, mbox_from: str | None) -> Fields 
     sender = sender or shown.get("return-path", "")
     when = None
     if (received := get("received")) is not None:
-        when = _date(_shown("received", received).rpartition(";")[2])
+        when = read_date(_shown("received", received).rpartition(";")[2])
     if when is None and (date := get("date")):
         when = _when(date)
     if when is None and mbox_from:
-        when = _date(" ".join(mbox_from.split()[2:]))
+        when = read_date(" ".join(mbox_from.split()[2:]))
     if when is None:
         return None
     results = every.get("authentication-results") or [get("authentication-results")]
@@ -289,106 +284,3 @@ def _plain_body(get, payload: bytes) -> str | None:
     elif encoding == "quoted-printable":
         payload = quopri.decodestring(payload)
     return payload.decode(charset, "replace").strip()
-
-
-# --- the full parse (policy.default) -------------------------------------------------------
-
-
-def _message_address(message: EmailMessage, name: str) -> str | None:
-    values = [str(v) for v in message.get_all(name, [])]
-    for _, address in getaddresses(values):
-        if "@" in address:
-            return address.lower()
-    return None
-
-
-def _date(value: str) -> datetime | None:
-    try:
-        when = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def _received_at(message: EmailMessage, mbox_from: str | None) -> datetime:
-    """When our server got it (the top Received header), else Date, else the mbox line."""
-    for received in message.get_all("Received", [])[:1]:
-        when = _date(str(received).rpartition(";")[2])
-        if when:
-            return when
-    if message["Date"] and (when := _date(str(message["Date"]))):
-        return when
-    # "From sender@example.org Mon Jan  5 10:00:00 2026": the time follows the address.
-    if mbox_from and (when := _date(" ".join(mbox_from.split()[2:]))):
-        return when
-    raise ValueError("no Received, Date or mbox From line gives a readable time")
-
-
-def _decode(payload: bytes, charset: str | None) -> str:
-    """Bytes in a declared charset; an unknown one (x-gbk, unknown-8bit) falls back to
-    the name without its "x-", then UTF-8, keeping what cannot be read as U+FFFD."""
-    names = [charset, charset[2:] if charset and charset.lower().startswith("x-") else None]
-    for name in (*names, "utf-8"):
-        if not name:
-            continue
-        try:
-            return payload.decode(name, "replace")
-        except LookupError:
-            continue
-    return payload.decode("utf-8", "replace")
-
-
-def _text(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain", "html"))
-    if part is None:
-        return ""
-    try:
-        content = part.get_content()
-    except (LookupError, UnicodeError):
-        payload = part.get_payload(decode=True) or b""
-        content = _decode(payload, part.get_content_charset())
-    if not isinstance(content, str):
-        return ""
-    if part.get_content_subtype() == "html":
-        import html_text  # loaded on use: worker processes reading plain mail never need it
-
-        return html_text.extract_text(content, guess_layout=True)
-    return content.strip()
-
-
-def _headers(message: EmailMessage) -> str:
-    kept = {
-        "from": str(message["From"] or ""),
-        "to": str(message["To"] or ""),
-        "delivered_to": str(message["Delivered-To"] or ""),
-        "return_path": str(message["Return-Path"] or ""),
-        "message_id": str(message["Message-ID"] or ""),
-        "authentication_results": [str(v) for v in message.get_all("Authentication-Results", [])],
-    }
-    return json.dumps({k: v for k, v in kept.items() if v}, ensure_ascii=False)
-
-
-def exact_fields(data: bytes, recipient: str | None, mbox_from: str | None = None) -> Fields:
-    """One e-mail's fields through the email package's full parse (``policy.default``)."""
-    message = _PARSER.parsebytes(data)
-    if not isinstance(message, EmailMessage) or not message.keys():
-        raise ValueError("not an e-mail message (no headers)")
-    to = None
-    for name in RECIPIENT_HEADERS:
-        to = _message_address(message, name)
-        if to:
-            break
-    to = to or recipient
-    if not to:
-        raise ValueError("no Delivered-To, X-Original-To or To address (give --recipient)")
-    sender = parseaddr(str(message["From"] or ""))[1] or str(message["Return-Path"] or "")
-    own_id = str(message["Message-ID"] or "").strip() or None
-    return (
-        to,
-        sender.strip("<> "),
-        _received_at(message, mbox_from),
-        _text(message),
-        str(message["Subject"] or "") or None,
-        own_id,
-        _headers(message),
-    )
