@@ -1,11 +1,11 @@
-"""One e-mail's fields: a quick read of plain messages, the email package's full parse for the rest.
+"""One e-mail's fields: plain messages read by hand, the email package's full parse for others.
 
 ``email.parser`` with ``policy.default`` costs about a millisecond a message (every
 header becomes an object, the body is found by walking the MIME tree). Most spam is
 one ``text/plain`` part with ASCII headers, so :func:`mail_fields` first reads such a
 message by hand, taking from each header exactly the string ``policy.default`` would
-show, and hands anything else to :func:`exact_fields`, the full parse (``mail_exact.py``). The
-quick read declines (returns None) rather than guess:
+show, and hands anything else to :func:`exact_fields`, the full parse (``mail_exact.py``).
+The quick read declines (returns None) rather than guess:
 
 - the header block is not ASCII, holds a CR, or has a line that is not a header
   (or there is no blank line before the body);
@@ -18,7 +18,8 @@ A header value it cannot show exactly by a simple rule (an address with a displa
 name, an encoded word other than UTF-8 base64, an unusual date) goes through the
 same header class ``policy.default`` uses, for that header alone.
 
-This module imports only the standard library, so worker processes start fast.
+This module (and the two it uses) imports only the standard library, so worker processes
+start fast.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import binascii
 import json
 import quopri
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from email import policy
 from email.utils import getaddresses, parseaddr
@@ -180,11 +182,9 @@ def quick_fields(data: bytes, recipient: str | None, mbox_from: str | None = Non
         return None
 
 
-def _quick(data: bytes, recipient: str | None, mbox_from: str | None) -> Fields | None:
-    end = data.find(b"\n\n")
-    if end <= 0:
-        return None
-    head = data[:end]
+def _header_values(head: bytes) -> tuple[dict[str, str], dict[str, list[str]]] | None:
+    """Unfolded values by lowercased name, as the parser stores them: the first of each
+    name, and all of them when some name comes more than once (else nothing)."""
     if not head.isascii() or b"\r" in head:
         return None
     text = head.decode("ascii")
@@ -192,15 +192,21 @@ def _quick(data: bytes, recipient: str | None, mbox_from: str | None) -> Fields 
     # Every line a header or folded: one header per line that does not start with a blank.
     if len(found) != text.count("\n") + 1 - text.count("\n ") - text.count("\n\t"):
         return None
-    # Unfolded values by lowercased name, as the parser stores them: the first of each
-    # name, and all of them where a name comes more than once.
     first = {name.lower(): value.replace("\n", "") for name, value in reversed(found)}
     every: dict[str, list[str]] = {}
     if len(first) < len(found):
         for name, value in found:
             every.setdefault(name.lower(), []).append(value.replace("\n", ""))
-    get = first.get
+    return first, every
 
+
+def _quick(data: bytes, recipient: str | None, mbox_from: str | None) -> Fields | None:
+    end = data.find(b"\n\n")
+    values = _header_values(data[:end]) if end > 0 else None
+    if values is None:
+        return None
+    first, every = values
+    get = first.get
     if every and any(len(every.get(n, ())) > 1 for n in ("content-type", _ENCODING)):
         return None
     body = _plain_body(get, data[end + 2 :])
@@ -252,7 +258,7 @@ def _quick(data: bytes, recipient: str | None, mbox_from: str | None) -> Fields 
     )
 
 
-def _plain_body(get, payload: bytes) -> str | None:
+def _plain_body(get: Callable[[str], str | None], payload: bytes) -> str | None:
     """The text of a lone ``text/plain`` part, as ``get_content().strip()`` gives it."""
     if get("content-disposition") is not None:
         return None
