@@ -15,6 +15,13 @@ about 3,000 messages, ``leaktrace ingest sms/ email/`` in one call with its
 analysis, against the way it was done before, one ``leaktrace ingest FILE
 --recipient LABEL`` (with its analysis) per file: that is timed for the first 10
 files and scaled to all of them. Target: the one call under 30 s.
+
+Mailbox (issue: mail import speed): the mbox of bench_cluster's simulated 1M study
+(``bench/.data/cluster-1m``, 78 MB, about 104,000 mails), ``leaktrace ingest
+--no-analyse`` into a store holding that study's roster, as a whole command, beside a
+bare ``mailbox.mbox`` loop parsing each message with ``email.message_from_bytes(...,
+policy=compat32)`` (no header decoding, no body, nothing stored). Target: at least
+20,000 mails/s under 500 MB peak for the process tree.
 """
 
 from __future__ import annotations
@@ -35,6 +42,9 @@ FOLDER = Path(__file__).parent / ".data" / "ingest-folder-142"
 FOLDER_STUDY = ["--canaries", "140", "--controls", "10", "--email-share", "0.05"]
 FOLDER_STUDY += ["--messages", "3000", "--seed", "21"]
 PER_FILE_SAMPLE = 10
+MAIL_STUDY = Path(__file__).parent / ".data" / "cluster-1m"  # made and cached by bench_cluster
+MAIL_STUDY_ARGS = ["--messages", "1000000", "--canaries", "480", "--controls", "20"]
+MAIL_STUDY_ARGS += ["--seed", "11"]
 
 BASELINE = """
 import sys, duckdb, pandas as pd
@@ -42,6 +52,16 @@ frame = pd.read_xml(sys.argv[1], xpath="//sms", parser="lxml")
 con = duckdb.connect(sys.argv[2])
 con.execute("CREATE TABLE sms AS SELECT * FROM frame")
 print(con.execute("SELECT count(*) FROM sms").fetchone()[0])
+"""
+MAIL_BASELINE = """
+import mailbox, sys
+from email import message_from_bytes, policy
+box = mailbox.mbox(sys.argv[1], create=False)
+count = 0
+for key in box.iterkeys():
+    message_from_bytes(box.get_bytes(key), policy=policy.compat32)
+    count += 1
+print(count)
 """
 
 
@@ -56,10 +76,43 @@ def _study() -> Path:
 
 
 def run() -> None:
-    """Print our import beside the pandas baseline on the same file; the folder; new messages."""
+    """Our imports beside their baselines: the big file, the folder, the mbox, new messages."""
     _big_file()
     _folder()
+    _mail()
     _incremental()
+
+
+def _mail() -> None:
+    study = simulated(MAIL_STUDY, *MAIL_STUDY_ARGS)
+    mbox = study / "email" / "canaries.mbox"
+    with tempfile.TemporaryDirectory() as scratch:
+        cli = [sys.executable, "-m", "leaktrace.cli", "--db", str(Path(scratch) / "s.duckdb")]
+        subprocess.run([*cli, "import-roster", str(study)], check=True, capture_output=True)
+        ours_s, ours_mem, out = run_measured([*cli, "ingest", "--json", "--no-analyse", str(mbox)])
+        (result,) = json.loads(out)
+    base_s, base_mem, out = run_measured([sys.executable, "-c", MAIL_BASELINE, str(mbox)])
+    base_n = int(out.split()[-1])
+    n = result["inserted"] + result["duplicate"]
+    print(
+        f"  mbox: {mbox.name} of {study.name}, {mbox.stat().st_size / 1e6:.0f} MB,"
+        f" {n:,} mails stored ({result['rejected']} rejected)"
+    )
+    rows = [
+        ("leaktrace ingest --no-analyse (new store)", ours_s, ours_mem, n),
+        ("baseline mailbox.mbox + compat32 parse", base_s, base_mem, base_n),
+    ]
+    print(f"  {'':46} {'wall s':>8} {'mails/s':>9} {'peak MB':>8} {'mails':>10}")
+    for name, seconds, memory, count in rows:
+        print(
+            f"  {name:46} {seconds:8.1f} {count / seconds:9,.0f} {memory / 1e6:8,.0f} {count:10,}"
+        )
+    rate = n / ours_s
+    print(
+        f"  ours vs baseline: {base_s / ours_s:.2f}x the speed, {ours_mem / base_mem:.2f}x the"
+        f" memory; target >= 20,000 mails/s and < 500 MB: "
+        f"{'met' if rate >= 20_000 and ours_mem < 500e6 else 'NOT met'}"
+    )
 
 
 def _folder() -> None:

@@ -29,6 +29,12 @@ from leaktrace.store.messages import MESSAGE_COLUMNS
 
 CHUNK = 50_000
 SPILL_ROWS = 200_000  # beyond this many messages the stage moves to Parquet files
+# The same limits in characters of raw records, for formats whose records are long: a
+# spam e-mail's raw message is ~750 characters against ~250 for an SMS record, and a
+# staged e-mail takes ~2 KB of Python objects until its chunk is converted. Staging a
+# 78 MB mbox (104k mails) peaked at 517 MB with the row limits alone, 332 MB with these.
+CHUNK_CHARS = 8 << 20
+SPILL_CHARS = 32 << 20
 _TYPES = {
     "seq": pa.int64(),
     "canary_id": pa.int64(),
@@ -53,6 +59,7 @@ class Stage:
         self.tables: list[pa.Table] = []
         self.files: list[Path] = []
         self.count = 0
+        self.buffered_chars = self.staged_chars = 0
         self.rows: dict[str, list] = {}
         self._senders: dict[str, str] = {}
         self._clear()
@@ -87,7 +94,8 @@ class Stage:
         rows["raw"].append(m.raw)
         rows["raw_sha256"].append(sha256_text(m.raw))
         self.count += 1
-        if len(rows["seq"]) >= CHUNK:
+        self.buffered_chars += len(m.raw)
+        if len(rows["seq"]) >= CHUNK or self.buffered_chars >= CHUNK_CHARS:
             self.flush()
 
     def flush(self) -> None:
@@ -95,7 +103,9 @@ class Stage:
         if self.rows["seq"]:
             self.tables.append(arrow_rows(self.rows))
             self._clear()
-        if self.count >= self.spill_rows or self.files:
+        self.staged_chars += self.buffered_chars
+        self.buffered_chars = 0
+        if self.count >= self.spill_rows or self.staged_chars >= SPILL_CHARS or self.files:
             for table in self.tables:
                 path = self.scratch / f"{self.name}-{len(self.files):05d}.parquet"
                 pq.write_table(table, path, compression="zstd", compression_level=1)

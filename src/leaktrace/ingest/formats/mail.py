@@ -1,129 +1,50 @@
-"""E-mail: mbox files and single ``.eml`` messages, with the headers that show origin."""
+"""E-mail: mbox files and single ``.eml`` messages, with the headers that show origin.
+
+An mbox is read as a stream of pieces (``mbox.py``) and each message parsed by
+``mail_parse.py``; a big one is parsed on every core.
+"""
 
 from __future__ import annotations
 
-import json
-import mailbox
+import multiprocessing as mp
+from collections import deque
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
-from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import html_text
-
+from leaktrace.cores import usable_cores
+from leaktrace.ingest.formats.mail_parse import Parsed, mail_fields, parse_piece
+from leaktrace.ingest.formats.mbox import mbox_blocks
 from leaktrace.ingest.records import Incoming, IngestError, ReadReport
 
 if TYPE_CHECKING:
     from leaktrace.ingest.importer import Meter
 
-RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To")
-_PARSER = BytesParser(policy=policy.default)
-
-
-def _first_address(message: EmailMessage, name: str) -> str | None:
-    values = [str(v) for v in message.get_all(name, [])]
-    for _, address in getaddresses(values):
-        if "@" in address:
-            return address.lower()
-    return None
-
-
-def _date(value: str) -> datetime | None:
-    try:
-        when = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def _received_at(message: EmailMessage, mbox_from: str | None) -> datetime:
-    """When our server got it (the top Received header), else Date, else the mbox line."""
-    for received in message.get_all("Received", [])[:1]:
-        when = _date(str(received).rpartition(";")[2])
-        if when:
-            return when
-    if message["Date"] and (when := _date(str(message["Date"]))):
-        return when
-    # "From sender@example.org Mon Jan  5 10:00:00 2026": the time follows the address.
-    if mbox_from and (when := _date(" ".join(mbox_from.split()[2:]))):
-        return when
-    raise ValueError("no Received, Date or mbox From line gives a readable time")
-
-
-def _decode(payload: bytes, charset: str | None) -> str:
-    """Bytes in a declared charset; an unknown one (x-gbk, unknown-8bit) falls back to
-    the name without its "x-", then UTF-8, keeping what cannot be read as U+FFFD."""
-    names = [charset, charset[2:] if charset and charset.lower().startswith("x-") else None]
-    for name in (*names, "utf-8"):
-        if not name:
-            continue
-        try:
-            return payload.decode(name, "replace")
-        except LookupError:
-            continue
-    return payload.decode("utf-8", "replace")
-
-
-def _text(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain", "html"))
-    if part is None:
-        return ""
-    try:
-        content = part.get_content()
-    except (LookupError, UnicodeError):
-        payload = part.get_payload(decode=True) or b""
-        content = _decode(payload, part.get_content_charset())
-    if not isinstance(content, str):
-        return ""
-    if part.get_content_subtype() == "html":
-        return html_text.extract_text(content, guess_layout=True)
-    return content.strip()
-
-
-def _headers(message: EmailMessage) -> str:
-    kept = {
-        "from": str(message["From"] or ""),
-        "to": str(message["To"] or ""),
-        "delivered_to": str(message["Delivered-To"] or ""),
-        "return_path": str(message["Return-Path"] or ""),
-        "message_id": str(message["Message-ID"] or ""),
-        "authentication_results": [str(v) for v in message.get_all("Authentication-Results", [])],
-    }
-    return json.dumps({k: v for k, v in kept.items() if v}, ensure_ascii=False)
+# Below this, starting processes costs more than it saves: a 7.7 MB mbox (10k spam mails)
+# imported in 6.2 s in one process and 7.4 s with two workers, on a busy 2-core machine.
+PARALLEL_MIN_BYTES = 16 << 20
+PIECE_BYTES = 1 << 20  # work for one process at a time: about 1,400 spam messages
+AHEAD_PER_CORE = 2  # pieces queued per process beyond the one being read
 
 
 def mail_message(
     data: bytes, position: str, recipient: str | None, mbox_from: str | None = None
 ) -> Incoming:
     """One e-mail as an incoming message (``recipient`` when no header names one)."""
-    message = _PARSER.parsebytes(data)
-    if not isinstance(message, EmailMessage) or not message.keys():
-        raise ValueError("not an e-mail message (no headers)")
-    to = None
-    for name in RECIPIENT_HEADERS:
-        to = _first_address(message, name)
-        if to:
-            break
-    to = to or recipient
-    if not to:
-        raise ValueError("no Delivered-To, X-Original-To or To address (give --recipient)")
-    sender = parseaddr(str(message["From"] or ""))[1] or str(message["Return-Path"] or "")
-    own_id = str(message["Message-ID"] or "").strip() or None
+    to, sender, when, body, subject, own_id, headers = mail_fields(data, recipient, mbox_from)
     return Incoming(
         channel="email",
         recipient=to,
-        sender=sender.strip("<> "),
-        received_at=_received_at(message, mbox_from),
-        body=_text(message),
+        sender=sender,
+        received_at=when,
+        body=body,
         raw=data.decode("utf-8", "backslashreplace"),
         position=position,
-        subject=str(message["Subject"] or "") or None,
+        subject=subject,
         own_id=own_id,
-        headers=_headers(message),
+        headers=headers,
     )
 
 
@@ -142,19 +63,56 @@ def read_mail(
         except ValueError as exc:
             raise IngestError(f"{path.name}: {exc}") from None
         return
-    box = mailbox.mbox(path, create=False)
+    number = 0
+    for parsed, done in _parsed_pieces(path, recipient):
+        for item in parsed:
+            number += 1
+            if isinstance(item, str):
+                report.reject(f"{path.name}:message {number}", item)
+                continue
+            to, sender, when, body, raw, subject, own_id, headers = item
+            yield Incoming(
+                "email",
+                to,
+                sender,
+                when,
+                body,
+                raw,
+                f"message {number}",
+                subject,
+                own_id,
+                headers,
+            )
+        if meter is not None:
+            meter.update(done)
+    if number == 0:
+        raise IngestError(f"{path.name} is not an mbox file (no 'From ' separator lines)")
+
+
+def _parsed_pieces(path: Path, recipient: str | None) -> Iterator[tuple[list[Parsed | str], int]]:
+    """Each piece of the mbox parsed, in file order, with the bytes read so far.
+
+    A big file is parsed by one process per core, a few pieces ahead of the reader, so
+    memory holds only those pieces however large the file.
+    """
+    cores = usable_cores()
+    if cores < 2 or path.stat().st_size < PARALLEL_MIN_BYTES:
+        for piece, done in mbox_blocks(path):
+            yield parse_piece(piece, recipient), done
+        return
+    # spawn, never fork: the caller may hold DuckDB threads.
+    pool = ProcessPoolExecutor(cores, mp_context=mp.get_context("spawn"))
+    ahead: deque[tuple[Future[list[Parsed | str]], int]] = deque()
     try:
-        keys = box.keys()
-        if not keys:
-            raise IngestError(f"{path.name} is not an mbox file (no 'From ' separator lines)")
-        for number, key in enumerate(keys, start=1):
-            where = f"message {number}"
-            try:
-                from_line, _, data = box.get_bytes(key, from_=True).partition(b"\n")
-                yield mail_message(data, where, recipient, from_line.decode("latin-1"))
-            except ValueError as exc:
-                report.reject(f"{path.name}:{where}", str(exc))
-            if meter is not None:
-                meter.update(number, len(keys))
+        for piece, done in mbox_blocks(path, PIECE_BYTES):
+            ahead.append((pool.submit(parse_piece, piece, recipient), done))
+            if len(ahead) > AHEAD_PER_CORE * cores:
+                future, read = ahead.popleft()
+                yield future.result(), read
+        while ahead:
+            future, read = ahead.popleft()
+            yield future.result(), read
+    except BrokenProcessPool:
+        raise IngestError(f"{path.name}: a reader process died (out of memory?)") from None
     finally:
-        box.close()
+        pool.shutdown(cancel_futures=True)
