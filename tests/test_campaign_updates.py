@@ -55,6 +55,8 @@ def campaign_state(store: Store) -> dict:
             "message_indicators": sorted(
                 con.execute("SELECT * FROM message_indicators").fetchall()
             ),
+            "campaign_templates": rows("SELECT * FROM campaign_templates"),
+            "node_templates": sorted(con.execute("SELECT * FROM node_templates").fetchall()),
         }
 
 
@@ -115,8 +117,10 @@ def test_nothing_new_changes_nothing_and_a_template_merged_by_hand_relinks(sampl
     cluster_messages(sample_copy)
     first = link_campaigns(sample_copy)
     assert first.relinked  # never linked before
+    state = campaign_state(sample_copy)
     again = link_campaigns(sample_copy)
     assert not again.relinked and again == replace(first, relinked=False)
+    assert campaign_state(sample_copy) == state
     with sample_copy.connect() as con:
         a, b = con.execute(
             "SELECT template_id FROM message_templates GROUP BY template_id"
@@ -253,3 +257,47 @@ def _relinked_copy(store: Store, tmp_path: Path, limit: int) -> Store:
     shutil.copyfile(store.path, copy.path)
     link_campaigns(copy, limit, relink=True)
     return copy
+
+
+def test_new_messages_reaching_a_campaign_apart_from_a_bridge_follow_the_merge(tmp_path):
+    store = _bridge_store(tmp_path)
+    rows = [
+        (f"2026-03-0{d}T10:00:00+08:00", "1069000111", f"【甲贷】额度{d}万，点击jiadai.cn/a{d}")
+        for d in range(1, 4)
+    ] + [
+        (f"2026-03-0{d}T11:00:00+08:00", "1069000222", f"【乙花】预批{d}万，详询400-333-4444")
+        for d in range(1, 4)
+    ]
+    _import_rows(store, tmp_path / "1.csv", rows)
+    link_campaigns(store)
+    jia, yi = sorted(members(store))
+    # One batch: a message bridging both, and one reaching 乙花 only through its channel.
+    batch = [
+        ("2026-03-05T09:00:00+08:00", "1069000999", "点击jiadai.cn/x 或致电400-333-4444"),
+        ("2026-03-05T10:00:00+08:00", "1069000222", "【乙花】您好"),
+    ]
+    _import_rows(store, tmp_path / "2.csv", batch)
+    assert not link_campaigns(store).relinked
+    assert list(members(store)) == [jia] and len(members(store)[jia]) == 8
+    assert current_campaign_id(store, yi) == jia
+    assert campaign_state(store) == campaign_state(_relinked_copy(store, tmp_path, 8))
+
+
+def test_old_messages_trading_templates_are_seen_and_relinked(tmp_path):
+    store = _bridge_store(tmp_path)
+    rows = [
+        (f"2026-03-0{d}T10:00:00+08:00", "1069000111", f"【甲贷】额度{d}万，点击jiadai.cn/a{d}")
+        for d in range(1, 3)
+    ] + [
+        (f"2026-03-0{d}T11:00:00+08:00", "1069000111", f"【甲贷】恭喜预批成功请戳jiadai.cn/b{d}")
+        for d in range(1, 3)
+    ]
+    _import_rows(store, tmp_path / "1.csv", rows)
+    link_campaigns(store)
+    with store.connect() as con:  # two messages swap templates: every sum stays the same
+        (a, ta), (b, tb) = con.execute(
+            "SELECT min(message_id), template_id FROM message_templates GROUP BY template_id"
+        ).fetchall()
+        con.execute("UPDATE message_templates SET template_id = ? WHERE message_id = ?", [tb, a])
+        con.execute("UPDATE message_templates SET template_id = ? WHERE message_id = ?", [ta, b])
+    assert link_campaigns(store).relinked

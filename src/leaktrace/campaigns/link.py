@@ -164,8 +164,7 @@ class Indicator:
 # known. Anything else than new messages after it (a rebuild that changed slots, a
 # template merged or split by hand, a lexicon run) means linking from scratch.
 _FINGERPRINT = """
-SELECT count(*), coalesce(sum(template_id), 0)::VARCHAR,
-       coalesce(sum(hash(slots, signature)), 0)::VARCHAR,
+SELECT count(*), coalesce(sum(hash(message_id, template_id, slots, signature)), 0)::VARCHAR,
        (SELECT coalesce(sum(hash(id, category)), 0)::VARCHAR FROM templates WHERE id <= $templates)
 FROM message_templates WHERE message_id <= $upto
 """
@@ -469,7 +468,7 @@ def _extend(con: duckdb.DuckDBPyConnection, upto: int, max_templates: int) -> bo
         "SELECT count(*) FROM affected a JOIN indicator_nodes n USING (ns, key)"
         " WHERE a.links AND NOT n.links"
     ).fetchall()[0]
-    if awoken:
+    if awoken:  # counts only grow while messages are only added: a guard, not a path
         return False
     # An indicator now seen with too many templates stops linking: its campaign may
     # fall apart, so that campaign is linked anew from its own messages.
@@ -528,14 +527,26 @@ def _assign(
     owned = ~np.ma.getmaskarray(campaigns)
     local, labels = _link_components(con, messages, nodes)
     component = labels[np.searchsorted(local, nodes)]  # of each row
-    keep: dict[int, int] = {}
-    into: dict[int, int] = {}
-    pairs = zip(component[owned].tolist(), known[owned].tolist(), strict=True)
-    for c, campaign in sorted(set(pairs)):
-        if c in keep:
-            into[campaign] = keep[c]
+    # Components sharing a campaign are one campaign: join them through it (union-find).
+    parent = {c: c for c in range(len(labels) and int(labels.max()) + 1)}
+
+    def root(c: int) -> int:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    owner: dict[int, int] = {}  # campaign → a component holding it
+    for c, campaign in zip(component[owned].tolist(), known[owned].tolist(), strict=True):
+        if campaign in owner:
+            parent[root(c)] = root(owner[campaign])
         else:
-            keep[c] = campaign
+            owner[campaign] = c
+    held: dict[int, list[int]] = {}  # group root → the campaigns it holds
+    for campaign, c in owner.items():
+        held.setdefault(root(c), []).append(campaign)
+    ids = {group: min(campaigns) for group, campaigns in held.items()}  # the oldest stays
+    into = {k: ids[g] for g, campaigns in held.items() for k in campaigns if k != ids[g]}
     _merge(con, into)
     if into:
         con.register("folding", _mapping(into, "id", "into_id"))
@@ -547,10 +558,13 @@ def _assign(
         "SELECT component FROM message_component GROUP BY component ORDER BY min(message_id)"
     ).fetchall()
     next_id = _next_id(con)
+    keep: dict[int, int] = {}
     for (c,) in first:
-        if c not in keep:
-            keep[c] = next_id
+        group = root(c)
+        if group not in ids:
+            ids[group] = next_id
             next_id += 1
+        keep[c] = ids[group]
     _set_next_id(con, next_id)
     con.register("numbering", _mapping(keep, "component", "campaign_id"))
     try:
@@ -766,8 +780,8 @@ def current_campaign_id(store: Store, campaign_id: int) -> int | None:
     """The campaign now holding what ``campaign_id`` held (itself, or where it was merged)."""
     with store.connect() as con:
         row = con.execute(
-            "SELECT coalesce((SELECT into_id FROM campaign_merges WHERE id = $id),"
-            " (SELECT id FROM campaigns WHERE id = $id))",
+            "SELECT id FROM campaigns WHERE id ="
+            " coalesce((SELECT into_id FROM campaign_merges WHERE id = $id), $id)",
             {"id": campaign_id},
         ).fetchone()
     return None if row is None else row[0]
