@@ -368,6 +368,31 @@ def test_a_target_added_later_gets_only_later_changes(store, sink):
     assert deliver(store).sent == 1
 
 
+def significant_at(store: Store, unit: str, source: str) -> None:
+    """A unit attribution found significant at ``source`` (3 of its 4 canaries hit)."""
+    with store.transaction() as con:
+        con.execute(
+            "INSERT INTO unit_exposures (unit, source_id, planted, hit, others, others_hit,"
+            " controls_hit, p_value, p_adjusted, lift, significant, hit_canaries, expected,"
+            " tested, q_value) SELECT ?, id, 4, 3, 20, 0, 0, 1e-5, 1e-4, 12.0, true, [], 0.25,"
+            " true, 1e-4 FROM sources WHERE name = ?",
+            [unit, source],
+        )
+
+
+def test_a_campaign_merged_into_another_is_not_news_at_the_same_source(store):
+    store_with_change(store)
+    significant_at(store, "c5", "企查查")
+    assert [a.event for a in detect(store)] == ["verdict", "campaign"]
+    with store.transaction() as con:  # new messages merged campaign 5 into campaign 9
+        con.execute("INSERT INTO campaign_merges VALUES (5, 9, now())")
+        con.execute("UPDATE unit_exposures SET unit = 'c9'")
+    assert detect(store) == []
+    significant_at(store, "c7", "企查查")
+    (alert,) = detect(store)
+    assert alert.campaign == "c7" and alert.reason.startswith("Campaign c7 reached 3 of the 4")
+
+
 @pytest.mark.slow
 def test_a_campaign_newly_significant_at_a_source_is_alerted_once(analysed_copy, sink):
     add_target(analysed_copy, "webhook", sink.url("/hook"))
