@@ -14,6 +14,7 @@ pages = st.navigation(
         st.Page("pages/templates.py", title="Templates & campaigns"),
         st.Page("pages/leaks.py", title="Leak sources"),
         st.Page("pages/evidence.py", title="Evidence"),
+        st.Page("pages/alerts.py", title="Alerts"),
     ]
 )
 pages.run()

@@ -10,7 +10,7 @@ COMMANDS = {
     "plant", "plants", "import-roster", "export-roster", "info", "simulate", "demo", "ingest",
     "receive", "cluster", "templates", "campaigns", "merge-templates", "split-template",
     "attribute", "dashboard", "report", "export", "verify", "source", "canary", "quarantine",
-    "first-party",
+    "first-party", "alerts",
 }  # fmt: skip
 
 

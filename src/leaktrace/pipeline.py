@@ -1,9 +1,11 @@
-"""The analysis after new messages: templates, campaigns, first-party channels, attribution."""
+"""The analysis after new messages: templates, campaigns, first-party channels, attribution,
+then the alerts that attribution's changes call for."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from leaktrace.alerts import after_analysis
 from leaktrace.attribution.first_party import Channel, infer_channels
 from leaktrace.attribution.statistics import Attribution
 from leaktrace.attribution.verdicts import run_attribution
@@ -20,6 +22,7 @@ class AnalysisResult:
     campaigns: CampaignResult
     attribution: Attribution
     channels: list[Channel]  # first-party channels inferred in this pass
+    alerts: int = 0  # alerts sent after this pass (leaktrace alerts log)
 
     def summary(self) -> str:
         """One line for the terminal."""
@@ -32,15 +35,17 @@ class AnalysisResult:
             if self.channels
             else ""
         )
+        sent = f"; {self.alerts} alerts sent" if self.alerts else ""
         return (
             f"analysed: {self.clustering.messages} new messages clustered "
             f"({self.clustering.templates} templates), {self.campaigns.campaigns} campaigns; "
-            f"{inferred}sources: {verdicts or 'none'}"
+            f"{inferred}sources: {verdicts or 'none'}{sent}"
         )
 
 
 def analyse(store: Store) -> AnalysisResult:
-    """Cluster new messages, bring campaigns up to date, infer first-party channels, attribute.
+    """Cluster new messages, bring campaigns up to date, infer first-party channels, attribute,
+    then send the alerts its changes call for.
 
     Campaigns follow whatever changed since they were linked: new messages (also those
     an earlier analysis clustered before it was cut short) and templates merged or
@@ -49,4 +54,6 @@ def analyse(store: Store) -> AnalysisResult:
     clustering = cluster_messages(store)
     campaigns = link_campaigns(store)
     channels = infer_channels(store)
-    return AnalysisResult(clustering, campaigns, run_attribution(store), channels)
+    attribution = run_attribution(store)
+    alerts = after_analysis(store)  # logs its failures, never raises
+    return AnalysisResult(clustering, campaigns, attribution, channels, alerts)

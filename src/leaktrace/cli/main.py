@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from leaktrace.cli.alerts import alerts_app
 from leaktrace.cli.attribute import attribute_command
 from leaktrace.cli.common import store_from
 from leaktrace.cli.dashboard import dashboard_command
@@ -87,6 +88,7 @@ app.command("campaigns")(campaigns_command)
 app.command("merge-templates")(merge_command)
 app.command("split-template")(split_command)
 app.command("attribute")(attribute_command)
+app.add_typer(alerts_app, name="alerts")
 app.command("dashboard")(dashboard_command)
 app.command("report")(report_command)
 app.command("export")(export_command)
