@@ -144,15 +144,20 @@ def _import_rows(store: Store, path: Path, rows: list[tuple[str, str, str]]) -> 
     cluster_messages(store)
 
 
-def test_a_message_bridging_two_campaigns_merges_them_into_the_older_id(tmp_path, cli):
-    store = _bridge_store(tmp_path)
-    first = [
+def _two_campaigns(days: int) -> list[tuple[str, str, str]]:
+    """甲贷 (a link host) and 乙花 (a call-back number): ``days`` messages each."""
+    return [
         (f"2026-03-0{d}T10:00:00+08:00", "1069000111", f"【甲贷】额度{d}万，点击jiadai.cn/a{d}")
-        for d in range(1, 4)
+        for d in range(1, days + 1)
     ] + [
         (f"2026-03-0{d}T11:00:00+08:00", "1069000222", f"【乙花】预批{d}万，详询400-333-4444")
-        for d in range(1, 4)
+        for d in range(1, days + 1)
     ]
+
+
+def test_a_message_bridging_two_campaigns_merges_them_into_the_older_id(tmp_path, cli):
+    store = _bridge_store(tmp_path)
+    first = _two_campaigns(3)
     _import_rows(store, tmp_path / "1.csv", first)
     link_campaigns(store)
     old = members(store)
@@ -181,13 +186,7 @@ def test_a_message_bridging_two_campaigns_merges_them_into_the_older_id(tmp_path
 
 def test_a_new_campaign_gets_a_fresh_id_never_one_given_before(tmp_path):
     store = _bridge_store(tmp_path)
-    rows = [
-        (f"2026-03-0{d}T10:00:00+08:00", "1069000111", f"【甲贷】额度{d}万，点击jiadai.cn/a{d}")
-        for d in range(1, 3)
-    ] + [
-        (f"2026-03-0{d}T11:00:00+08:00", "1069000222", f"【乙花】预批{d}万，详询400-333-4444")
-        for d in range(1, 3)
-    ]
+    rows = _two_campaigns(2)
     _import_rows(store, tmp_path / "1.csv", rows)
     link_campaigns(store)
     _import_rows(
@@ -261,13 +260,7 @@ def _relinked_copy(store: Store, tmp_path: Path, limit: int) -> Store:
 
 def test_new_messages_reaching_a_campaign_apart_from_a_bridge_follow_the_merge(tmp_path):
     store = _bridge_store(tmp_path)
-    rows = [
-        (f"2026-03-0{d}T10:00:00+08:00", "1069000111", f"【甲贷】额度{d}万，点击jiadai.cn/a{d}")
-        for d in range(1, 4)
-    ] + [
-        (f"2026-03-0{d}T11:00:00+08:00", "1069000222", f"【乙花】预批{d}万，详询400-333-4444")
-        for d in range(1, 4)
-    ]
+    rows = _two_campaigns(3)
     _import_rows(store, tmp_path / "1.csv", rows)
     link_campaigns(store)
     jia, yi = sorted(members(store))

@@ -592,38 +592,38 @@ def _mapping(pairs: dict[int, int], key: str, value: str) -> pa.Table:
     )
 
 
+def _fold_rows(table: str, columns: str, kept: str = "") -> str:
+    """SQL: a summary table's rows of merged campaigns summed into the absorbing ones."""
+    return f"""
+CREATE OR REPLACE TEMP TABLE folded AS
+SELECT coalesce(f.into_id, c.campaign_id) AS campaign_id, {columns}, sum(messages) AS messages{kept}
+FROM {table} c LEFT JOIN folding f ON f.id = c.campaign_id
+WHERE c.campaign_id IN (SELECT campaign_id FROM touched)
+GROUP BY coalesce(f.into_id, c.campaign_id), {columns};
+DELETE FROM {table} WHERE campaign_id IN (SELECT campaign_id FROM touched);
+INSERT INTO {table} BY NAME SELECT * FROM folded;
+"""
+
+
 # Merged campaigns' messages and summaries, summed into the campaigns that absorbed them
 # (``folding``: id, into_id).
-_FOLD = """
+_FOLD = (
+    """
 UPDATE message_campaigns SET campaign_id = f.into_id FROM folding f
 WHERE message_campaigns.campaign_id = f.id;
 UPDATE indicator_nodes SET campaign_id = f.into_id FROM folding f
 WHERE indicator_nodes.campaign_id = f.id;
 CREATE OR REPLACE TEMP TABLE touched AS
 SELECT id AS campaign_id FROM folding UNION SELECT into_id FROM folding;
-CREATE OR REPLACE TEMP TABLE folded AS
-SELECT coalesce(f.into_id, c.campaign_id) AS campaign_id, kind, value, sum(messages) AS messages,
-       any_value(templates) AS templates, any_value(links) AS links, ns, key
-FROM campaign_indicators c LEFT JOIN folding f ON f.id = c.campaign_id
-WHERE c.campaign_id IN (SELECT campaign_id FROM touched)
-GROUP BY coalesce(f.into_id, c.campaign_id), kind, value, ns, key;
-DELETE FROM campaign_indicators WHERE campaign_id IN (SELECT campaign_id FROM touched);
-INSERT INTO campaign_indicators BY NAME SELECT * FROM folded;
-CREATE OR REPLACE TEMP TABLE folded AS
-SELECT coalesce(f.into_id, c.campaign_id) AS campaign_id, kind_a, value_a, kind_b, value_b,
-       sum(messages) AS messages
-FROM campaign_links c LEFT JOIN folding f ON f.id = c.campaign_id
-WHERE c.campaign_id IN (SELECT campaign_id FROM touched)
-GROUP BY coalesce(f.into_id, c.campaign_id), kind_a, value_a, kind_b, value_b;
-DELETE FROM campaign_links WHERE campaign_id IN (SELECT campaign_id FROM touched);
-INSERT INTO campaign_links BY NAME SELECT * FROM folded;
-CREATE OR REPLACE TEMP TABLE folded AS
-SELECT coalesce(f.into_id, c.campaign_id) AS campaign_id, template_id, sum(messages) AS messages
-FROM campaign_templates c LEFT JOIN folding f ON f.id = c.campaign_id
-WHERE c.campaign_id IN (SELECT campaign_id FROM touched)
-GROUP BY coalesce(f.into_id, c.campaign_id), template_id;
-DELETE FROM campaign_templates WHERE campaign_id IN (SELECT campaign_id FROM touched);
-INSERT INTO campaign_templates BY NAME SELECT * FROM folded;
+"""
+    + _fold_rows(
+        "campaign_indicators",
+        "kind, value, ns, key",
+        ", any_value(templates) AS templates, any_value(links) AS links",
+    )
+    + _fold_rows("campaign_links", "kind_a, value_a, kind_b, value_b")
+    + _fold_rows("campaign_templates", "template_id")
+    + """
 CREATE OR REPLACE TEMP TABLE folded AS
 SELECT coalesce(f.into_id, c.id) AS id, '' AS label, sum(size) AS size, 0 AS templates,
        min(first_seen) AS first_seen, max(last_seen) AS last_seen, NULL AS category
@@ -635,6 +635,7 @@ INSERT INTO campaigns BY NAME SELECT * FROM folded;
 INSERT INTO scope SELECT into_id FROM folding;
 DROP TABLE folded; DROP TABLE touched;
 """
+)
 
 # What the new messages (``fresh``: message, campaign) add to their campaigns' summaries.
 _GROW = """
