@@ -756,15 +756,6 @@ GROUP BY mc.campaign_id;
 )
 
 
-def current_campaigns(store: Store) -> CampaignResult | None:
-    """What the last linking run left, or None when campaigns were never linked."""
-    with store.connect() as con:
-        linked = con.execute(
-            "SELECT value FROM clustering_settings WHERE name = 'campaign_state'"
-        ).fetchone()
-        return None if linked is None else _result(con)
-
-
 def _result(con: duckdb.DuckDBPyConnection, relinked: bool = False) -> CampaignResult:
     campaigns, linked = con.execute(
         "SELECT count(*), coalesce(sum(size), 0) FROM campaigns"
