@@ -1,4 +1,5 @@
-"""What every page shares: the store, cached queries keyed by the store's version."""
+"""What every page shares: the store, cached queries keyed by the store's version, and the
+reader's language (every word on a page comes from :mod:`leaktrace.i18n`)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 import streamlit as st
 
-from leaktrace import views
+from leaktrace import i18n, views
 from leaktrace.store import Store, default_db_path
 
 T = TypeVar("T")
@@ -30,11 +32,18 @@ def md(text: object) -> str:
     return _LINE_START.sub(lambda m: m[1] + "\\" + m[2], escaped)
 
 
-def db_path() -> Path:
-    """``--db`` after ``--`` on the streamlit command line, else ``LEAKTRACE_DB``/the default."""
+def _args() -> argparse.Namespace:
+    """``--db`` and ``--lang`` after ``--`` on the streamlit command line."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--db")
+    parser.add_argument("--lang")
     known, _ = parser.parse_known_args(sys.argv[1:])
+    return known
+
+
+def db_path() -> Path:
+    """``--db`` after ``--`` on the streamlit command line, else ``LEAKTRACE_DB``/the default."""
+    known = _args()
     return Path(known.db).expanduser() if known.db else default_db_path()
 
 
@@ -65,24 +74,125 @@ def changed() -> None:
     _cached.clear()
 
 
+def default_language() -> str:
+    """``--lang``, else the browser's language, else that of most personas."""
+    return i18n.choose_language(
+        _args().lang, st.context.locale, default=query(views.report_language)
+    )
+
+
+def language() -> str:
+    """The reader's language: the sidebar switch, remembered in the URL (``?lang=``)."""
+    if st.session_state.get("lang") not in i18n.LANGUAGES:
+        st.session_state["lang"] = i18n.language(st.query_params.get("lang")) or (
+            default_language()
+        )
+    return st.session_state["lang"]
+
+
+def language_switch() -> str:
+    """The sidebar's 中文 / English switch; the choice is kept in the session and the URL."""
+    language()
+    lang = st.sidebar.radio(
+        "语言 · Language",
+        i18n.LANGUAGES,
+        format_func=i18n.LANGUAGE_NAMES.get,
+        horizontal=True,
+        key="lang",
+    )
+    st.query_params["lang"] = lang
+    return lang
+
+
+def t(key: str, /, **args: Any) -> str:
+    """The string ``key`` in the reader's language, ``{placeholders}`` filled from ``args``."""
+    return i18n.text(language(), key, **args)
+
+
+def label(kind: str, value: object) -> str:
+    """The display word of a stored value (verdict, category…) in the reader's language."""
+    return i18n.label(language(), kind, value)
+
+
+def reason(report: dict) -> str:
+    """A verdict's reason sentence in the reader's language."""
+    return i18n.report_reason(language(), report)
+
+
+def zone() -> ZoneInfo:
+    """The zone times are shown in: the study's."""
+    try:
+        return ZoneInfo(query(views.time_zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def zone_name() -> str:
+    """The study's zone as the pages name it: ``Asia/Shanghai (UTC+08:00)``."""
+    from datetime import datetime
+
+    offset = datetime.now(zone()).strftime("%z")
+    return f"{zone().key} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def local_time(value: Any) -> Any:
+    """One time in the study's zone (naive times are UTC); missing stays missing."""
+    if value is None or value is pd.NaT:
+        return value
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    return stamp.tz_convert(zone())
+
+
+def shown(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """A view's rows as the reader sees them: times in the study's zone, stored values
+    (``labels``: column → kind; the verdict always) in words. Column names stay."""
+    out = frame.copy()
+    for column in out.select_dtypes(include=["datetimetz"]).columns:
+        out[column] = out[column].dt.tz_convert(zone())
+    for column, kind in {"verdict": "verdict", **(labels or {})}.items():
+        if column in out:
+            out[column] = out[column].map(lambda v, k=kind: v if pd.isna(v) else label(k, v))
+    return out
+
+
+def headers(frame: pd.DataFrame, config: dict | None = None) -> dict:
+    """``column_config`` naming every column in the reader's language, on top of ``config``."""
+    out = dict(config or {})
+    for column in frame.columns:
+        header = label("col", column)
+        given = out.get(column)
+        out[column] = {**given, "label": header} if isinstance(given, dict) else header
+    return out
+
+
+def grid(
+    frame: pd.DataFrame,
+    labels: dict[str, str] | None = None,
+    config: dict | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Draw a view's table as the reader sees it (:func:`shown`, :func:`headers`)."""
+    kwargs.setdefault("width", "stretch")
+    return st.dataframe(
+        shown(frame, labels), hide_index=True, column_config=headers(frame, config), **kwargs
+    )
+
+
 def empty_store_guide() -> bool:
     """On a store with no canaries, show the first steps and return True."""
     if query(views.overview).counts.get("canaries", 0):
         return False
-    st.info(
-        "This store is empty. Plant your first canary: add a source on **Sources & canaries**,"
-        " make a canary bound to a phone number or e-mail address you control, record where"
-        " you gave it, then import what that phone or mailbox receives on **Messages**."
-        " Or run `leaktrace demo` for a simulated study."
-    )
+    st.info(t("guide_empty_store"))
     return True
 
 
 def env_note() -> None:
-    """Where this dashboard reads from, in the sidebar."""
-    st.sidebar.caption(f"store: `{store().path}`")
+    """Where this dashboard reads from and the zone times are shown in, in the sidebar."""
+    st.sidebar.caption(t("sidebar_store", path=store().path))
     if os.environ.get("LEAKTRACE_DB"):
-        st.sidebar.caption("(from LEAKTRACE_DB)")
+        st.sidebar.caption(t("sidebar_store_env"))
+    st.sidebar.caption(t("sidebar_zone", zone=zone_name()))
 
 
 def done(message: str) -> None:
@@ -99,16 +209,17 @@ def flash() -> None:
         st.success(message)
 
 
-def picked_row(table: pd.DataFrame, key: str, column_config: dict) -> int | None:
+def picked_row(
+    table: pd.DataFrame, key: str, column_config: dict, labels: dict[str, str] | None = None
+) -> int | None:
     """Draw ``table`` with one selectable row; the index of the row picked, if any."""
-    picked = st.dataframe(
+    picked = grid(
         table,
-        hide_index=True,
-        width="stretch",
+        labels,
+        column_config,
         on_select="rerun",
         selection_mode="single-row",
         key=key,
-        column_config=column_config,
     )
     rows = picked.selection.rows if picked else []
     return rows[0] if rows else None

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import streamlit as st
 
+from common import language_switch, t
+
 st.set_page_config(page_title="leaktrace", page_icon="🕵", layout="wide")
+language_switch()
 
 pages = st.navigation(
     [
-        st.Page("pages/overview.py", title="Overview", default=True),
-        st.Page("pages/sources.py", title="Sources & canaries"),
-        st.Page("pages/messages.py", title="Messages"),
-        st.Page("pages/templates.py", title="Templates & campaigns"),
-        st.Page("pages/leaks.py", title="Leak sources"),
-        st.Page("pages/evidence.py", title="Evidence"),
-        st.Page("pages/alerts.py", title="Alerts"),
+        st.Page("pages/overview.py", title=t("nav_overview"), default=True),
+        st.Page("pages/sources.py", title=t("nav_sources")),
+        st.Page("pages/messages.py", title=t("nav_messages")),
+        st.Page("pages/templates.py", title=t("nav_templates")),
+        st.Page("pages/leaks.py", title=t("nav_leaks")),
+        st.Page("pages/evidence.py", title=t("nav_evidence")),
+        st.Page("pages/alerts.py", title=t("nav_alerts")),
     ]
 )
 pages.run()

@@ -17,9 +17,13 @@ APP = Path(__file__).resolve().parent.parent / "app"
 GUIDE = "This store is empty. Plant your first canary: add a source on **Sources & canaries**"
 
 
-def open_app(db: Path, monkeypatch: pytest.MonkeyPatch, page: str | None = None) -> AppTest:
+def open_app(
+    db: Path, monkeypatch: pytest.MonkeyPatch, page: str | None = None, lang: str = "en"
+) -> AppTest:
     monkeypatch.setenv("LEAKTRACE_DB", str(db))
-    at = AppTest.from_file(str(APP / "main.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(APP / "main.py"), default_timeout=60)
+    at.query_params["lang"] = lang
+    at.run()
     if page:
         at.switch_page(f"pages/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]

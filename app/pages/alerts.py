@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from common import done, env_note, flash, md, store
+from common import done, env_note, flash, grid, label, md, store, t
 from leaktrace.alerts import (
     KINDS,
     add_target,
@@ -16,41 +16,43 @@ from leaktrace.alerts import (
 )
 from leaktrace.errors import LeaktraceError
 
-st.title("Alerts")
+st.title(t("alerts_title"))
 env_note()
 flash()
-st.caption(
-    "After every analysis (an import here or from the CLI, the receiver's drains) each"
-    " source that becomes suspected or leaked, and each campaign newly reaching a source's"
-    " canaries, is sent once to every target below. A target that cannot be reached is"
-    " tried again after the next analysis; the log says what is still pending and why."
-)
+st.caption(t("alerts_help"))
 
 with (
-    st.expander("Add a target", expanded=not list_targets(store())),
+    st.expander(t("alerts_add_target"), expanded=not list_targets(store())),
     st.form("alert-target", clear_on_submit=True),
 ):
     c1, c2 = st.columns([1, 3])
-    kind = c1.selectbox("Kind", KINDS, key="alert-kind")
+    kind = c1.selectbox(
+        t("alerts_kind"), KINDS, format_func=lambda k: label("alert_kind", k), key="alert-kind"
+    )
     address = c2.text_input(
-        "URL or e-mail address",
+        t("alerts_address"),
         placeholder="https://ntfy.sh/my-topic · https://hooks.slack.com/… · me@example.org",
         key="alert-address",
     )
-    st.caption("E-mail only (the password is read from the environment, never stored):")
+    st.caption(t("alerts_email_only"))
     s1, s2, s3 = st.columns([3, 1, 2])
-    smtp_host = s1.text_input("SMTP server", key="alert-smtp-host")
-    smtp_port = s2.number_input("Port (0: default)", 0, 65535, 0, key="alert-smtp-port")
-    security = s3.selectbox("Security", ["STARTTLS", "SSL", "none"], key="alert-security")
+    smtp_host = s1.text_input(t("alerts_smtp_host"), key="alert-smtp-host")
+    smtp_port = s2.number_input(t("alerts_smtp_port"), 0, 65535, 0, key="alert-smtp-port")
+    security = s3.selectbox(
+        t("alerts_security"),
+        ["STARTTLS", "SSL", "none"],
+        format_func=lambda v: t("alerts_security_none") if v == "none" else v,
+        key="alert-security",
+    )
     s4, s5, s6 = st.columns(3)
-    smtp_user = s4.text_input("Login (optional)", key="alert-smtp-user")
-    sender = s5.text_input("From (optional)", key="alert-from")
+    smtp_user = s4.text_input(t("alerts_smtp_user"), key="alert-smtp-user")
+    sender = s5.text_input(t("alerts_from"), key="alert-from")
     password_env = s6.text_input(
-        "Password variable",
+        t("alerts_password_env"),
         placeholder="LEAKTRACE_SMTP_PASSWORD",
         key="alert-password-env",
     )
-    if st.form_submit_button("Add target", key="alert-add") and address:
+    if st.form_submit_button(t("alerts_add"), key="alert-add") and address:
         email = kind == "email"
         try:
             target = add_target(
@@ -68,53 +70,52 @@ with (
         except LeaktraceError as exc:
             st.error(md(exc))
         else:
-            done(f"Added target {target.id}: {md(target.describe())}.")
+            done(t("alerts_added", id=target.id, target=md(target.describe())))
 
-st.subheader("Targets")
+st.subheader(t("alerts_targets"))
 targets = list_targets(store())
 if not targets:
-    st.caption("No targets yet: alerts are kept in the log below but sent nowhere.")
+    st.caption(t("alerts_no_targets"))
 else:
-    st.dataframe(
+    grid(
         pd.DataFrame(
-            [(t.id, t.kind, t.address, t.settings(), t.enabled) for t in targets],
+            [(x.id, x.kind, x.address, x.settings(), x.enabled) for x in targets],
             columns=["id", "kind", "address", "settings", "enabled"],
         ),
-        hide_index=True,
-        width="stretch",
+        {"kind": "alert_kind"},
     )
-    by_id = {t.id: t for t in targets}
+    by_id = {x.id: x for x in targets}
     with st.form("alert-actions"):
         picked = st.selectbox(
-            "Target",
+            t("alerts_target"),
             list(by_id),
             format_func=lambda i: f"{i}: {by_id[i].describe()}",
             key="alert-pick",
         )
         b1, b2 = st.columns(2)
-        test = b1.form_submit_button("Send a test alert", key="alert-test")
-        remove = b2.form_submit_button("Remove", key="alert-remove")
+        test = b1.form_submit_button(t("alerts_test"), key="alert-test")
+        remove = b2.form_submit_button(t("alerts_remove"), key="alert-remove")
     if test and picked is not None:
-        with st.spinner("Sending…"):
+        with st.spinner(t("alerts_sending")):
             ((target, error),) = send_test(store(), int(picked))
         if error is None:
-            st.success(f"Test alert sent to {md(target.describe())}.")
+            st.success(t("alerts_test_sent", target=md(target.describe())))
         else:
-            st.error(f"Test alert to {md(target.describe())} failed: {md(error)}")
+            st.error(t("alerts_test_failed", target=md(target.describe()), error=md(error)))
     if remove and picked is not None:
         try:
             target = remove_target(store(), int(picked))
         except LeaktraceError as exc:
             st.error(md(exc))
         else:
-            done(f"Removed target {target.id}: {md(target.describe())}.")
+            done(t("alerts_removed", id=target.id, target=md(target.describe())))
 
-st.subheader("Log")
+st.subheader(t("alerts_log"))
 entries = alert_log(store(), 500)
 if not entries:
-    st.caption("No alerts yet.")
+    st.caption(t("alerts_no_alerts"))
 else:
-    st.dataframe(
+    grid(
         pd.DataFrame(
             [
                 (
@@ -131,6 +132,5 @@ else:
             ],
             columns=["alert", "found", "title", "target", "status", "tries", "last error", "sent"],
         ),
-        hide_index=True,
-        width="stretch",
+        {"status": "alert_status"},
     )

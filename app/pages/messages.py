@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import streamlit as st
 
-from common import changed, env_note, md, query, store
+from common import changed, env_note, grid, label, local_time, md, query, store, t, zone
 from leaktrace import views
 from leaktrace.errors import LeaktraceError
 from leaktrace.ingest.by_hand import import_bytes, import_typed
@@ -14,24 +14,23 @@ from leaktrace.ingest.importer import ImportOptions
 from leaktrace.ingest.quarantine import assign, list_quarantine
 from leaktrace.pipeline import analyse
 
-st.title("Messages")
+st.title(t("messages_title"))
 env_note()
-upload, by_hand, pending = st.tabs(["Upload exports", "Add by hand", "Quarantine"])
+upload, by_hand, pending = st.tabs(
+    [t("messages_tab_upload"), t("messages_tab_by_hand"), t("messages_tab_quarantine")]
+)
 
 with upload:
-    st.caption(
-        "SMS Backup & Restore XML, iOS sms.db, mbox/.eml, CSV/TSV/JSONL — the same import as"
-        " `leaktrace ingest`: each file lands whole or not at all, duplicates are skipped."
-    )
-    files = st.file_uploader("Export files", accept_multiple_files=True, key="exports")
+    st.caption(t("messages_upload_help"))
+    files = st.file_uploader(t("messages_files"), accept_multiple_files=True, key="exports")
     recipient = st.text_input(
-        "Recipient (canary label or contact) for files that do not name one",
+        t("messages_upload_recipient"),
         key="upload-recipient",
-        help="An SMS Backup file does not say whose phone it came from.",
+        help=t("messages_upload_recipient_help"),
     )
-    if files and st.button("Import", type="primary"):
+    if files and st.button(t("messages_import"), type="primary"):
         for file in files:
-            bar = st.progress(0.0, text=f"importing {file.name}")
+            bar = st.progress(0.0, text=t("messages_importing", file=file.name))
             try:
                 result = import_bytes(
                     store(),
@@ -44,75 +43,105 @@ with upload:
                 )
             except LeaktraceError as exc:
                 bar.empty()
-                st.error(f"{md(file.name)}: {md(exc)} (nothing from it was stored)")
+                st.error(t("messages_import_failed", file=md(file.name), error=md(exc)))
                 continue
-            bar.progress(1.0, text=f"{file.name} imported")
+            bar.progress(1.0, text=t("messages_imported", file=file.name))
             st.success(
-                f"{md(file.name)}: {result.inserted} new, {result.duplicate} duplicates,"
-                f" {result.rejected} rejected, {result.quarantined} in quarantine,"
-                f" {result.first_party} first-party"
+                t(
+                    "messages_import_result",
+                    file=md(file.name),
+                    inserted=result.inserted,
+                    duplicate=result.duplicate,
+                    rejected=result.rejected,
+                    quarantined=result.quarantined,
+                    first_party=result.first_party,
+                )
             )
             for problem in result.problems[:20]:
                 st.warning(md(problem))
-        with st.spinner("Clustering, linking campaigns, attributing…"):
+        with st.spinner(t("messages_analysing")):
             st.info(analyse(store()).summary())
         changed()
 
 with by_hand, st.form("by-hand", clear_on_submit=True):
     canaries = query(views.canaries_table)
     c1, c2 = st.columns(2)
-    label = c1.selectbox("Recipient", canaries["label"].tolist() or ["—"])
-    sender = c2.text_input("Sender", placeholder="1069… or an address")
-    body = st.text_area("Text, exactly as received")
+    label_ = c1.selectbox(t("messages_recipient"), canaries["label"].tolist() or ["—"])
+    sender = c2.text_input(t("messages_sender"), placeholder=t("messages_sender_placeholder"))
+    body = st.text_area(t("messages_text"))
     when = st.text_input(
-        "Received at (ISO 8601 with offset)", value=datetime.now(UTC).isoformat(timespec="seconds")
+        t("messages_received_at"),
+        value=datetime.now(zone()).isoformat(timespec="seconds"),
     )
-    if st.form_submit_button("Add message"):
+    if st.form_submit_button(t("messages_add")):
         if canaries.empty or not (sender and body.strip()):
-            st.error("A recipient, a sender and a text are needed.")
+            st.error(t("messages_add_missing"))
         else:
             try:
                 result = import_typed(
-                    store(), recipient=label, sender=sender, body=body, received_at=when
+                    store(), recipient=label_, sender=sender, body=body, received_at=when
                 )
                 analyse(store())
                 changed()
-                st.success("Added." if result.inserted else "Already stored.")
+                st.success(t("messages_added") if result.inserted else t("messages_already"))
             except LeaktraceError as exc:
                 st.error(md(exc))
 
 with pending:
     waiting = list_quarantine(store())
     if not waiting:
-        st.caption("No messages for unknown recipients.")
+        st.caption(t("messages_quarantine_empty"))
     for item in waiting:
         with st.form(f"assign-{item.recipient}"):
-            st.text(f"{item.recipient}: {item.messages} messages, last {item.last_seen:%Y-%m-%d}")
+            st.text(
+                t(
+                    "messages_quarantine_item",
+                    recipient=item.recipient,
+                    messages=item.messages,
+                    last=f"{local_time(item.last_seen):%Y-%m-%d}",
+                )
+            )
             canary = st.selectbox(
-                "Assign to canary",
+                t("messages_assign_to"),
                 query(views.canaries_table)["label"].tolist(),
                 key=f"to-{item.recipient}",
             )
-            if st.form_submit_button("Assign"):
+            if st.form_submit_button(t("messages_assign")):
                 try:
                     moved = assign(store(), item.recipient, canary)
                     analyse(store())
                     changed()
-                    st.success(f"{moved} messages now belong to {md(canary)}.")
+                    st.success(t("messages_assigned", messages=moved, canary=md(canary)))
                 except LeaktraceError as exc:
                     st.error(md(exc))
 
-st.subheader("Search")
+st.subheader(t("messages_search"))
 c1, c2, c3, c4 = st.columns(4)
-text = c1.text_input("Text contains", key="q-text")
-recipient_filter = c2.text_input("Recipient", key="q-recipient")
-source = c3.selectbox("Planted at source", ["", *query(views.sources_table)["name"].tolist()])
-sender_filter = c4.text_input("Sender starts with")
+text = c1.text_input(t("messages_text_contains"), key="q-text")
+recipient_filter = c2.text_input(t("messages_recipient"), key="q-recipient")
+source = c3.selectbox(
+    t("messages_planted_at"),
+    ["", *query(views.sources_table)["name"].tolist()],
+    key="q-source",
+)
+sender_filter = c4.text_input(t("messages_sender_starts"), key="q-sender")
 c5, c6, c7, c8 = st.columns(4)
-template = c5.number_input("Template", min_value=-1, value=-1, step=1, help="-1: any")
-category = c6.selectbox("Category", ["", *query(views.categories)])
-party = c7.selectbox("First-party", ["any", "only", "excluded"])
-dates = c8.date_input("Received between", value=())
+template = c5.number_input(
+    t("messages_template"), min_value=-1, value=-1, step=1, help=t("messages_template_any")
+)
+category = c6.selectbox(
+    t("messages_category"),
+    ["", *query(views.categories)],
+    format_func=lambda c: label("category", c) if c else "",
+    key="q-category",
+)
+party = c7.selectbox(
+    t("messages_first_party"),
+    ["any", "only", "excluded"],
+    format_func=lambda p: t(f"messages_first_party_{p}"),
+    key="q-party",
+)
+dates = c8.date_input(t("messages_between"), value=())
 where = views.MessageFilter(
     text=text,
     recipient=recipient_filter,
@@ -125,14 +154,13 @@ where = views.MessageFilter(
     until=dates[1] if len(dates) > 1 else None,
 )
 found = query(views.messages, where)
-st.caption(f"{len(found):,} messages shown (at most {views.ROW_LIMIT:,}, newest first)")
-st.dataframe(
+st.caption(t("messages_shown", shown=len(found), limit=views.ROW_LIMIT))
+grid(
     found,
-    hide_index=True,
-    width="stretch",
-    column_config={
-        "received_at": st.column_config.DatetimeColumn("received", format="YYYY-MM-DD HH:mm"),
-        "body": st.column_config.TextColumn("text", width="large"),
-        "first_party": st.column_config.CheckboxColumn("first-party"),
+    {"category": "category"},
+    {
+        "received_at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        "body": st.column_config.TextColumn(width="large"),
+        "first_party": st.column_config.CheckboxColumn(),
     },
 )

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from leaktrace.attribution.verdicts import evidence_ids, source_reports
-from leaktrace.evidence.data import study_language
+from leaktrace.evidence.data import study_language, study_time_zone
 from leaktrace.store import Store
 from leaktrace.store.messages import plausible_time_sql
 
@@ -320,3 +320,8 @@ def exposure_messages(store: Store, source: str, unit: str) -> pd.DataFrame:
 def report_language(store: Store) -> str:
     """The evidence report's default language: that of most personas."""
     return study_language(store)
+
+
+def time_zone(store: Store) -> str:
+    """The zone the dashboard shows times in (the study's)."""
+    return study_time_zone(store)

@@ -104,6 +104,8 @@ class SourceVerdict:
     top_units: list[UnitExposure]
     marker_messages: list[int]
     timeline: list[dict] = field(default_factory=list)  # per canary: plant → first spam
+    reason_key: str = ""  # the reason's key in the string table (leaktrace.i18n)
+    reason_args: dict = field(default_factory=dict)  # what fills the key's placeholders
 
 
 @dataclass

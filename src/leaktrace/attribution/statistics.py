@@ -50,6 +50,7 @@ from leaktrace.attribution.model import (
     Unit,
     UnitExposure,
 )
+from leaktrace.i18n import reason
 
 __all__ = ["DEFAULTS", "Attribution", "Settings", "SourceVerdict", "UnitExposure", "attribute"]
 
@@ -517,69 +518,99 @@ def _verdict(
         verdict.verdict, verdict.score = "leaked", 1.0
         first = marks.sort_values(["received_at", "message_id", "marker"]).iloc[0]
         label = canaries.loc[canaries["id"] == first.canary_id, "label"].iat[0]
-        n, k = len(marks), marks["canary_id"].nunique()
-        verdict.reason = (
-            f"{n} message{'s' * (n > 1)} addressed {k} {'canaries' if k > 1 else 'canary'} by"
-            f" the name spelling or plus-tagged address given only to this source (first:"
-            f" {label} as {first.marker!r})."
+        n, k = len(marks), int(marks["canary_id"].nunique())
+        key = "reason_marker_one" if n == 1 else "reason_marker_one_canary" if k == 1 else ""
+        _say(
+            verdict,
+            key or "reason_marker",
+            messages=n,
+            canaries=k,
+            canary=str(label),
+            marker=str(first.marker),
         )
     elif leaking:
         top = leaking[0]
         verdict.verdict = "leaked"
-        verdict.reason = (
-            f"{_label(ctx, top.unit)} reached {top.hit} of {top.planted} canaries after planting"
-            f" against {top.others_hit} of {top.others} other contacts"
-            f" ({top.expected:.2f} expected; adjusted p = {top.p_adjusted:.1e} over"
-            f" {ctx.family} tested pairs, lift {top.lift:.1f})."
+        _say(
+            verdict,
+            "reason_leaked",
+            **_unit_args(ctx, top.unit),
+            hit=top.hit,
+            planted=top.planted,
+            others_hit=top.others_hit,
+            others=top.others,
+            expected=float(top.expected),
+            p=float(top.p_adjusted),
+            family=ctx.family,
+            lift=float(top.lift),
         )
     elif (hint := min(mine, key=lambda r: r.q_value, default=None)) is not None and (
         hint.q_value <= settings.suspect_q and hint.hit >= 1
     ):
         verdict.verdict = "suspected"
-        verdict.reason = (
-            f"{_label(ctx, hint.unit)} reached {hint.hit} of {hint.planted} canaries after planting"
-            f" against {hint.others_hit} of {hint.others} others ({hint.expected:.2f} expected;"
-            f" false-discovery q = {hint.q_value:.2g} over {ctx.family} tested pairs): more than"
-            " chance, not yet conclusive."
+        _say(
+            verdict,
+            "reason_suspected",
+            **_unit_args(ctx, hint.unit),
+            hit=hint.hit,
+            planted=hint.planted,
+            others_hit=hint.others_hit,
+            others=hint.others,
+            expected=float(hint.expected),
+            q=float(hint.q_value),
+            family=ctx.family,
         )
     else:
-        verdict.verdict, verdict.reason = _clean_or_insufficient(ctx, times, planted)
+        verdict.verdict, key, args = _clean_or_insufficient(ctx, times, planted)
+        _say(verdict, key, **args)
     if verdict.verdict == "leaked":
         _date_the_leak(ctx, verdict, times, leaking, marks)
     return verdict
 
 
-def _label(ctx: _Context, unit: str) -> str:
+def _say(verdict: SourceVerdict, key: str, **args: object) -> None:
+    """Set the reason: its string-table key and arguments, and its English sentence."""
+    verdict.reason_key, verdict.reason_args = key, args
+    verdict.reason = reason("en", key, args)
+
+
+def _unit_args(ctx: _Context, unit: str) -> dict:
+    """The unit a reason names: kind, number and label (spam text: any language)."""
     units = ctx.frames.units
     match = units.loc[units["unit"] == unit, "label"]
-    name = str(Unit.from_key(unit))
-    return f"{name} ({match.iat[0]})" if len(match) else name
+    parsed = Unit.from_key(unit)
+    return {
+        "unit_kind": parsed.kind,
+        "unit_id": parsed.id,
+        "unit_label": str(match.iat[0]) if len(match) else None,
+    }
 
 
 def _clean_or_insufficient(
     ctx: _Context, times: np.ndarray | None, planted: int
-) -> tuple[str, str]:
+) -> tuple[str, str, dict]:
+    """The verdict, its reason key and the reason's arguments, for a source nothing leaked."""
     settings = ctx.settings
     if planted < settings.min_canaries:
         return (
             "insufficient data",
-            f"Only {planted} canaries planted here (at least {settings.min_canaries} needed).",
+            "reason_few_canaries",
+            {"planted": planted, "needed": settings.min_canaries},
         )
-    days = np.nanmedian((ctx.now - times[~np.isnan(times)]) / DAY)
+    days = float(np.nanmedian((ctx.now - times[~np.isnan(times)]) / DAY))
     if days < settings.min_days:
-        return "insufficient data", (
-            f"Canaries were planted a median {days:.0f} days ago; leaks show after weeks"
-            f" (at least {settings.min_days:.0f} days needed)."
+        return (
+            "insufficient data",
+            "reason_too_recent",
+            {"days": days, "needed": float(settings.min_days)},
         )
     if ctx.controls < settings.min_controls:
-        return "insufficient data", (
-            f"Only {ctx.controls} controls: background spam cannot be told apart"
-            f" (at least {settings.min_controls} needed)."
+        return (
+            "insufficient data",
+            "reason_few_controls",
+            {"controls": ctx.controls, "needed": settings.min_controls},
         )
-    return "clean", (
-        f"No campaign reached its {planted} canaries more than it reached everyone else"
-        f" over a median {days:.0f} days since planting."
-    )
+    return "clean", "reason_clean", {"planted": planted, "days": days}
 
 
 def _timeline(ctx: _Context, times: np.ndarray) -> list[dict]:

@@ -40,6 +40,8 @@ def verdict_json(v: SourceVerdict, labels: dict[str, str], family: int) -> dict[
         "category": v.category,
         "verdict": v.verdict,
         "reason": v.reason,
+        "reason_key": v.reason_key,
+        "reason_args": v.reason_args,
         "score": round(v.score, 4),
         "p_adjusted": v.p_adjusted,
         "family_size": family,

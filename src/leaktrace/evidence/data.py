@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,6 +48,26 @@ def study_language(store: Store) -> str:
             "SELECT locale FROM canaries GROUP BY locale ORDER BY count(*) DESC, locale LIMIT 1"
         ).fetchone()
     return "zh" if row and row[0].lower().startswith("zh") else "en"
+
+
+# The zone of a study whose personas mostly have this locale (others: UTC).
+LOCALE_ZONES = {
+    "zh_cn": "Asia/Shanghai",
+    "zh_tw": "Asia/Taipei",
+    "zh_hk": "Asia/Hong_Kong",
+    "en_gb": "Europe/London",
+}
+
+
+def study_time_zone(store: Store) -> str:
+    """The study's time zone: ``LEAKTRACE_TZ``, else that of most personas' locale, else UTC."""
+    if os.environ.get("LEAKTRACE_TZ"):
+        return os.environ["LEAKTRACE_TZ"]
+    with store.connect() as con:
+        row = con.execute(
+            "SELECT locale FROM canaries GROUP BY locale ORDER BY count(*) DESC, locale LIMIT 1"
+        ).fetchone()
+    return LOCALE_ZONES.get(row[0].lower().replace("-", "_"), "UTC") if row else "UTC"
 
 
 _MESSAGES = """

@@ -1,16 +1,15 @@
 """One source's evidence report as a self-contained HTML page, in Chinese or English.
 
-Everything the page shows comes from ``report_data.ReportData``; the words live in
-``data/report/strings.toml``. Jinja2 escapes every value: spam text is attacker-written.
+Everything the page shows comes from ``report_data.ReportData``; the words come from the
+string table the dashboard shares (:mod:`leaktrace.i18n`). Jinja2 escapes every value:
+spam text is attacker-written.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 from datetime import UTC, datetime
 from functools import cache
-from importlib import resources
 from importlib.metadata import version
 
 import jinja2
@@ -18,21 +17,15 @@ import pandas as pd
 
 from leaktrace.evidence.charts import controls_chart, svg_data_uri, timeline_chart
 from leaktrace.evidence.data import ReportData
+from leaktrace.i18n import LANGUAGES, label, report_reason, strings
 
-LANGUAGES = ("zh", "en")
+__all__ = ["LANGUAGES", "render_report", "strings"]
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
 
 
 def markdown_text(value: object) -> str:
     """Text shown literally in Markdown on one line: attacker text makes no link or image."""
     return _MARKDOWN.sub(r"\\\1", " ".join(str(value).split()))
-
-
-@cache
-def strings(lang: str) -> dict:
-    """The report's words in ``lang``."""
-    text = resources.files("leaktrace.data").joinpath("report/strings.toml").read_bytes()
-    return tomllib.loads(text.decode("utf-8"))[lang]
 
 
 @cache
@@ -181,7 +174,9 @@ def render_report(data: ReportData, lang: str, drafts: list[str], limit: int | N
             version=version("leaktrace"),
             generated=when(datetime.now(UTC)),
             source=data.source,
+            category=label(lang, "source_category", data.source["category"]),
             verdict=v,
+            reason=report_reason(lang, v),
             summary=summary(data, words),
             fields_leaked=field_names(v["fields_leaked"], words),
             tested=pvalue,
