@@ -7,7 +7,7 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -112,6 +112,11 @@ def t(key: str, /, **args: Any) -> str:
 def label(kind: str, value: object) -> str:
     """The display word of a stored value (verdict, category…) in the reader's language."""
     return i18n.label(language(), kind, value)
+
+
+def words(kind: str, values: Iterable[object]) -> dict:
+    """``{value: its display word}``, for a select box's ``format_func``."""
+    return {v: label(kind, v) for v in values}
 
 
 def reason(report: dict) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from common import done, env_note, flash, grid, label, md, store, t
+from common import done, env_note, flash, grid, md, store, t, words
 from leaktrace.alerts import (
     KINDS,
     add_target,
@@ -27,7 +27,7 @@ with (
 ):
     c1, c2 = st.columns([1, 3])
     kind = c1.selectbox(
-        t("alerts_kind"), KINDS, format_func=lambda k: label("alert_kind", k), key="alert-kind"
+        t("alerts_kind"), KINDS, format_func=words("alert_kind", KINDS).get, key="alert-kind"
     )
     address = c2.text_input(
         t("alerts_address"),
@@ -41,7 +41,7 @@ with (
     security = s3.selectbox(
         t("alerts_security"),
         ["STARTTLS", "SSL", "none"],
-        format_func=lambda v: t("alerts_security_none") if v == "none" else v,
+        format_func={"STARTTLS": "STARTTLS", "SSL": "SSL", "none": t("alerts_security_none")}.get,
         key="alert-security",
     )
     s4, s5, s6 = st.columns(3)

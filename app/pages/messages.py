@@ -6,7 +6,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from common import changed, env_note, grid, label, local_time, md, query, store, t, zone
+from common import changed, env_note, grid, local_time, md, query, store, t, words, zone
 from leaktrace import views
 from leaktrace.errors import LeaktraceError
 from leaktrace.ingest.by_hand import import_bytes, import_typed
@@ -132,13 +132,14 @@ template = c5.number_input(
 category = c6.selectbox(
     t("messages_category"),
     ["", *query(views.categories)],
-    format_func=lambda c: label("category", c) if c else "",
+    format_func={"": "", **words("category", query(views.categories))}.get,
     key="q-category",
 )
 party = c7.selectbox(
     t("messages_first_party"),
     ["any", "only", "excluded"],
-    format_func=lambda p: t(f"messages_first_party_{p}"),
+    # Words fixed when drawn: AppTest calls format functions outside the script run.
+    format_func={p: t(f"messages_first_party_{p}") for p in ("any", "only", "excluded")}.get,
     key="q-party",
 )
 dates = c8.date_input(t("messages_between"), value=())

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from types import FrameType
@@ -23,6 +24,14 @@ from typing import Annotated
 import typer
 
 from leaktrace.cli.common import store_from
+
+
+class Language(StrEnum):
+    """The dashboard's languages (leaktrace.i18n.LANGUAGES)."""
+
+    zh = "zh"
+    en = "en"
+
 
 STOP_TIMEOUT_S = 10.0  # Streamlit stops in well under a second; then it is killed
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # SIGINT arrives as KeyboardInterrupt
@@ -33,8 +42,8 @@ def app_path() -> Path:
     return Path(str(resources.files("leaktrace.app"))) / "main.py"
 
 
-def streamlit_command(db: Path, port: int, host: str) -> list[str]:
-    """The ``streamlit run`` command line for a store, port and bind address."""
+def streamlit_command(db: Path, port: int, host: str, lang: str | None = None) -> list[str]:
+    """The ``streamlit run`` command line for a store, port, bind address and language."""
     return [
         sys.executable, "-m", "streamlit", "run", str(app_path()),
         "--server.headless", "true",
@@ -42,6 +51,7 @@ def streamlit_command(db: Path, port: int, host: str) -> list[str]:
         "--server.port", str(port),
         "--browser.gatherUsageStats", "false",
         "--", "--db", str(db),
+        *(["--lang", lang] if lang else []),
     ]  # fmt: skip
 
 
@@ -123,9 +133,17 @@ def dashboard_command(
     host: Annotated[
         str, typer.Option(help="Address to bind; the default serves this machine only.")
     ] = "127.0.0.1",
+    lang: Annotated[
+        Language | None,
+        typer.Option(
+            help="Language the dashboard opens in (zh or en); default: the browser's,"
+            " else that of most personas. The sidebar switches it."
+        ),
+    ] = None,
 ) -> None:
     """Start the dashboard (Streamlit) on http://HOST:PORT for the store."""
     store = store_from(ctx)
     typer.echo(f"dashboard for {store.path} on http://{host}:{port} (Ctrl-C stops it)")
     env = {**os.environ, "LEAKTRACE_DB": str(store.path)}
-    raise typer.Exit(serve(streamlit_command(store.path, port, host), env))
+    command = streamlit_command(store.path, port, host, lang.value if lang else None)
+    raise typer.Exit(serve(command, env))
