@@ -125,9 +125,11 @@ def reason(report: dict) -> str:
 
 
 def zone() -> ZoneInfo:
-    """The zone times are shown in: the study's."""
+    """The zone times are shown in: the study's; before its first canary, China's for a
+    reader of Chinese, else UTC."""
+    name = query(views.time_zone) or ("Asia/Shanghai" if language() == "zh" else "UTC")
     try:
-        return ZoneInfo(query(views.time_zone))
+        return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
 

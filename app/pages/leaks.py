@@ -6,15 +6,26 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from common import empty_store_guide, env_note, md, picked_row, query
+from common import (
+    empty_store_guide,
+    env_note,
+    grid,
+    label,
+    md,
+    picked_row,
+    query,
+    reason,
+    shown,
+    t,
+)
 from leaktrace import views
 
-st.title("Leak sources")
+st.title(t("leaks_title"))
 env_note()
 if not empty_store_guide():
     reports = query(views.verdict_reports)
     if not reports:
-        st.caption("No attribution yet: import messages, or run `leaktrace attribute`.")
+        st.caption(t("no_attribution_hint"))
         st.stop()
     table = pd.DataFrame(
         [
@@ -25,13 +36,15 @@ if not empty_store_guide():
                 "adjusted p": r["p_adjusted"],
                 "hit / planted": f"{r['canaries_hit']}/{r['canaries_planted']}",
                 "leak date (est.)": (r["estimated_leak_date"] or "")[:10],
-                "fields leaked": ", ".join(r["fields_leaked"]),
-                "why": r["reason"],
+                "fields leaked": t("list_separator").join(
+                    label("fields", f) for f in r["fields_leaked"]
+                ),
+                "why": reason(r),
             }
             for r in reports
         ]
     )
-    st.subheader("Verdicts")
+    st.subheader(t("leaks_verdicts"))
     row = picked_row(
         table,
         "verdict-table",
@@ -41,32 +54,31 @@ if not empty_store_guide():
         },
     )
     exposure = query(views.exposure_matrix)
-    st.subheader("Exposure: source × campaign")
-    st.caption(
-        "Colour: lift, the source's hits over the hits expected if the campaign reached its"
-        " canaries like anyone else's; ● significant."
-        " Click a cell (or a verdict row) for the messages behind it."
-    )
-    shown = exposure[exposure["hit"] > 0]
-    if not shown.empty:
-        base = alt.Chart(shown).encode(
-            x=alt.X("unit:N", title="campaign"),
-            y=alt.Y("source:N"),
+    st.subheader(t("leaks_exposure"))
+    st.caption(t("leaks_exposure_help"))
+    reached = exposure[exposure["hit"] > 0]
+    if not reached.empty:
+        base = alt.Chart(reached).encode(
+            x=alt.X("unit:N", title=t("chart_campaign")),
+            y=alt.Y("source:N", title=t("chart_source")),
             tooltip=[
-                "source",
-                "label",
-                "hit",
-                "planted",
-                "others_hit",
-                "others",
-                "lift",
-                "p_adjusted",
+                alt.Tooltip(c, title=label("col", c))
+                for c in (
+                    "source",
+                    "label",
+                    "hit",
+                    "planted",
+                    "others_hit",
+                    "others",
+                    "lift",
+                    "p_adjusted",
+                )
             ],
         )
         cell_pick = alt.selection_point(name="cell", fields=["source", "unit"])
         event = st.altair_chart(
             base.mark_rect()
-            .encode(color=alt.Color("lift:Q", scale=alt.Scale(type="log")))
+            .encode(color=alt.Color("lift:Q", scale=alt.Scale(type="log"), title=t("chart_lift")))
             .add_params(cell_pick)
             + base.transform_filter("datum.significant").mark_text(text="●", color="white"),
             width="stretch",
@@ -90,22 +102,31 @@ if not empty_store_guide():
         st.session_state["leak-source"] = pick[0]
         if pick[1]:
             st.session_state["leak-unit"] = pick[1]
-    source = st.selectbox("Source", names, key="leak-source")
+    source = st.selectbox(t("leaks_source"), names, key="leak-source")
     report = next(r for r in reports if r["name"] == source)
     # Reasons quote campaign labels, which quote spam: plain text, never markdown.
-    st.subheader(f"{md(source)}: {report['verdict']}")
-    st.text(report["reason"])
+    st.subheader(t("leaks_heading", source=md(source), verdict=label("verdict", report["verdict"])))
+    st.text(reason(report))
     timeline = pd.DataFrame(report["timeline"])
     if not timeline.empty:
-        timeline["planted_at"] = pd.to_datetime(timeline["planted_at"], format="ISO8601")
-        timeline["first_spam_at"] = pd.to_datetime(timeline["first_spam_at"], format="ISO8601")
+        for column in ("planted_at", "first_spam_at"):
+            timeline[column] = pd.to_datetime(timeline[column], format="ISO8601", utc=True)
+        timeline = shown(timeline)  # in the study's zone
         st.altair_chart(
             alt.Chart(timeline)
             .mark_rule(strokeWidth=3)
             .encode(
-                x="planted_at:T", x2="first_spam_at:T", y="canary:N", tooltip=["canary", "days"]
+                x=alt.X("planted_at:T", title=t("chart_plant")),
+                x2="first_spam_at:T",
+                y=alt.Y("canary:N", title=t("chart_canary")),
+                tooltip=[
+                    alt.Tooltip("canary", title=t("chart_canary")),
+                    alt.Tooltip("days", title=t("chart_days")),
+                ],
             )
-            + alt.Chart(timeline).mark_point(filled=True).encode(x="planted_at:T", y="canary:N"),
+            + alt.Chart(timeline)
+            .mark_point(filled=True)
+            .encode(x="planted_at:T", y=alt.Y("canary:N", title=t("chart_canary"))),
             width="stretch",
         )
     units = exposure.loc[(exposure["source"] == source) & (exposure["hit"] > 0)]
@@ -114,16 +135,11 @@ if not empty_store_guide():
         st.session_state.pop("leak-unit", None)
     if not units.empty:
         unit = st.selectbox(
-            "Campaign reaching this source",
+            t("leaks_unit"),
             units["unit"].tolist(),
             key="leak-unit",
             format_func=lambda u: f"{u}: {units.loc[units['unit'] == u, 'label'].iat[0][:60]}",
         )
         cell = query(views.exposure_messages, source, unit)
-        st.caption(f"{len(cell)} messages of {md(unit)} to {md(source)}'s canaries after planting")
-        st.dataframe(
-            cell,
-            hide_index=True,
-            width="stretch",
-            column_config={"body": st.column_config.TextColumn("text", width="large")},
-        )
+        st.caption(t("leaks_cell", messages=len(cell), unit=md(unit), source=md(source)))
+        grid(cell, config={"body": st.column_config.TextColumn(width="large")})

@@ -5,56 +5,78 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from common import empty_store_guide, env_note, query
+from common import empty_store_guide, env_note, grid, local_time, query, reason, shown, t
 from leaktrace import views
 
-st.title("Overview")
+st.title(t("overview_title"))
 env_note()
 if not empty_store_guide():
     data = query(views.overview)
     counts = data.counts
     cols = st.columns(5)
-    cols[0].metric("Sources", counts["sources"])
-    cols[1].metric("Canaries planted", counts["planted canaries"])
-    cols[2].metric("Controls", counts["controls"])
-    cols[3].metric("Messages", f"{counts['messages']:,}")
-    cols[4].metric("In quarantine", counts["quarantine"])
+    cols[0].metric(t("overview_sources"), counts["sources"])
+    cols[1].metric(t("overview_planted"), counts["planted canaries"])
+    cols[2].metric(t("overview_controls"), counts["controls"])
+    cols[3].metric(t("overview_messages"), f"{counts['messages']:,}")
+    cols[4].metric(t("overview_quarantine"), counts["quarantine"])
 
     left, right = st.columns([1, 2])
     with left:
-        st.subheader("Sources by verdict")
+        st.subheader(t("overview_by_verdict"))
         if data.verdicts.empty:
-            st.caption("No attribution yet: import messages or run `leaktrace attribute`.")
+            st.caption(t("no_attribution_hint"))
         else:
             st.altair_chart(
-                alt.Chart(data.verdicts)
-                .mark_bar()
-                .encode(x="sources:Q", y=alt.Y("verdict:N", sort="-x"), color="verdict:N"),
-                width="stretch",
-            )
-    with right:
-        st.subheader("Messages per day by category")
-        if not data.per_day.empty:
-            st.altair_chart(
-                alt.Chart(data.per_day)
+                alt.Chart(shown(data.verdicts))
                 .mark_bar()
                 .encode(
-                    x="day:T",
-                    y="messages:Q",
-                    color="category:N",
-                    tooltip=["day:T", "category:N", "messages:Q"],
+                    x=alt.X("sources:Q", title=t("chart_sources")),
+                    y=alt.Y("verdict:N", sort="-x", title=t("chart_verdict")),
+                    color=alt.Color("verdict:N", title=t("chart_verdict")),
                 ),
                 width="stretch",
             )
-    st.subheader("Leaked and suspected sources")
+    with right:
+        st.subheader(t("overview_per_day"))
+        if not data.per_day.empty:
+            per_day = shown(data.per_day, {"category": "category"})
+            st.altair_chart(
+                alt.Chart(per_day)
+                .mark_bar()
+                .encode(
+                    x=alt.X("day:T", title=t("chart_day")),
+                    y=alt.Y("messages:Q", title=t("chart_messages")),
+                    color=alt.Color("category:N", title=t("chart_category")),
+                    tooltip=[
+                        alt.Tooltip("day:T", title=t("chart_day")),
+                        alt.Tooltip("category:N", title=t("chart_category")),
+                        alt.Tooltip("messages:Q", title=t("chart_messages")),
+                    ],
+                ),
+                width="stretch",
+            )
+    st.subheader(t("overview_watch"))
     if data.watch.empty:
-        st.caption("None so far.")
+        st.caption(t("overview_watch_none"))
     else:
-        st.dataframe(data.watch, hide_index=True, width="stretch")
+        reports = {r["name"]: r for r in query(views.verdict_reports)}
+        watch = data.watch.assign(
+            reason=[
+                reason(reports[name]) if name in reports else why
+                for name, why in zip(data.watch["source"], data.watch["reason"], strict=True)
+            ]
+        )
+        grid(watch, config={"reason": st.column_config.TextColumn(width="large")})
     if data.last_import:
         last = data.last_import
         st.caption(
-            f"Last import: {last['file']} ({last['format']})"
-            f" at {last['finished_at']:%Y-%m-%d %H:%M} — {last['inserted']} new,"
-            f" {last['duplicate']} duplicates, {last['rejected']} rejected."
+            t(
+                "overview_last_import",
+                file=last["file"],
+                format=last["format"],
+                when=f"{local_time(last['finished_at']):%Y-%m-%d %H:%M}",
+                inserted=last["inserted"],
+                duplicate=last["duplicate"],
+                rejected=last["rejected"],
+            )
         )

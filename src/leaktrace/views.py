@@ -322,6 +322,6 @@ def report_language(store: Store) -> str:
     return study_language(store)
 
 
-def time_zone(store: Store) -> str:
-    """The zone the dashboard shows times in (the study's)."""
+def time_zone(store: Store) -> str | None:
+    """The zone the dashboard shows times in: the study's (None before its first canary)."""
     return study_time_zone(store)

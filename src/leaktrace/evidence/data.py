@@ -59,15 +59,16 @@ LOCALE_ZONES = {
 }
 
 
-def study_time_zone(store: Store) -> str:
-    """The study's time zone: ``LEAKTRACE_TZ``, else that of most personas' locale, else UTC."""
+def study_time_zone(store: Store) -> str | None:
+    """The study's time zone: ``LEAKTRACE_TZ``, else that of most personas' locale (UTC for
+    a locale without one); None while the study has no canary."""
     if os.environ.get("LEAKTRACE_TZ"):
         return os.environ["LEAKTRACE_TZ"]
     with store.connect() as con:
         row = con.execute(
             "SELECT locale FROM canaries GROUP BY locale ORDER BY count(*) DESC, locale LIMIT 1"
         ).fetchone()
-    return LOCALE_ZONES.get(row[0].lower().replace("-", "_"), "UTC") if row else "UTC"
+    return LOCALE_ZONES.get(row[0].lower().replace("-", "_"), "UTC") if row else None
 
 
 _MESSAGES = """
