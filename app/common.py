@@ -90,15 +90,21 @@ def language() -> str:
     return st.session_state["lang"]
 
 
+def _switched() -> None:
+    st.session_state["lang"] = st.session_state["lang-switch"]
+
+
 def language_switch() -> str:
     """The sidebar's 中文 / English switch; the choice is kept in the session and the URL."""
-    language()
-    lang = st.sidebar.radio(
+    lang = language()
+    st.sidebar.radio(
         "语言 · Language",
         i18n.LANGUAGES,
+        index=i18n.LANGUAGES.index(lang),
         format_func=i18n.LANGUAGE_NAMES.get,
         horizontal=True,
-        key="lang",
+        key="lang-switch",
+        on_change=_switched,
     )
     st.query_params["lang"] = lang
     return lang
@@ -117,6 +123,14 @@ def label(kind: str, value: object) -> str:
 def words(kind: str, values: Iterable[object]) -> dict:
     """``{value: its display word}``, for a select box's ``format_func``."""
     return {v: label(kind, v) for v in values}
+
+
+def unit_name(key: str) -> str:
+    """A campaign's or template's store key (``c31``) as the reader says it."""
+    from leaktrace.attribution.model import Unit
+
+    unit = Unit.from_key(key)
+    return t(f"unit_{unit.kind}", id=unit.id)
 
 
 def reason(report: dict) -> str:

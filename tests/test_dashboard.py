@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import store_worker
+from leaktrace.attribution.model import Unit
 from leaktrace.attribution.verdicts import evidence_ids, source_reports
 from leaktrace.sim.demo import find_sample_data
 from leaktrace.store import Store
@@ -114,7 +115,8 @@ def test_leak_sources_lists_every_verdict_and_drills_down_to_messages(demo, monk
     unit = at.selectbox(key="leak-unit").value
     cell = at.dataframe[1].value
     assert {"recipient", "sender", "body"} <= set(cell.columns) and len(cell) > 0
-    caption = f"{len(cell)} messages of {unit} to {leaked}'s canaries after planting"
+    named = str(Unit.from_key(unit))  # c31: Campaign 31
+    caption = f"{len(cell)} messages of {named} to {leaked}'s canaries after planting"
     assert caption in [c.value for c in at.caption]
     with store.connect() as con:
         planted_here = {

@@ -17,6 +17,7 @@ from common import (
     reason,
     shown,
     t,
+    unit_name,
 )
 from leaktrace import views
 
@@ -141,5 +142,5 @@ if not empty_store_guide():
             format_func=lambda u: f"{u}: {units.loc[units['unit'] == u, 'label'].iat[0][:60]}",
         )
         cell = query(views.exposure_messages, source, unit)
-        st.caption(t("leaks_cell", messages=len(cell), unit=md(unit), source=md(source)))
+        st.caption(t("leaks_cell", messages=len(cell), unit=unit_name(unit), source=md(source)))
         grid(cell, config={"body": st.column_config.TextColumn(width="large")})

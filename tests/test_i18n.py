@@ -1,0 +1,217 @@
+"""Chinese and English: one string table, every page in both, reasons keyed, the default order."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from leaktrace import i18n
+from leaktrace.attribution.verdicts import source_reports
+from leaktrace.store import Store
+
+APP = Path(__file__).resolve().parent.parent / "app"
+PAGES = [None, "sources", "messages", "templates", "leaks", "evidence", "alerts"]
+CJK = re.compile(r"[\u4e00-\u9fff]")
+# Keys that could be shown raw: the table's top-level names (words joined by "_").
+KEY = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+# Words that read the same in Chinese: names, formats, programs.
+SAME_IN_BOTH = {"语言 · Language", "English", "中文", "STARTTLS", "SSL", "SMTP", "ntfy"}
+
+
+@pytest.fixture
+def demo(tmp_path: Path, analysed_store_file: Path) -> Path:
+    shutil.copyfile(analysed_store_file, tmp_path / "demo.duckdb")
+    return tmp_path / "demo.duckdb"
+
+
+def run_page(
+    db: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    page: str | None,
+    lang: str | None = None,
+    locale: str | None = None,
+) -> AppTest:
+    monkeypatch.setenv("LEAKTRACE_DB", str(db))
+    at = AppTest.from_file(str(APP / "main.py"), default_timeout=60)
+    if lang:
+        at.query_params["lang"] = lang
+    if locale:
+        at.context["locale"] = locale
+    at.run()
+    if page:
+        at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def shown_words(at: AppTest) -> dict[str, list[str]]:
+    """Every word a page shows that comes from the string table, by kind of element."""
+    out: dict[str, list[str]] = {"heading": [], "label": [], "column": [], "prose": []}
+    out["heading"] += [e.value for e in (*at.title, *at.subheader, *at.header)]
+    out["heading"] += [e.label for e in (*at.tabs, *at.expander, *at.metric)]
+    widgets = [
+        *at.button,
+        *at.selectbox,
+        *at.text_input,
+        *at.number_input,
+        *at.checkbox,
+        *at.radio,
+        *at.multiselect,
+        *at.date_input,
+        *at.time_input,
+        *at.text_area,
+        *at.get("download_button"),
+        *at.get("file_uploader"),
+    ]
+    out["label"] += [w.label for w in widgets if getattr(w, "label", None)]
+    for frame in at.dataframe:
+        config = json.loads(frame.proto.columns or "{}")
+        out["column"] += [
+            c["label"] for name, c in config.items() if not name.startswith("_") and "label" in c
+        ]
+    out["prose"] += [e.value for e in (*at.caption, *at.info, *at.success, *at.warning, *at.error)]
+    return out
+
+
+def test_every_key_is_in_both_languages_with_the_same_placeholders():
+    en, zh = i18n.strings("en"), i18n.strings("zh")
+    assert en.keys() == zh.keys()
+    for key, value in en.items():
+        assert type(value) is type(zh[key]), key
+        if isinstance(value, dict):
+            assert value.keys() == zh[key].keys(), key
+        if isinstance(value, list):
+            assert len(value) == len(zh[key]), key
+        assert i18n.placeholders(value) == i18n.placeholders(zh[key]), key
+
+
+def test_chinese_strings_are_chinese():
+    en, zh = i18n.strings("en"), i18n.strings("zh")
+    same = [
+        key
+        for key, value in zh.items()
+        if isinstance(value, str) and value == en[key] and re.search(r"[A-Za-z]{4}", value)
+    ]
+    assert same == [], "untranslated"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_in_both_languages_without_a_raw_key(demo, monkeypatch, page, lang):
+    at = run_page(demo, monkeypatch, page, lang)
+    words = shown_words(at)
+    keys = {k for k in i18n.strings("en") if "_" in k}
+    everything = [w for ws in words.values() for w in ws]
+    raw = [w for w in everything if keys & set(KEY.findall(w))]
+    assert raw == []
+    assert words["heading"] and words["label"]
+    if lang == "zh":
+        untranslated = [
+            w
+            for kind in ("heading", "label", "column")
+            for w in words[kind]
+            if w not in SAME_IN_BOTH and not CJK.search(w) and not w.isdigit()
+        ]
+        assert untranslated == []
+        assert all(CJK.search(w) for w in words["prose"] if re.search(r"[a-z]{3} [a-z]{3}", w))
+    else:
+        chinese = [
+            w
+            for w in words["heading"] + words["label"]
+            if CJK.search(w) and not re.search("[A-Za-z]{3}", w)  # data may be Chinese
+        ]
+        assert chinese == []
+
+
+def test_the_overview_answers_the_question_in_chinese(demo, monkeypatch):
+    at = run_page(demo, monkeypatch, None, "zh")
+    assert [t.value for t in at.title] == ["总览"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["来源"] == "30" and metrics["已投放的金丝雀身份"] == "130"
+    watched = at.dataframe[0].value
+    reports = {r["name"]: r for r in source_reports(Store(demo), evidence=False)}
+    assert set(watched["verdict"]) <= {"已泄露", "疑似泄露"} and len(watched) == 12
+    for name, reason in zip(watched["source"], watched["reason"], strict=True):
+        assert reason == i18n.report_reason("zh", reports[name]) and CJK.search(reason)
+        assert reason != reports[name]["reason"]
+    assert any(c.value.startswith("最近一次导入：canaries.mbox") for c in at.caption)
+    assert any("Asia/Shanghai" in c.value for c in at.sidebar.caption)
+
+
+def test_the_switch_changes_the_language_and_keeps_it_in_the_url(demo, monkeypatch):
+    at = run_page(demo, monkeypatch, None, "en")
+    assert [t.value for t in at.title] == ["Overview"]
+    at.sidebar.radio(key="lang-switch").set_value("zh").run()
+    assert [t.value for t in at.title] == ["总览"]
+    # AppTest runs a switched-to page alone; the session keeps the choice.
+    at.switch_page("pages/evidence.py").run()
+    assert [t.value for t in at.title] == ["证据"]  # remembered across pages
+    assert at.subheader[0].value.startswith("已泄露（分值")
+
+
+def test_the_default_language_is_the_flag_then_the_browser_then_the_personas(demo, monkeypatch):
+    # The sample's personas are mostly Chinese.
+    assert [t.value for t in run_page(demo, monkeypatch, None).title] == ["总览"]
+    at = run_page(demo, monkeypatch, None, locale="en-US")
+    assert [t.value for t in at.title] == ["Overview"]
+    assert at.query_params["lang"] == "en"  # kept in the URL: a new tab opens in it
+    monkeypatch.setattr(sys, "argv", ["streamlit", "--lang", "zh"])
+    at = run_page(demo, monkeypatch, None, locale="en-US")
+    assert [t.value for t in at.title] == ["总览"]
+    at = run_page(demo, monkeypatch, None, lang="en", locale="zh-CN")  # the remembered choice
+    assert [t.value for t in at.title] == ["Overview"]
+
+
+@pytest.mark.parametrize(
+    ("candidates", "expected"),
+    [
+        (("zh", "en-US", "en"), "zh"),
+        ((None, "zh-CN", "en"), "zh"),
+        ((None, "en_GB", "zh"), "en"),
+        ((None, None, "zh"), "zh"),
+        (("fr", "de-DE", None), "en"),
+        ((None, "zh-Hant-TW", None), "zh"),
+    ],
+)
+def test_choose_language_takes_the_first_known_one(candidates, expected):
+    assert i18n.choose_language(*candidates) == expected
+
+
+def test_reasons_are_stored_with_a_key_and_said_in_either_language(analysed_store_file):
+    reports = source_reports(Store(analysed_store_file), evidence=False)
+    for report in reports:
+        assert report["reason_key"].startswith("reason_")
+        assert i18n.report_reason("en", report) == report["reason"]
+        zh = i18n.report_reason("zh", report)
+        assert CJK.search(zh) and zh != report["reason"]
+    leaked = next(r for r in reports if r["verdict"] == "leaked")
+    args = leaked["reason_args"]
+    if "unit_id" in args:
+        assert f"营销活动 {args['unit_id']}" in i18n.report_reason("zh", leaked) or (
+            f"模板 {args['unit_id']}" in i18n.report_reason("zh", leaked)
+        )
+
+
+def test_a_report_stored_before_reasons_had_keys_shows_its_english_reason():
+    old = {"verdict": "clean", "reason": "No campaign reached its 4 canaries."}
+    assert i18n.report_reason("zh", old) == old["reason"]
+    broken = {**old, "reason_key": "reason_clean", "reason_args": {"planted": 4}}
+    assert i18n.report_reason("zh", broken) == old["reason"]  # an argument missing
+    unknown = {**old, "reason_key": "reason_from_the_future", "reason_args": {}}
+    assert i18n.report_reason("zh", unknown) == old["reason"]
+
+
+def test_display_labels_keep_stored_values_english():
+    assert i18n.label("zh", "verdict", "insufficient data") == "数据不足"
+    assert i18n.label("zh", "verdict", "clean") == "未发现泄露"
+    assert i18n.label("zh", "source_category", "credit_inquiry") == "征信 / 企业信息查询"
+    assert i18n.label("zh", "category", "loan") == "贷款 / 信贷"
+    assert i18n.label("en", "verdict", "leaked") == "leaked"
+    assert i18n.label("zh", "category", "a user's own") == "a user's own"
