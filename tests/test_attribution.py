@@ -21,7 +21,8 @@ from leaktrace.store import Store
 
 T0 = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
 REPORT_KEYS = {
-    "name", "category", "verdict", "reason", "score", "p_adjusted", "family_size",
+    "name", "category", "verdict", "reason", "reason_key", "reason_args", "score", "p_adjusted",
+    "family_size",
     "canaries_planted", "canaries_hit", "controls_hit", "first_leak_seen",
     "estimated_leak_date", "leak_window", "leak_pattern", "not_hit_after", "fields_leaked",
     "top_units", "timeline",

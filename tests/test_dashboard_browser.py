@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -25,7 +26,7 @@ def server(tmp_path: Path, analysed_store_file: Path):
     """``streamlit run`` on a free port against a copy of the analysed sample store."""
     db = tmp_path / "s.duckdb"
     shutil.copyfile(analysed_store_file, db)
-    with dashboard(db, tmp_path / "streamlit.log") as url:
+    with dashboard(db, tmp_path / "streamlit.log", lang="en") as url:
         yield url, db
 
 
@@ -109,3 +110,44 @@ def test_plant_upload_and_drill_down_in_a_real_browser(server, tmp_path):
     assert all(
         (tmp_path / f).stat().st_size > 10_000 for f in ("1-overview.png", "4-leak-drill-down.png")
     )
+
+
+def test_the_overview_in_chinese_and_english_from_the_sidebar_switch(server, tmp_path):
+    """Screenshots of the demo's Overview in both languages (paths printed)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _ = server
+    shots = {lang: tmp_path / f"overview-{lang}.png" for lang in ("en", "zh")}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(url)  # `leaktrace dashboard --lang en`
+        settle(page)
+        expect(page.get_by_text("Leaked and suspected sources")).to_be_visible(timeout=60_000)
+        page.screenshot(path=shots["en"], full_page=True)
+
+        page.get_by_test_id("stSidebar").get_by_text("中文", exact=True).click()
+        settle(page)
+        expect(page.get_by_text("已泄露和疑似泄露的来源")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("时间均为 Asia/Shanghai").first).to_be_visible()
+        expect(page.get_by_test_id("stSidebarNav").get_by_text("泄露来源")).to_be_visible()
+        page.wait_for_function("location.search.includes('lang=zh')")
+        page.screenshot(path=shots["zh"], full_page=True)
+
+        go(page, "泄露来源")  # the choice holds on another page
+        expect(page.get_by_test_id("stHeading").filter(has_text="：已泄露").first).to_be_visible(
+            timeout=60_000
+        )
+        fresh = browser.new_page()  # a new tab with the URL opens in Chinese
+        fresh.goto(page.url)
+        settle(fresh)
+        expect(fresh.get_by_text("到达情况：来源 × 营销活动")).to_be_visible(timeout=60_000)
+        browser.close()
+    for lang, shot in shots.items():
+        print(f"Overview ({lang}): {shot}")
+        assert shot.stat().st_size > 10_000
+    if os.environ.get("LEAKTRACE_SCREENSHOTS"):  # e.g. docs/screenshots
+        folder = Path(os.environ["LEAKTRACE_SCREENSHOTS"])
+        folder.mkdir(parents=True, exist_ok=True)
+        for shot in shots.values():
+            shutil.copyfile(shot, folder / shot.name)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -357,3 +358,22 @@ def test_a_failed_print_leaves_no_half_pack(study, tmp_path, monkeypatch):
         build_pack(store, source, tmp_path / "pack", "en")
     assert not (tmp_path / "pack").exists()
     assert build_pack(store, source, tmp_path / "pack", "en", pdf=False).messages > 0
+
+
+def test_the_report_says_the_verdict_reason_in_its_language(study):
+    from leaktrace.evidence.data import gather
+    from leaktrace.evidence.html import render_report
+    from leaktrace.i18n import report_reason
+
+    store, source = study
+    data = gather(store, source)
+    english = data.verdict["reason"]
+    zh = lxml.html.fromstring(render_report(data, "zh", [])).text_content()
+    assert report_reason("zh", data.verdict) in zh and english not in zh
+    assert "在留下信息之后到达了本来源" in zh or "称呼了" in zh
+    en = lxml.html.fromstring(render_report(data, "en", [])).text_content()
+    assert english in en
+    # A verdict stored before reasons had keys is shown in its English words.
+    old = {k: v for k, v in data.verdict.items() if not k.startswith("reason_")}
+    page = render_report(dataclasses.replace(data, verdict=old), "zh", [])
+    assert english in lxml.html.fromstring(page).text_content()
