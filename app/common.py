@@ -125,6 +125,13 @@ def words(kind: str, values: Iterable[object]) -> dict:
     return {v: label(kind, v) for v in values}
 
 
+def date_axis(title_key: str = "chart_day") -> Any:
+    """A chart's time axis titled and with dates in the reader's language."""
+    import altair as alt
+
+    return alt.Axis(title=t(title_key), format=t("chart_date_format"))
+
+
 def unit_name(key: str) -> str:
     """A campaign's or template's store key (``c31``) as the reader says it."""
     from leaktrace.attribution.model import Unit

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from common import (
+    date_axis,
     empty_store_guide,
     env_note,
     grid,
@@ -117,7 +118,7 @@ if not empty_store_guide():
             alt.Chart(timeline)
             .mark_rule(strokeWidth=3)
             .encode(
-                x=alt.X("planted_at:T", title=t("chart_plant")),
+                x=alt.X("planted_at:T", axis=date_axis("chart_plant")),
                 x2="first_spam_at:T",
                 y=alt.Y("canary:N", title=t("chart_canary")),
                 tooltip=[

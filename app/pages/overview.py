@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from common import empty_store_guide, env_note, grid, local_time, query, reason, shown, t
+from common import date_axis, empty_store_guide, env_note, grid, local_time, query, reason, shown, t
 from leaktrace import views
 
 st.title(t("overview_title"))
@@ -44,7 +44,7 @@ if not empty_store_guide():
                 alt.Chart(per_day)
                 .mark_bar()
                 .encode(
-                    x=alt.X("day:T", title=t("chart_day")),
+                    x=alt.X("day:T", axis=date_axis()),
                     y=alt.Y("messages:Q", title=t("chart_messages")),
                     color=alt.Color("category:N", title=t("chart_category")),
                     tooltip=[

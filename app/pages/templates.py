@@ -6,6 +6,7 @@ import altair as alt
 import streamlit as st
 
 from common import (
+    date_axis,
     done,
     empty_store_guide,
     env_note,
@@ -55,7 +56,7 @@ if not empty_store_guide():
                 alt.Chart(timeline)
                 .mark_bar()
                 .encode(
-                    x=alt.X("day:T", title=t("chart_day")),
+                    x=alt.X("day:T", axis=date_axis()),
                     y=alt.Y("messages:Q", title=t("chart_messages")),
                 ),
                 width="stretch",
