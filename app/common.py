@@ -132,6 +132,29 @@ def date_axis(title_key: str = "chart_day") -> Any:
     return alt.Axis(title=t(title_key), format=t("chart_date_format"))
 
 
+def analysis_summary(result: Any) -> str:
+    """What an analysis (``pipeline.analyse``) did, in one line in the reader's language."""
+    counts: dict[str, int] = {}
+    for v in result.attribution.verdicts:
+        counts[v.verdict] = counts.get(v.verdict, 0) + 1
+    verdicts = t("list_separator").join(
+        t("analysed_verdict", sources=n, verdict=label("verdict", name))
+        for name, n in sorted(counts.items())
+    )
+    text = t(
+        "analysed",
+        messages=result.clustering.messages,
+        templates=result.clustering.templates,
+        campaigns=result.campaigns.campaigns,
+        verdicts=verdicts or t("none"),
+    )
+    if result.channels:
+        text += t("analysed_channels", channels=len(result.channels))
+    if result.alerts:
+        text += t("analysed_alerts", alerts=result.alerts)
+    return text
+
+
 def unit_name(key: str) -> str:
     """A campaign's or template's store key (``c31``) as the reader says it."""
     from leaktrace.attribution.model import Unit

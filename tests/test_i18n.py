@@ -215,3 +215,30 @@ def test_display_labels_keep_stored_values_english():
     assert i18n.label("zh", "category", "loan") == "贷款 / 信贷"
     assert i18n.label("en", "verdict", "leaked") == "leaked"
     assert i18n.label("zh", "category", "a user's own") == "a user's own"
+
+
+def test_dashboard_lang_reaches_the_app_and_only_zh_or_en_is_taken(tmp_path):
+    from typer.testing import CliRunner
+
+    from leaktrace.cli import app
+    from leaktrace.cli.dashboard import streamlit_command
+
+    db = tmp_path / "s.duckdb"
+    command = streamlit_command(db, 8501, "127.0.0.1", "zh")
+    assert command[command.index("--") :] == ["--", "--db", str(db), "--lang", "zh"]
+    assert "--lang" not in streamlit_command(db, 8501, "127.0.0.1")
+    done = CliRunner().invoke(app, ["--db", str(db), "dashboard", "--lang", "fr"])
+    assert done.exit_code == 2
+
+
+def test_the_messages_page_says_what_an_import_did_in_chinese(demo, monkeypatch):
+    from leaktrace.sim.demo import find_sample_data
+
+    at = run_page(demo, monkeypatch, "messages", "zh")
+    backup = sorted((find_sample_data() / "sms").glob("*.xml"))[0]
+    at.file_uploader(key="exports").set_value((backup.name, backup.read_bytes(), "text/xml")).run()
+    at.text_input(key="upload-recipient").set_value(backup.stem).run()
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("新增 0 条" in s.value for s in at.success), [s.value for s in at.success]
+    assert any(i.value.startswith("分析完成：") and "已泄露 12 个" in i.value for i in at.info)

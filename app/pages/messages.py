@@ -6,7 +6,19 @@ from datetime import datetime
 
 import streamlit as st
 
-from common import changed, env_note, grid, local_time, md, query, store, t, words, zone
+from common import (
+    analysis_summary,
+    changed,
+    env_note,
+    grid,
+    local_time,
+    md,
+    query,
+    store,
+    t,
+    words,
+    zone,
+)
 from leaktrace import views
 from leaktrace.errors import LeaktraceError
 from leaktrace.ingest.by_hand import import_bytes, import_typed
@@ -60,7 +72,7 @@ with upload:
             for problem in result.problems[:20]:
                 st.warning(md(problem))
         with st.spinner(t("messages_analysing")):
-            st.info(analyse(store()).summary())
+            st.info(analysis_summary(analyse(store())))
         changed()
 
 with by_hand, st.form("by-hand", clear_on_submit=True):
