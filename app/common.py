@@ -232,7 +232,7 @@ def grid(
 
 def empty_store_guide() -> bool:
     """On a store with no canaries, show the first steps and return True."""
-    if query(views.overview).counts.get("canaries", 0):
+    if query(views.overview, zone().key).counts.get("canaries", 0):
         return False
     st.info(t("guide_empty_store"))
     return True

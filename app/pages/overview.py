@@ -5,13 +5,24 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from common import date_axis, empty_store_guide, env_note, grid, local_time, query, reason, shown, t
+from common import (
+    date_axis,
+    empty_store_guide,
+    env_note,
+    grid,
+    local_time,
+    query,
+    reason,
+    shown,
+    t,
+    zone,
+)
 from leaktrace import views
 
 st.title(t("overview_title"))
 env_note()
 if not empty_store_guide():
-    data = query(views.overview)
+    data = query(views.overview, zone().key)
     counts = data.counts
     cols = st.columns(5)
     cols[0].metric(t("overview_sources"), counts["sources"])

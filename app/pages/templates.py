@@ -17,6 +17,7 @@ from common import (
     query,
     store,
     t,
+    zone,
 )
 from leaktrace import views
 from leaktrace.errors import LeaktraceError
@@ -51,7 +52,7 @@ if not empty_store_guide():
             else None
         )
         if chosen is not None:
-            timeline = query(views.template_timeline, int(chosen))
+            timeline = query(views.template_timeline, int(chosen), zone().key)
             st.altair_chart(
                 alt.Chart(timeline)
                 .mark_bar()

@@ -49,8 +49,8 @@ class Overview:
     last_import: dict | None
 
 
-def overview(store: Store) -> Overview:
-    """Counts, sources by verdict, messages per day by category, sources to watch."""
+def overview(store: Store, zone: str = "UTC") -> Overview:
+    """Counts, sources by verdict, messages per day (in ``zone``) by category, sources to watch."""
     counts = store.table_counts()
     with store.connect() as con:
         planted = con.execute("SELECT count(DISTINCT canary_id) FROM plants").fetchone()[0]
@@ -61,7 +61,7 @@ def overview(store: Store) -> Overview:
         ).df()
         per_day = con.execute(
             """
-            SELECT CAST(date_trunc('day', m.received_at) AS DATE) AS day,
+            SELECT CAST(timezone($zone, m.received_at) AS DATE) AS day,
                    CASE WHEN m.first_party THEN 'first-party'
                         ELSE coalesce(tp.category, 'unclustered') END AS category,
                    count(*) AS messages
@@ -70,7 +70,8 @@ def overview(store: Store) -> Overview:
             LEFT JOIN templates tp ON tp.id = t.template_id
             WHERE {plausible}
             GROUP BY ALL ORDER BY day
-            """.format(plausible=plausible_time_sql("m.received_at"))
+            """.format(plausible=plausible_time_sql("m.received_at")),
+            {"zone": zone},
         ).df()
         watch = con.execute(
             "SELECT s.name AS source, v.verdict, round(v.score, 3) AS score,"
@@ -207,14 +208,14 @@ def templates_table(store: Store) -> pd.DataFrame:
     )
 
 
-def template_timeline(store: Store, template_id: int) -> pd.DataFrame:
-    """Messages per day of one template."""
+def template_timeline(store: Store, template_id: int, zone: str = "UTC") -> pd.DataFrame:
+    """Messages per day (in ``zone``) of one template."""
     return _df(
         store,
-        "SELECT CAST(date_trunc('day', m.received_at) AS DATE) AS day, count(*) AS messages"
+        "SELECT CAST(timezone(?, m.received_at) AS DATE) AS day, count(*) AS messages"
         " FROM message_templates t JOIN messages m ON m.id = t.message_id"
         " WHERE t.template_id = ? GROUP BY day ORDER BY day",
-        [template_id],
+        [zone, template_id],
     )
 
 
