@@ -150,9 +150,7 @@ ORDER BY m.received_at, m.id LIMIT $limit
 """
 
 
-def garwood(
-    counts: np.ndarray, level: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
+def garwood(counts: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Exact (Garwood) Poisson interval of each count: the mean counts the data cannot rule out."""
     # chi2.ppf(q, 2k) / 2 is gammaincinv(k, q): scipy.special gives the same numbers as
     # scipy.stats (tests check) without scipy.stats' 1.3 s import.
@@ -314,9 +312,10 @@ def first_spam(store: Store, source: str, as_of: datetime | None = None) -> pd.D
     """Per canary planted at ``source``, and per control, the days from start to first spam.
 
     A planted canary starts at its (first) plant there, a control at the study's start
-    (the first watched inbox: a control's own watch starts at its first message); spam is any message that is not first-party. Columns: canary, group
-    (planted here | control), start, first_spam_at (NaT: none yet), days (to the first
-    spam, or waited so far), waiting (no spam yet), label.
+    (the first watched inbox: a control's own watch starts at its first message); spam
+    is any message that is not first-party. Columns: canary, group (planted here |
+    control), start, first_spam_at (NaT: none yet), days (to the first spam, or waited
+    so far), waiting (no spam yet), label.
     """
     with store.connect() as con:
         frame = con.execute(_FIRST_SPAM, {"as_of": as_of, "source": source}).df()
