@@ -126,8 +126,9 @@ WHERE NOT m.first_party
 _RATES = f"""
 , exposure AS (
     SELECT kind, grp, source_category, count(DISTINCT canary_id) AS canaries,
-           sum(greatest(coalesce(epoch(stop) - epoch(start), 0), 0)) / {WEEK} AS canary_weeks
-    FROM intervals GROUP BY ALL
+           sum(epoch(stop) - epoch(start)) / {WEEK} AS canary_weeks
+    FROM intervals WHERE start < stop  -- a canary not watched then is in no group
+    GROUP BY ALL
 ), counts AS (
     SELECT i.grp, coalesce(tp.category, 'unclustered') AS category, count(*) AS messages
     {_INSIDE}
@@ -283,11 +284,11 @@ def headline(rates: pd.DataFrame, category: str = "loan", alpha: float = 0.05) -
     if c.control_messages == 0:
         return (
             f"{who} received {c.rate:.2f} {per} after planting; controls received none"
-            f" in {c.control_weeks:.0f} canary-weeks (p = {c.p_value:.1g})."
+            f" in {c.control_weeks:.0f} canary-weeks (p = {c.p_value:.2g})."
         )
     return (
         f"{who} received {c.rate / c.control_rate:.1f}× the {per} of controls after planting"
-        f" ({c.rate:.2f} against {c.control_rate:.2f}; p = {c.p_value:.1g})."
+        f" ({c.rate:.2f} against {c.control_rate:.2f}; p = {c.p_value:.2g})."
     )
 
 
