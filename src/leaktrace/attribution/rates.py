@@ -264,6 +264,10 @@ def compare_with_controls(
     )
 
 
+def _p(p: float) -> str:
+    return "p < 1e-6" if p < 1e-6 else f"p = {p:.2g}"
+
+
 def headline(rates: pd.DataFrame, category: str = "loan", alpha: float = 0.05) -> str | None:
     """The picture in one sentence, only as strong as the data: None without such messages."""
     c = compare_with_controls(rates, category)
@@ -279,16 +283,16 @@ def headline(rates: pd.DataFrame, category: str = "loan", alpha: float = 0.05) -
     if c.p_value > alpha:
         return (
             f"{who} received {c.rate:.2f} {per} after planting, controls {c.control_rate:.2f}:"
-            f" not clearly more than background (p = {c.p_value:.2g})."
+            f" not clearly more than background ({_p(c.p_value)})."
         )
     if c.control_messages == 0:
         return (
             f"{who} received {c.rate:.2f} {per} after planting; controls received none"
-            f" in {c.control_weeks:.0f} canary-weeks (p = {c.p_value:.2g})."
+            f" in {c.control_weeks:.0f} canary-weeks ({_p(c.p_value)})."
         )
     return (
         f"{who} received {c.rate / c.control_rate:.1f}× the {per} of controls after planting"
-        f" ({c.rate:.2f} against {c.control_rate:.2f}; p = {c.p_value:.2g})."
+        f" ({c.rate:.2f} against {c.control_rate:.2f}; {_p(c.p_value)})."
     )
 
 
