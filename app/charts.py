@@ -57,12 +57,18 @@ def rates_chart(rates: pd.DataFrame) -> alt.FacetChart:
         .add_params(pick)
     )
     errors = alt.Chart().mark_rule(color="#111827").encode(y=y, x="low:Q", x2="high:Q")
-    return alt.layer(bars, errors, data=rates).facet(
-        column=alt.Column(
-            "category:N",
-            sort=spam_categories(rates),
-            title=None,
-            header=alt.Header(labelFontSize=13, labelFontWeight="bold"),
+    # Three panels a row fit the page whatever the number of categories.
+    return (
+        alt.layer(bars, errors, data=rates)
+        .properties(width=260)
+        .facet(
+            facet=alt.Facet(
+                "category:N",
+                sort=spam_categories(rates),
+                title=None,
+                header=alt.Header(labelFontSize=13, labelFontWeight="bold"),
+            ),
+            columns=3,
         )
     )
 
@@ -92,7 +98,7 @@ def weekly_chart(weekly: pd.DataFrame, plants: pd.DataFrame) -> alt.LayerChart:
 def first_spam_chart(frame: pd.DataFrame) -> alt.LayerChart:
     """One row per canary: start (plant, or the study's start for controls) to first spam."""
     order = list(frame["canary"])
-    y = alt.Y("canary:N", sort=order, title=None)
+    y = alt.Y("canary:N", sort=order, title=None, axis=alt.Axis(labelOverlap=False))
     colour = alt.Color(
         "group:N",
         scale=alt.Scale(domain=["planted here", "control"], range=["#2563eb", "#9ca3af"]),
@@ -119,4 +125,4 @@ def first_spam_chart(frame: pd.DataFrame) -> alt.LayerChart:
         )
     )
     text = base.mark_text(align="left", dx=6, fontSize=11).encode(x="days:Q", y=y, text="label:N")
-    return alt.layer(line, start, spam, text).properties(height=max(80, 18 * len(order)))
+    return alt.layer(line, start, spam, text).properties(height=alt.Step(22))

@@ -115,8 +115,8 @@ def test_the_overview_opens_with_spam_per_canary_week_and_its_sentence(demo, mon
     assert kinds == ["title", "subheader", "markdown", "caption", "vega_lite_chart"]
     assert at.markdown[0].value.replace("\\", "") == f"**{picture.headline}**"
     rates = charts(at)[0]
-    assert rates["facet"]["column"]["field"] == "category"
-    assert rates["facet"]["column"]["sort"][0] == "loan"  # loan first, highlighted
+    assert rates["facet"]["field"] == "category"
+    assert rates["facet"]["sort"][0] == "loan"  # loan first, highlighted
     assert [p["name"] for p in rates["params"]] == ["bar"]  # a click picks a bar
     groups = set(picture.rates["group"])
     assert {"before planting", "controls"} <= groups
@@ -160,7 +160,7 @@ def test_a_source_shows_its_rates_plant_dates_and_first_spam_per_canary(demo, mo
     picture = views.source_picture(Store(demo), source)
     specs = charts(at)
     rates, weekly, first = specs[1], specs[2], specs[3]  # after the heatmap
-    assert rates["facet"]["column"]["field"] == "category"
+    assert rates["facet"]["field"] == "category"
     assert list(dict.fromkeys(picture.rates["group"])) == [
         "before planting here",
         "after planting here",

@@ -257,3 +257,9 @@ def test_a_canary_never_watched_adds_no_canary_and_no_time(study, tmp_path):
     # No message ever reached it: its inbox is known from when it joined the roster (today).
     roster.new_canary(store, phone="+447700900299", label="ctl3", control=True, seed=3)
     assert spam_rates(store).equals(spam_rates(study))
+
+
+def test_a_tiny_p_value_is_printed_as_a_bound(study):
+    rates = spam_rates(study)
+    big = rates.assign(messages=rates["messages"] * 100, rate=rates["rate"] * 100)
+    assert headline(big).endswith("(93.33 against 11.67; p < 1e-6).")
