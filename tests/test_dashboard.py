@@ -123,6 +123,21 @@ def test_the_overview_opens_with_spam_per_canary_week_and_its_sentence(demo, mon
     assert "after planting at credit_inquiry" in groups
 
 
+def test_the_overview_of_a_study_with_no_messages_yet_says_so(tmp_path, monkeypatch):
+    from datetime import UTC, datetime
+
+    from leaktrace import roster
+    from leaktrace.model import Source, SourceCategory
+
+    store = Store(tmp_path / "s.duckdb")
+    roster.add_source(store, Source(name="A", category=SourceCategory.CREDIT_INQUIRY))
+    roster.new_canary(store, phone="+447700900100", label="a1", seed=1)
+    roster.plant(store, "a1", "A", datetime(2026, 1, 5, tzinfo=UTC))
+    at = open_app(store.path, monkeypatch)
+    assert "No messages to canaries yet." in [c.value for c in at.caption]
+    assert not at.markdown or "canary-week of controls" not in at.markdown[0].value
+
+
 def test_a_bar_of_the_overview_lists_the_messages_behind_it(demo, monkeypatch):
     at = open_app(demo, monkeypatch)
     at.selectbox(key="overview-rates-group").set_value("controls")
