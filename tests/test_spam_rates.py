@@ -16,6 +16,7 @@ from leaktrace.attribution.rates import (
     headline,
     rate_messages,
     spam_rates,
+    with_intervals,
 )
 from leaktrace.model import Source, SourceCategory
 from leaktrace.store import Store
@@ -263,3 +264,13 @@ def test_a_tiny_p_value_is_printed_as_a_bound(study):
     rates = spam_rates(study)
     big = rates.assign(messages=rates["messages"] * 100, rate=rates["rate"] * 100)
     assert headline(big).endswith("(93.33 against 11.67; p < 1e-6).")
+
+
+def test_the_sentence_speaks_for_the_surest_group_not_the_noisiest(study):
+    rates = spam_rates(study)
+    # One more group: 1 loan message in a single canary-day, a rate of 7 per week.
+    lucky = row(rates, "after planting at several categories", "loan").copy()
+    lucky[["group", "source_category", "messages", "canary_weeks"]] = ["x", "x", 1, 1 / 7]
+    noisy = pd.concat([rates, lucky.to_frame().T], ignore_index=True)
+    noisy = with_intervals(noisy.drop(columns=["rate", "low", "high"]))
+    assert headline(noisy).startswith("credit_inquiry canaries")

@@ -233,7 +233,10 @@ class Comparison:
 def compare_with_controls(
     rates: pd.DataFrame, category: str, kind: str = "after"
 ) -> Comparison | None:
-    """The ``kind`` group with the highest rate of ``category``, against the controls.
+    """The ``kind`` group surest to have a high rate of ``category``, against the controls.
+
+    Surest: the highest lower interval bound, so a group of one canary-week that got
+    two messages does not speak for the study.
 
     The test conditions on the two groups' total count: under equal rates the
     group's share of it is binomial with its share of the canary-weeks.
@@ -244,7 +247,7 @@ def compare_with_controls(
     groups = rows[rows["kind"] == kind]
     if groups.empty or not groups["messages"].any():
         return None
-    best = groups.sort_values(["rate", "messages"], ascending=False).iloc[0]
+    best = groups.sort_values(["low", "rate"], ascending=False).iloc[0]
     controls = rows[rows["kind"] == "control"]
     k0 = int(controls["messages"].sum())
     w0 = float(controls["canary_weeks"].sum())
