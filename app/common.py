@@ -112,3 +112,35 @@ def picked_row(table: pd.DataFrame, key: str, column_config: dict) -> int | None
     )
     rows = picked.selection.rows if picked else []
     return rows[0] if rows else None
+
+
+def spam_rates(rates: pd.DataFrame, key: str, source: str | None = None) -> None:
+    """Draw spam per canary-week; a clicked bar (or the two boxes) lists the messages behind it."""
+    from charts import RATE_PICK, rates_chart, spam_categories
+
+    event = st.altair_chart(rates_chart(rates), on_select="rerun", key=f"{key}-chart")
+    clicked = (event.selection.get(RATE_PICK) or [None])[0] if event else None
+    groups = list(dict.fromkeys(rates["group"]))
+    categories = spam_categories(rates)
+    # A new click picks what the boxes show; the boxes can pick any bar by hand too.
+    if clicked and clicked != st.session_state.get(f"{key}-clicked"):
+        st.session_state[f"{key}-clicked"] = clicked
+        st.session_state[f"{key}-group"] = clicked.get("group")
+        st.session_state[f"{key}-category"] = clicked.get("category")
+    left, right = st.columns(2)
+    group = left.selectbox("Messages behind the bar of", groups, index=None, key=f"{key}-group")
+    category = right.selectbox("Category", categories, index=None, key=f"{key}-category")
+    if group and category:
+        shown = query(views.rate_messages, group, category, source)
+        row = rates[(rates["group"] == group) & (rates["category"] == category)]
+        total = int(row["messages"].iat[0]) if len(row) else len(shown)
+        st.caption(
+            f"{md(group)} · {md(category)}: {total:,} messages"
+            + (f" (the first {len(shown):,} shown)" if len(shown) < total else "")
+        )
+        st.dataframe(
+            shown,
+            hide_index=True,
+            width="stretch",
+            column_config={"body": st.column_config.TextColumn("text", width="large")},
+        )

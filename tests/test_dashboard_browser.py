@@ -54,6 +54,11 @@ def test_plant_upload_and_drill_down_in_a_real_browser(server, tmp_path):
         page.goto(url)
         settle(page)
         expect(page.get_by_text("Leaked and suspected sources")).to_be_visible(timeout=60_000)
+        # The question as a picture comes first: its sentence, then the rates chart.
+        expect(
+            page.get_by_text("the loan messages per canary-week of controls after planting")
+        ).to_be_visible()
+        expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible()
         page.screenshot(path=tmp_path / "1-overview.png", full_page=True)
 
         go(page, "Sources & canaries")

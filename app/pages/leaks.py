@@ -1,4 +1,5 @@
-"""Leak sources: exposure heatmap, plant-to-spam timelines, verdicts, and the messages behind."""
+"""Leak sources: verdicts, exposure heatmap, a source's spam rates and plant-to-spam delays,
+and the messages behind each."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from common import empty_store_guide, env_note, md, picked_row, query
+from charts import first_spam_chart, weekly_chart
+from common import empty_store_guide, env_note, md, picked_row, query, spam_rates
 from leaktrace import views
 
 st.title("Leak sources")
@@ -95,19 +97,20 @@ if not empty_store_guide():
     # Reasons quote campaign labels, which quote spam: plain text, never markdown.
     st.subheader(f"{md(source)}: {report['verdict']}")
     st.text(report["reason"])
-    timeline = pd.DataFrame(report["timeline"])
-    if not timeline.empty:
-        timeline["planted_at"] = pd.to_datetime(timeline["planted_at"], format="ISO8601")
-        timeline["first_spam_at"] = pd.to_datetime(timeline["first_spam_at"], format="ISO8601")
-        st.altair_chart(
-            alt.Chart(timeline)
-            .mark_rule(strokeWidth=3)
-            .encode(
-                x="planted_at:T", x2="first_spam_at:T", y="canary:N", tooltip=["canary", "days"]
-            )
-            + alt.Chart(timeline).mark_point(filled=True).encode(x="planted_at:T", y="canary:N"),
-            width="stretch",
-        )
+    picture = query(views.source_picture, source)
+    st.markdown(f"**Spam per canary-week to {md(source)}'s canaries**")
+    st.caption(
+        "Before and after their plant here, against the controls (95% exact intervals,"
+        " first-party messages left out). Click a bar for the messages behind it."
+    )
+    if not picture.rates.empty:
+        spam_rates(picture.rates, "source-rates", source)
+    if not picture.weekly.empty:
+        st.markdown("**Spam per week to its canaries; dashed lines: plant dates**")
+        st.altair_chart(weekly_chart(picture.weekly, picture.plants), width="stretch")
+    if not picture.first_spam.empty:
+        st.markdown("**Plant to first spam, per canary; controls for comparison**")
+        st.altair_chart(first_spam_chart(picture.first_spam), width="stretch")
     units = exposure.loc[(exposure["source"] == source) & (exposure["hit"] > 0)]
     units = units.sort_values(["p_adjusted", "hit"], ascending=[True, False])
     if st.session_state.get("leak-unit") not in set(units["unit"]):

@@ -5,12 +5,28 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from common import empty_store_guide, env_note, query
+from charts import verdict_colour
+from common import empty_store_guide, env_note, md, query, spam_rates
 from leaktrace import views
 
 st.title("Overview")
 env_note()
 if not empty_store_guide():
+    picture = query(views.spam_picture)
+    st.subheader("Spam per canary-week: before planting, after planting, controls")
+    if picture.headline:
+        st.markdown(f"**{md(picture.headline)}**")
+    st.caption(
+        "Messages per canary-week by spam category (first-party messages left out), with"
+        " 95% exact intervals: canaries before their first plant, after planting by the"
+        " kind of source (a canary planted at two kinds counts as several categories"
+        " from its second), and the controls, never planted."
+        " Click a bar for the messages behind it."
+    )
+    if picture.rates.empty:
+        st.caption("No messages to canaries yet.")
+    else:
+        spam_rates(picture.rates, "overview-rates")
     data = query(views.overview)
     counts = data.counts
     cols = st.columns(5)
@@ -29,7 +45,7 @@ if not empty_store_guide():
             st.altair_chart(
                 alt.Chart(data.verdicts)
                 .mark_bar()
-                .encode(x="sources:Q", y=alt.Y("verdict:N", sort="-x"), color="verdict:N"),
+                .encode(x="sources:Q", y=alt.Y("verdict:N", sort="-x"), color=verdict_colour()),
                 width="stretch",
             )
     with right:

@@ -16,6 +16,7 @@ from importlib.metadata import version
 import jinja2
 import pandas as pd
 
+from leaktrace.attribution.model import VERDICT_COLOURS
 from leaktrace.evidence.charts import controls_chart, svg_data_uri, timeline_chart
 from leaktrace.evidence.data import ReportData
 
@@ -182,6 +183,7 @@ def render_report(data: ReportData, lang: str, drafts: list[str], limit: int | N
             generated=when(datetime.now(UTC)),
             source=data.source,
             verdict=v,
+            verdict_colours=VERDICT_COLOURS,
             summary=summary(data, words),
             fields_leaked=field_names(v["fields_leaked"], words),
             tested=pvalue,
