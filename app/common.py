@@ -274,3 +274,75 @@ def picked_row(
     )
     rows = picked.selection.rows if picked else []
     return rows[0] if rows else None
+
+
+def sentence(key: str, args: dict) -> str:
+    """A sentence the library keyed (a reason, the spam-rate headline) in the reader's language."""
+    return i18n.reason(language(), key, args)
+
+
+def group_name(group: str, source_category: str | None = None) -> str:
+    """A spam-rate group's name (stored in English) in the reader's language."""
+    from leaktrace.attribution.rates import group_words
+
+    words = group_words(group, source_category)
+    return sentence(*words) if words else group
+
+
+def group_names(rates: pd.DataFrame) -> dict[str, str]:
+    """``{group: its name in the reader's language}`` for a rates table, in its order."""
+    pairs = rates[["group", "source_category"]].drop_duplicates("group")
+    return {
+        g: group_name(g, None if pd.isna(c) else c)
+        for g, c in zip(pairs["group"], pairs["source_category"], strict=True)
+    }
+
+
+def spam_rates(rates: pd.DataFrame, key: str, source: str | None = None) -> None:
+    """Draw spam per canary-week; a clicked bar (or the two boxes) lists the messages behind it."""
+    from charts import RATE_PICK, rates_chart, spam_categories
+
+    event = st.altair_chart(rates_chart(rates), on_select="rerun", key=f"{key}-chart")
+    clicked = (event.selection.get(RATE_PICK) or [None])[0] if event else None
+    names = group_names(rates)
+    categories = spam_categories(rates)
+    # A new click picks what the boxes show; the boxes can pick any bar by hand too.
+    if clicked and clicked != st.session_state.get(f"{key}-clicked"):
+        st.session_state[f"{key}-clicked"] = clicked
+        st.session_state[f"{key}-group"] = clicked.get("group")
+        st.session_state[f"{key}-category"] = clicked.get("category")
+    left, right = st.columns(2)
+    group = left.selectbox(
+        t("rates_pick_group"),
+        list(names),
+        index=None,
+        format_func=names.get,
+        placeholder=t("rates_pick_placeholder"),
+        key=f"{key}-group",
+    )
+    category = right.selectbox(
+        t("rates_pick_category"),
+        categories,
+        index=None,
+        format_func=words("category", categories).get,
+        placeholder=t("rates_pick_placeholder"),
+        key=f"{key}-category",
+    )
+    if group and category:
+        behind = query(views.rate_messages, group, category, source)
+        row = rates[(rates["group"] == group) & (rates["category"] == category)]
+        total = int(row["messages"].iat[0]) if len(row) else len(behind)
+        st.caption(
+            t(
+                "rates_behind",
+                group=md(names[group]),
+                category=md(label("category", category)),
+                messages=total,
+            )
+            + (t("rates_behind_first", shown=len(behind)) if len(behind) < total else "")
+        )
+        grid(
+            behind,
+            {"category": "category"},
+            {"body": st.column_config.TextColumn(width="large")},
+        )

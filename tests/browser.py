@@ -35,14 +35,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def dashboard(db: Path, log: Path, timeout: float = 60, lang: str | None = None) -> Iterator[str]:
-    """``streamlit run`` the dashboard for ``db`` on a free port; yield its URL."""
+def dashboard(
+    db: Path, log: Path, timeout: float = 60, lang: str | None = None, cwd: Path | None = None
+) -> Iterator[str]:
+    """``streamlit run`` the dashboard for ``db`` (relative: to ``cwd``) on a free port;
+    yield its URL."""
     port = free_port()
     cmd = streamlit_command(db, port, "127.0.0.1", lang)
     at = cmd.index("--")
     cmd[at:at] = ["--server.fileWatcherType", "none"]  # before the "--" of script args
     with log.open("w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import store_worker
-from leaktrace.attribution.model import Unit
+from leaktrace import views
+from leaktrace.attribution.model import VERDICT_COLOURS, Unit
 from leaktrace.attribution.verdicts import evidence_ids, source_reports
 from leaktrace.sim.demo import find_sample_data
 from leaktrace.store import Store
@@ -98,6 +100,132 @@ def test_the_overview_shows_the_study(demo, monkeypatch):
     [last] = [c.value for c in at.caption if c.value.startswith("Last import: ")]
     assert last.startswith("Last import: canaries.mbox (mbox) at ")
     assert last.endswith(" — 291 new, 0 duplicates, 0 rejected.")
+
+
+def charts(at: AppTest) -> list[dict]:
+    """The Vega-Lite specs of the page's Altair charts, in page order."""
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def test_the_overview_opens_with_spam_per_canary_week_and_its_sentence(demo, monkeypatch):
+    at = open_app(demo, monkeypatch)
+    picture = views.spam_picture(Store(demo))
+    assert picture.headline and "the loan messages per canary-week of controls" in (
+        picture.headline
+    )
+    # The picture and its sentence come first, before the counts.
+    main = list(at._tree.children[0].children.values())
+    kinds = [getattr(e, "type", None) for e in main[:5]]
+    assert kinds == ["title", "subheader", "markdown", "caption", "vega_lite_chart"]
+    assert at.markdown[0].value.replace("\\", "") == f"**{picture.headline}**"
+    rates = charts(at)[0]
+    assert rates["facet"]["field"] == "category"
+    assert rates["facet"]["sort"][0] == "loan"  # loan first, highlighted
+    assert [p["name"] for p in rates["params"]] == ["bar"]  # a click picks a bar
+    groups = set(picture.rates["group"])
+    assert {"before planting", "controls"} <= groups
+    assert "after planting at credit_inquiry" in groups
+
+
+def test_the_overview_of_a_study_with_no_messages_yet_says_so(tmp_path, monkeypatch):
+    from datetime import UTC, datetime
+
+    from leaktrace import roster
+    from leaktrace.model import Source, SourceCategory
+
+    store = Store(tmp_path / "s.duckdb")
+    roster.add_source(store, Source(name="A", category=SourceCategory.CREDIT_INQUIRY))
+    roster.new_canary(store, phone="+447700900100", label="a1", seed=1)
+    roster.plant(store, "a1", "A", datetime(2026, 1, 5, tzinfo=UTC))
+    at = open_app(store.path, monkeypatch)
+    assert "No messages to canaries yet." in [c.value for c in at.caption]
+    assert not at.markdown or "canary-week of controls" not in at.markdown[0].value
+
+
+def test_a_bar_of_the_overview_lists_the_messages_behind_it(demo, monkeypatch):
+    at = open_app(demo, monkeypatch)
+    at.selectbox(key="overview-rates-group").set_value("controls")
+    at.selectbox(key="overview-rates-category").set_value("loan").run()
+    rates = views.spam_picture(Store(demo)).rates
+    count = rates.loc[(rates["group"] == "controls") & (rates["category"] == "loan"), "messages"]
+    shown = at.dataframe[0].value
+    assert len(shown) == int(count.iat[0]) > 0
+    assert set(shown["recipient"]).issubset({f"control-{i:03d}" for i in range(1, 21)})
+    assert f"controls · loan / credit: {len(shown):,} messages" in [c.value for c in at.caption]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_chart_coloured_by_verdict_uses_the_one_verdict_palette(demo, monkeypatch, lang):
+    import pyarrow as pa
+
+    from leaktrace import i18n
+
+    at = open_app(demo, monkeypatch, lang=lang)
+    by_verdict = [
+        (c, json.loads(c.proto.spec)["encoding"]["color"])
+        for c in at.get("vega_lite_chart")
+        if json.loads(c.proto.spec).get("encoding", {}).get("color", {}).get("field") == "verdict"
+    ]
+    assert by_verdict and all(
+        c["scale"] == {"domain": list(VERDICT_COLOURS), "range": list(VERDICT_COLOURS.values())}
+        for _, c in by_verdict
+    )
+    for chart, colour in by_verdict:
+        # The coloured column holds stored verdicts, so each meets its colour in any
+        # language; the legend says them in the reader's words.
+        [data] = chart.proto.datasets
+        values = set(pa.ipc.open_stream(data.data.data).read_pandas()["verdict"])
+        assert values and values <= set(VERDICT_COLOURS)
+        for verdict in VERDICT_COLOURS:
+            assert (
+                json.dumps(i18n.label(lang, "verdict", verdict), ensure_ascii=False)
+                in (colour["legend"]["labelExpr"])
+            )
+    assert VERDICT_COLOURS == {
+        "leaked": "#dc2626",  # red
+        "suspected": "#d97706",  # amber
+        "clean": "#16a34a",  # green
+        "insufficient data": "#6b7280",  # grey
+    }
+
+
+def test_spam_categories_keep_their_colour_in_either_language(demo, monkeypatch):
+    def colours(lang: str) -> dict:
+        at = open_app(demo, monkeypatch, lang=lang)
+        per_day = json.loads(at.get("vega_lite_chart")[2].proto.spec)["encoding"]["color"]
+        assert per_day["field"] == "category"
+        return dict(zip(per_day["scale"]["domain"], per_day["scale"]["range"], strict=True))
+
+    en = colours("en")
+    assert "loan" in en and en == colours("zh")  # stored names, one colour each
+
+
+def test_a_source_shows_its_rates_plant_dates_and_first_spam_per_canary(demo, monkeypatch):
+    at = open_app(demo, monkeypatch, "leaks")
+    source = at.selectbox(key="leak-source").value
+    picture = views.source_picture(Store(demo), source)
+    specs = charts(at)
+    rates, weekly, first = specs[1], specs[2], specs[3]  # after the heatmap
+    assert rates["facet"]["field"] == "category"
+    assert list(dict.fromkeys(picture.rates["group"])) == [
+        "before planting here",
+        "after planting here",
+        "controls",
+    ]
+    assert weekly["layer"][1]["mark"]["type"] == "rule"  # the plant dates
+    assert first["layer"][0]["encoding"]["y"]["sort"] == list(picture.first_spam["canary"])
+    assert {"planted here", "control"} == set(picture.first_spam["group"])
+    assert picture.first_spam["label"].str.endswith(" d").all()
+    at.selectbox(key="source-rates-group").set_value("after planting here")
+    at.selectbox(key="source-rates-category").set_value("loan").run()
+    rows = picture.rates
+    count = rows.loc[
+        (rows["group"] == "after planting here") & (rows["category"] == "loan"), "messages"
+    ]
+    behind = at.dataframe[1].value
+    assert len(behind) == int(count.iat[0]) > 0
+    planted = set(picture.plants["canary"])
+    assert set(behind["recipient"]) <= planted
 
 
 def test_leak_sources_lists_every_verdict_and_drills_down_to_messages(demo, monkeypatch):

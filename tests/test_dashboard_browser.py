@@ -23,10 +23,14 @@ pytestmark = [
 
 @pytest.fixture
 def server(tmp_path: Path, analysed_store_file: Path):
-    """``streamlit run`` on a free port against a copy of the analysed sample store."""
-    db = tmp_path / "s.duckdb"
+    """``streamlit run`` on a free port against a copy of the analysed sample store.
+
+    The store is named relative to the server's folder, so the sidebar (and the committed
+    screenshots) show ``demo.duckdb``, not a temporary path."""
+    db = tmp_path / "demo.duckdb"
     shutil.copyfile(analysed_store_file, db)
-    with dashboard(db, tmp_path / "streamlit.log", lang="en") as url:
+    log = tmp_path / "streamlit.log"
+    with dashboard(Path(db.name), log, lang="en", cwd=tmp_path) as url:
         yield url, db
 
 
@@ -55,6 +59,11 @@ def test_plant_upload_and_drill_down_in_a_real_browser(server, tmp_path):
         page.goto(url)
         settle(page)
         expect(page.get_by_text("Leaked and suspected sources")).to_be_visible(timeout=60_000)
+        # The question as a picture comes first: its sentence, then the rates chart.
+        expect(
+            page.get_by_text("the loan messages per canary-week of controls after planting")
+        ).to_be_visible()
+        expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible()
         page.screenshot(path=tmp_path / "1-overview.png", full_page=True)
 
         go(page, "Sources & canaries")
@@ -124,12 +133,19 @@ def test_the_overview_in_chinese_and_english_from_the_sidebar_switch(server, tmp
         page.goto(url)  # `leaktrace dashboard --lang en`
         settle(page)
         expect(page.get_by_text("Leaked and suspected sources")).to_be_visible(timeout=60_000)
+        expect(
+            page.get_by_text("the loan messages per canary-week of controls after planting")
+        ).to_be_visible()
+        expect(page.get_by_test_id("stSidebar").get_by_text("demo.duckdb")).to_be_visible()
         page.screenshot(path=shots["en"], full_page=True)
 
         page.get_by_test_id("stSidebar").get_by_text("中文", exact=True).click()
         settle(page)
         expect(page.get_by_text("已泄露和疑似泄露的来源")).to_be_visible(timeout=60_000)
         expect(page.get_by_text("时间均为 Asia/Shanghai").first).to_be_visible()
+        # The picture first, its sentence in Chinese.
+        expect(page.get_by_text("每个金丝雀身份每周收到的骚扰消息：投放前")).to_be_visible()
+        expect(page.get_by_text("投放后，收到的贷款类消息是对照身份的")).to_be_visible()
         expect(page.get_by_test_id("stSidebarNav").get_by_text("泄露来源")).to_be_visible()
         page.wait_for_function("location.search.includes('lang=zh')")
         page.screenshot(path=shots["zh"], full_page=True)

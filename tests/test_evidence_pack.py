@@ -92,6 +92,17 @@ def test_html_parses_and_holds_every_evidence_message(study, packs):
         assert page.xpath('//span[@id="verdict"]')[0].text_content()
 
 
+def test_the_verdict_badge_has_the_verdict_colour_the_dashboard_uses(study, packs):
+    from leaktrace.attribution.model import VERDICT_COLOURS
+
+    page = lxml.html.parse(str(packs["en"] / "report.html")).getroot()
+    style = page.xpath("//style")[0].text_content()
+    for verdict, colour in VERDICT_COLOURS.items():
+        assert f".v-{verdict.split()[0]} {{ background: {colour}; color: #fff; }}" in style
+    badge = page.xpath('//span[@id="verdict"]')[0]
+    assert badge.get("class") == "verdict v-leaked"
+
+
 def test_attacker_text_is_shown_as_text_never_markup(packs):
     for pack in packs.values():
         page = lxml.html.parse(str(pack / "report.html")).getroot()

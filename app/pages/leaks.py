@@ -1,4 +1,5 @@
-"""Leak sources: exposure heatmap, plant-to-spam timelines, verdicts, and the messages behind."""
+"""Leak sources: verdicts, exposure heatmap, a source's spam rates and plant-to-spam delays,
+and the messages behind each."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from charts import first_spam_chart, weekly_chart
 from common import (
-    date_axis,
     empty_store_guide,
     env_note,
     grid,
@@ -16,7 +17,7 @@ from common import (
     picked_row,
     query,
     reason,
-    shown,
+    spam_rates,
     t,
     unit_name,
 )
@@ -109,28 +110,17 @@ if not empty_store_guide():
     # Reasons quote campaign labels, which quote spam: plain text, never markdown.
     st.subheader(t("leaks_heading", source=md(source), verdict=label("verdict", report["verdict"])))
     st.text(reason(report))
-    timeline = pd.DataFrame(report["timeline"])
-    if not timeline.empty:
-        for column in ("planted_at", "first_spam_at"):
-            timeline[column] = pd.to_datetime(timeline[column], format="ISO8601", utc=True)
-        timeline = shown(timeline)  # in the study's zone
-        st.altair_chart(
-            alt.Chart(timeline)
-            .mark_rule(strokeWidth=3)
-            .encode(
-                x=alt.X("planted_at:T", axis=date_axis("chart_plant")),
-                x2="first_spam_at:T",
-                y=alt.Y("canary:N", title=t("chart_canary")),
-                tooltip=[
-                    alt.Tooltip("canary", title=t("chart_canary")),
-                    alt.Tooltip("days", title=t("chart_days")),
-                ],
-            )
-            + alt.Chart(timeline)
-            .mark_point(filled=True)
-            .encode(x="planted_at:T", y=alt.Y("canary:N", title=t("chart_canary"))),
-            width="stretch",
-        )
+    picture = query(views.source_picture, source)
+    st.markdown(f"**{t('leaks_picture', source=md(source))}**")
+    st.caption(t("leaks_picture_help"))
+    if not picture.rates.empty:
+        spam_rates(picture.rates, "source-rates", source)
+    if not picture.weekly.empty:
+        st.markdown(f"**{t('leaks_weekly')}**")
+        st.altair_chart(weekly_chart(picture.weekly, picture.plants), width="stretch")
+    if not picture.first_spam.empty:
+        st.markdown(f"**{t('leaks_first_spam')}**")
+        st.altair_chart(first_spam_chart(picture.first_spam), width="stretch")
     units = exposure.loc[(exposure["source"] == source) & (exposure["hit"] > 0)]
     units = units.sort_values(["p_adjusted", "hit"], ascending=[True, False])
     if st.session_state.get("leak-unit") not in set(units["unit"]):

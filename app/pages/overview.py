@@ -5,16 +5,21 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
+from charts import category_colour, named, verdict_colour
 from common import (
     date_axis,
     empty_store_guide,
     env_note,
     grid,
+    label,
     local_time,
+    md,
     query,
     reason,
-    shown,
+    sentence,
+    spam_rates,
     t,
+    words,
     zone,
 )
 from leaktrace import views
@@ -22,6 +27,15 @@ from leaktrace import views
 st.title(t("overview_title"))
 env_note()
 if not empty_store_guide():
+    picture = query(views.spam_picture)
+    st.subheader(t("overview_picture"))
+    if picture.headline_key:
+        st.markdown(f"**{md(sentence(picture.headline_key, picture.headline_args))}**")
+    st.caption(t("overview_picture_help"))
+    if picture.rates.empty:
+        st.caption(t("overview_picture_empty"))
+    else:
+        spam_rates(picture.rates, "overview-rates")
     data = query(views.overview, zone().key)
     counts = data.counts
     cols = st.columns(5)
@@ -38,29 +52,37 @@ if not empty_store_guide():
             st.caption(t("no_attribution_hint"))
         else:
             st.altair_chart(
-                alt.Chart(shown(data.verdicts))
+                alt.Chart(data.verdicts)
                 .mark_bar()
                 .encode(
                     x=alt.X("sources:Q", title=t("chart_sources")),
-                    y=alt.Y("verdict:N", sort="-x", title=t("chart_verdict")),
-                    color=alt.Color("verdict:N", title=t("chart_verdict")),
+                    y=alt.Y(
+                        "verdict:N",
+                        sort="-x",
+                        title=t("chart_verdict"),
+                        axis=alt.Axis(labelExpr=named(words("verdict", data.verdicts["verdict"]))),
+                    ),
+                    color=verdict_colour(),
                 ),
                 width="stretch",
             )
     with right:
         st.subheader(t("overview_per_day"))
         if not data.per_day.empty:
-            per_day = shown(data.per_day, {"category": "category"})
+            # Coloured by the stored category, so a colour means one category in any language.
+            per_day = data.per_day.assign(
+                category_name=data.per_day["category"].map(lambda c: label("category", c))
+            )
             st.altair_chart(
                 alt.Chart(per_day)
                 .mark_bar()
                 .encode(
                     x=alt.X("day:T", axis=date_axis()),
                     y=alt.Y("messages:Q", title=t("chart_messages")),
-                    color=alt.Color("category:N", title=t("chart_category")),
+                    color=category_colour(per_day["category"]),
                     tooltip=[
                         alt.Tooltip("day:T", title=t("chart_day")),
-                        alt.Tooltip("category:N", title=t("chart_category")),
+                        alt.Tooltip("category_name:N", title=t("chart_category")),
                         alt.Tooltip("messages:Q", title=t("chart_messages")),
                     ],
                 ),

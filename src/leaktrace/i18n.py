@@ -21,6 +21,8 @@ from typing import Any
 LANGUAGES = ("zh", "en")
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 FILES = ("report", "dashboard", "verdicts")
+# Sentence arguments holding a stored value, and the label table that says it.
+STORED_ARGS = {"source_category": "source_category", "spam": "spam"}
 
 
 @cache
@@ -82,11 +84,26 @@ def _unit(lang: str, args: Mapping[str, Any]) -> str:
     return text(lang, "unit_labelled", unit=kind, label=label_) if label_ else kind
 
 
+def _canaries(lang: str, of: str | None) -> str:
+    """``credit inquiry canaries`` in ``lang``; canaries of any source without a category."""
+    if of is None:
+        return text(lang, "rates_canaries")
+    return text(lang, "rates_canaries_of", source_category=label(lang, "source_category", of))
+
+
 def reason(lang: str, key: str, args: Mapping[str, Any]) -> str:
-    """A verdict's reason sentence in ``lang`` from its key and arguments."""
+    """A sentence the library keyed (a verdict's reason, the spam-rate headline, a rate
+    group's name) in ``lang`` from its key and arguments. Arguments that stand for words
+    are said in ``lang``: ``unit_*`` as ``{unit}``, ``canaries_of`` as ``{canaries}``, and
+    the stored values in :data:`STORED_ARGS` as their display words."""
     values = dict(args)
     if "unit_kind" in values:
         values["unit"] = _unit(lang, values)
+    if "canaries_of" in values:
+        values["canaries"] = _canaries(lang, values["canaries_of"])
+    for name, kind in STORED_ARGS.items():
+        if values.get(name) is not None:
+            values[name] = label(lang, kind, values[name])
     return text(lang, key, **values)
 
 

@@ -3,6 +3,7 @@ then the alerts that attribution's changes call for."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from leaktrace.alerts import after_analysis
@@ -11,7 +12,12 @@ from leaktrace.attribution.statistics import Attribution
 from leaktrace.attribution.verdicts import run_attribution
 from leaktrace.campaigns.link import CampaignResult, link_campaigns
 from leaktrace.store import Store
-from leaktrace.templates.cluster import ClusterResult, cluster_messages
+from leaktrace.templates.cluster import ClusterResult, cluster_messages, unclustered
+
+# An analysis of at most this many new messages keeps one connection to the store
+# throughout (tens of openings of a big store cost more than its clustering); a bigger
+# one opens it per step, so the receiver and the dashboard get in between.
+HOLD_LIMIT = 50_000
 
 
 @dataclass(frozen=True)
@@ -51,9 +57,10 @@ def analyse(store: Store) -> AnalysisResult:
     an earlier analysis clustered before it was cut short) and templates merged or
     split by hand.
     """
-    clustering = cluster_messages(store)
-    campaigns = link_campaigns(store)
-    channels = infer_channels(store)
-    attribution = run_attribution(store)
-    alerts = after_analysis(store)  # logs its failures, never raises
+    with store.held() if unclustered(store) <= HOLD_LIMIT else nullcontext():
+        clustering = cluster_messages(store)
+        campaigns = link_campaigns(store)
+        channels = infer_channels(store)
+        attribution = run_attribution(store)
+    alerts = after_analysis(store)  # logs its failures, never raises; sends unheld
     return AnalysisResult(clustering, campaigns, attribution, channels, alerts)

@@ -7,12 +7,14 @@ here, where the CLI and the tests can use them too.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
+from leaktrace import i18n
+from leaktrace.attribution import rates
 from leaktrace.attribution.verdicts import evidence_ids, source_reports
 from leaktrace.evidence.data import study_language, study_time_zone
 from leaktrace.store import Store
@@ -87,6 +89,72 @@ def overview(store: Store, zone: str = "UTC") -> Overview:
     return Overview(
         counts, verdicts, per_day, watch, None if last.empty else last.iloc[0].to_dict()
     )
+
+
+@dataclass(frozen=True)
+class SpamPicture:
+    """The question the study asks, as numbers: spam per canary-week by group and category."""
+
+    rates: pd.DataFrame  # group, kind, source_category, category, canaries, canary_weeks,
+    # messages, rate, low, high (see attribution.rates)
+    headline: str | None  # the loan comparison in one sentence; None without loan messages
+    headline_key: str | None = None  # the sentence's key in the string table (leaktrace.i18n)
+    headline_args: dict = field(default_factory=dict)  # what fills the key's placeholders
+
+
+def spam_picture(store: Store) -> SpamPicture:
+    """Spam per canary-week before planting, after planting by source category, for controls."""
+    frame = rates.spam_rates(store)
+    words = rates.headline_words(frame)
+    if words is None:
+        return SpamPicture(frame, None)
+    return SpamPicture(frame, i18n.reason("en", *words), *words)
+
+
+@dataclass(frozen=True)
+class SourcePicture:
+    """One source's canaries before and after their plant there, against the controls."""
+
+    rates: pd.DataFrame  # as SpamPicture.rates, groups before/after planting here, controls
+    weekly: pd.DataFrame  # week, category, messages to its canaries (first-party left out)
+    plants: pd.DataFrame  # canary, planted_at
+    first_spam: pd.DataFrame  # see attribution.rates.first_spam
+
+
+def source_picture(store: Store, source: str) -> SourcePicture:
+    """The rates, weekly spam and plant dates of one source's canaries, and their first spam."""
+    weekly = _df(
+        store,
+        f"""
+        SELECT CAST(date_trunc('week', m.received_at) AS DATE) AS week,
+               coalesce(tp.category, 'unclustered') AS category, count(*) AS messages
+        FROM messages m
+        LEFT JOIN message_templates t ON t.message_id = m.id
+        LEFT JOIN templates tp ON tp.id = t.template_id
+        WHERE NOT m.first_party AND {plausible_time_sql("m.received_at")}
+          AND m.canary_id IN (SELECT p.canary_id FROM plants p JOIN sources s
+                              ON s.id = p.source_id WHERE s.name = ?)
+        GROUP BY ALL ORDER BY week, category
+        """,
+        [source],
+    )
+    plants = _df(
+        store,
+        "SELECT c.label AS canary, p.planted_at FROM plants p"
+        " JOIN canaries c ON c.id = p.canary_id JOIN sources s ON s.id = p.source_id"
+        " WHERE s.name = ? ORDER BY p.planted_at, c.label",
+        [source],
+    )
+    return SourcePicture(
+        rates.spam_rates(store, source=source), weekly, plants, rates.first_spam(store, source)
+    )
+
+
+def rate_messages(
+    store: Store, group: str, category: str, source: str | None = None, limit: int = ROW_LIMIT
+) -> pd.DataFrame:
+    """The messages behind one bar of a spam picture (the study's, or ``source``'s)."""
+    return rates.rate_messages(store, group, category, source=source, limit=limit)
 
 
 def sources_table(store: Store) -> pd.DataFrame:

@@ -68,7 +68,7 @@ WHERE NOT m.first_party
 # import that holds any of its messages (an export covers its period for every
 # recipient in it: a quiet control in a phone backup or a gateway export was watched
 # from the export's start), or from when it joined the roster if that is earlier.
-_CANARIES = """
+CANARIES_SQL = """
 WITH batches AS (
     SELECT batch_id, min(received_at) AS opened FROM messages GROUP BY batch_id
 ), watched AS (
@@ -104,7 +104,7 @@ def load_frames(store: Store) -> StudyFrames:
     with store.connect() as con:
         frames = StudyFrames(
             sources=con.sql("SELECT id, name, category FROM sources ORDER BY id").df(),
-            canaries=con.sql(_CANARIES).df(),
+            canaries=con.sql(CANARIES_SQL).df(),
             plants=con.sql(
                 "SELECT canary_id, source_id, planted_at, fields FROM plants ORDER BY planted_at"
             ).df(),

@@ -131,6 +131,11 @@ def _contains_enough(form: str) -> bool:
     return _han(form) >= 3 or (_han(form) == 0 and len(form) >= 5)
 
 
+# Kept with each source's stored forms: a change to name_forms, url_domain or the shared
+# domains must change this, so stores derive their forms again.
+FORM_RULES = "1"
+
+
 def name_forms(name: str, url: str | None) -> set[str]:
     """The spellings a source's own messages name it by: name, pinyin, its domain's label.
 
@@ -190,10 +195,22 @@ class _Source:
 
 
 def _sources(con: duckdb.DuckDBPyConnection) -> dict[int, _Source]:
-    return {
-        sid: _Source(sid, name, frozenset(name_forms(name, url)), url_domain(url))
-        for sid, name, url in con.execute("SELECT id, name, url FROM sources").fetchall()
-    }
+    """Every source with its name forms, derived only for sources whose name or URL changed."""
+    out = {}
+    for sid, name, url, known, forms, domain in con.execute(
+        "SELECT s.id, s.name, s.url, f.source_id IS NOT NULL AND f.name = s.name"
+        " AND f.url IS NOT DISTINCT FROM s.url AND f.rules = $rules, f.forms, f.domain"
+        " FROM sources s LEFT JOIN source_name_forms f ON f.source_id = s.id",
+        {"rules": FORM_RULES},
+    ).fetchall():
+        if not known:
+            forms, domain = sorted(name_forms(name, url)), url_domain(url)
+            con.execute(
+                "INSERT OR REPLACE INTO source_name_forms VALUES (?, ?, ?, ?, ?, ?)",
+                [sid, name, url, forms, domain, FORM_RULES],
+            )
+        out[sid] = _Source(sid, name, frozenset(forms), domain)
+    return out
 
 
 # Messages to a canary after its plant at a source, not yet first-party: the values

@@ -31,6 +31,17 @@ class Settings:
 
 DEFAULTS = Settings()
 
+# Every verdict, strongest first, and the one colour each has wherever it is drawn
+# (dashboard charts, the evidence report): leaked red, suspected amber, clean green,
+# insufficient data grey.
+VERDICT_COLOURS = {
+    "leaked": "#dc2626",
+    "suspected": "#d97706",
+    "clean": "#16a34a",
+    "insufficient data": "#6b7280",
+}
+VERDICTS = tuple(VERDICT_COLOURS)
+
 
 @dataclass(frozen=True, order=True)
 class Unit:

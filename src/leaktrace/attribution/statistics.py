@@ -344,7 +344,7 @@ def attribute(
     second_plant = ordered[1] if len(source_ids) > 1 else np.full(n_canaries, NEVER)
     # Until when each canary is planted at s alone: its next plant elsewhere.
     exclusive_all = np.where(own_all <= first_plant, second_plant, first_plant)
-    # A canary is compared only while its messages are known (see exposure._CANARIES),
+    # A canary is compared only while its messages are known (see exposure.CANARIES_SQL),
     # and at the latest from its first plant.
     observed_all = np.minimum(ms(_observed_from(canaries)), first_plant)
     has_phone, has_email = _contacts(canaries)

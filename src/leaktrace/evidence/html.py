@@ -15,6 +15,7 @@ from importlib.metadata import version
 import jinja2
 import pandas as pd
 
+from leaktrace.attribution.model import VERDICT_COLOURS
 from leaktrace.evidence.charts import controls_chart, svg_data_uri, timeline_chart
 from leaktrace.evidence.data import ReportData
 from leaktrace.i18n import LANGUAGES, label, report_reason, strings
@@ -177,6 +178,7 @@ def render_report(data: ReportData, lang: str, drafts: list[str], limit: int | N
             category=label(lang, "source_category", data.source["category"]),
             verdict=v,
             reason=report_reason(lang, v),
+            verdict_colours=VERDICT_COLOURS,
             summary=summary(data, words),
             fields_leaked=field_names(v["fields_leaked"], words),
             tested=pvalue,

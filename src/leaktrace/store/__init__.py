@@ -101,10 +101,31 @@ class Store:
         if (active := self._open) is not None:
             yield active.con
             return
+        if (held := getattr(self._local, "held", None)) is not None:
+            yield held
+            return
         con = open_with_retry(self.path, lock_timeout=self.lock_timeout)
         try:
             yield con
         finally:
+            con.close()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Keep one connection open for the block; every step inside uses it.
+
+        A run of short steps (an incremental analysis) opens the file once instead of
+        once per step; other processes wait for the whole block, not between steps.
+        """
+        if self._open is not None or getattr(self._local, "held", None) is not None:
+            yield
+            return
+        con = open_with_retry(self.path, lock_timeout=self.lock_timeout)
+        self._local.held = con
+        try:
+            yield
+        finally:
+            self._local.held = None
             con.close()
 
     @contextmanager

@@ -73,6 +73,35 @@ def _index(con, threshold: float, skeletons: list[str]) -> TemplateIndex:
     return index
 
 
+# Messages not clustered yet. Every message at or below the ``clustered_upto`` mark is
+# clustered (or cannot be), so only the ids above it are looked at: a drain of ten
+# messages into a million-message store does not anti-join the whole store. Counts
+# check the mark on every run (a message committed late below it, say by another
+# thread), and a run that finds them disagreeing looks at every message.
+_UNCLUSTERED = f"""m.id > $upto AND {ANALYSABLE} AND NOT EXISTS (
+    SELECT 1 FROM message_templates t WHERE t.message_id = m.id AND t.message_id > $upto)"""
+
+
+def _clustered_upto(con) -> int:
+    """The mark below which every message is clustered; -1 in a store that has none yet."""
+    row = con.execute(
+        "SELECT value::BIGINT FROM clustering_settings WHERE name = 'clustered_upto'"
+    ).fetchone()
+    return -1 if row is None or row[0] is None else int(row[0])
+
+
+def _mark(con, read: int | None, upto: int) -> None:
+    """Everything up to message ``read`` is clustered now, except messages whose time no
+    message can have: the mark stays below the first of those."""
+    if read is None or read <= upto:
+        return
+    con.execute(
+        "INSERT OR REPLACE INTO clustering_settings SELECT 'clustered_upto', least($read,"
+        f" (SELECT min(m.id) - 1 FROM messages m WHERE m.id > $upto AND NOT {ANALYSABLE}))",
+        {"read": read, "upto": upto},
+    )
+
+
 class _Stale(Exception):
     """Another process clustered while this one computed: its result no longer fits."""
 
@@ -84,6 +113,15 @@ _STATE = (
     " (SELECT (count(*), count(merged_into), sum(coalesce(merged_into, -1) * id)) FROM templates),"
     " (SELECT (count(*), sum(template_id)) FROM template_skeletons)"
 )
+
+
+def unclustered(store: Store) -> int:
+    """How many messages wait for a template."""
+    with store.connect() as con:
+        return con.execute(
+            f"SELECT (SELECT count(*) FROM messages m WHERE {ANALYSABLE})"
+            " - (SELECT count(*) FROM message_templates)"
+        ).fetchone()[0]
 
 
 def cluster_messages(
@@ -124,13 +162,19 @@ def _cluster_once(
             threshold = float(stored[0]) if stored else DEFAULT_THRESHOLD
         elif stored and float(stored[0]) != threshold:
             rebuild = True  # a new threshold means new templates
-        if not rebuild and lexicon is None:
-            waiting, templates = con.execute(
-                f"SELECT (SELECT count(*) FROM messages m WHERE {ANALYSABLE} AND NOT EXISTS"
-                " (SELECT 1 FROM message_templates t WHERE t.message_id = m.id)),"
-                " (SELECT count(*) FROM templates)"
+        upto = -1 if rebuild else _clustered_upto(con)
+        if not rebuild:
+            waiting, templates, unclustered = con.execute(
+                f"SELECT (SELECT count(*) FROM messages m WHERE {_UNCLUSTERED}),"
+                " (SELECT count(*) FROM templates),"
+                f" (SELECT count(*) FROM messages m WHERE {ANALYSABLE})"
+                " - (SELECT count(*) FROM message_templates)",
+                {"upto": upto},
             ).fetchone()
-            if waiting == 0:  # nothing new: no index to load
+            if waiting != unclustered:  # some below the mark too: look at every message
+                upto = -1
+            elif waiting == 0 and lexicon is None:  # nothing new: no index to load
+                _mark(con, con.execute("SELECT max(id) FROM messages").fetchone()[0], upto)
                 return ClusterResult(0, templates, 0, False)
         names: dict[int, set[str]] = defaultdict(set)
         for canary_id, name in con.execute(
@@ -139,14 +183,11 @@ def _cluster_once(
         ).fetchall():
             names[canary_id].add(name)
         platforms = tuple(r[0] for r in con.execute("SELECT name FROM sources").fetchall())
-        where = f"WHERE {ANALYSABLE}" + (
-            ""
-            if rebuild
-            else " AND NOT EXISTS (SELECT 1 FROM message_templates t WHERE t.message_id = m.id)"
-        )
+        where = f"WHERE {ANALYSABLE}" if rebuild else f"WHERE {_UNCLUSTERED}"
         rows = con.execute(
             f"SELECT m.id, m.canary_id, left(m.body, {ANALYSED_CHARS}) FROM messages m {where}"
-            " ORDER BY m.id"
+            " ORDER BY m.id",
+            {} if rebuild else {"upto": upto},
         ).fetchall()
     frozen = {cid: tuple(sorted(n)) for cid, n in names.items()}
     masked = mask_many([r[2] for r in rows], [frozen.get(r[1], ()) for r in rows], platforms)
@@ -220,6 +261,7 @@ def _cluster_once(
         con.execute(
             "INSERT OR REPLACE INTO clustering_settings VALUES ('threshold', ?)", [str(threshold)]
         )
+        _mark(con, rows[-1][0] if rows else None, upto)
         for name in ("fresh", "reps", "skels"):
             con.unregister(name)
     total = len(index.representatives)
