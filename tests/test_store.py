@@ -103,3 +103,30 @@ def test_separate_processes_share_one_store_without_lock_errors_or_lost_writes(t
         keys = {k for (k,) in con.execute("SELECT message_key FROM messages").fetchall()}
     expected = {0} | {store_worker.key(f"{w}-{i}") for w in "ab" for i in range(60)}
     assert keys == expected
+
+
+def test_a_held_store_gives_every_step_one_connection_and_others_wait_for_the_block(store):
+    with store.held():
+        with store.connect() as first, store.connect() as second:
+            assert first is second
+        with store.held(), store.connect() as nested:  # a nested hold joins the outer one
+            assert nested is first
+        reader = subprocess.Popen(
+            [sys.executable, WORKER, "read", str(store.path), "1"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            # Between two steps of the block the store stays locked for other processes.
+            assert reader.stdout.readline().strip() == "waiting", reader.communicate(timeout=60)
+            assert reader.poll() is None
+        except BaseException:
+            reader.kill()
+            raise
+    _, stderr = reader.communicate(timeout=120)
+    assert reader.returncode == 0, stderr
+    with pytest.raises(duckdb.ConnectionException):
+        first.execute("SELECT 1")  # the block closed it
+    with store.connect() as after:
+        assert after is not first

@@ -157,3 +157,56 @@ def test_a_hand_split_gives_a_wording_its_own_template_now_and_later(study, tmp_
     assert new != template
     with pytest.raises(TemplateEditError, match="only this skeleton"):
         split_template(study, message)
+
+
+def clustered_upto(store: Store) -> int:
+    with store.connect() as con:
+        return con.execute(
+            "SELECT value::BIGINT FROM clustering_settings WHERE name = 'clustered_upto'"
+        ).fetchone()[0]
+
+
+def last_id(store: Store) -> int:
+    with store.connect() as con:
+        return con.execute("SELECT max(id) FROM messages").fetchone()[0]
+
+
+def test_a_message_left_unclustered_below_the_mark_is_still_clustered(study):
+    cluster_messages(study)
+    assert clustered_upto(study) == last_id(study)
+    before = partition(study)
+    # What a message committed late below the mark looks like: no template, id under it.
+    with study.connect() as con:
+        stragglers = con.execute("SELECT id FROM messages WHERE id IN (7, 1500)").fetchall()
+        con.execute("DELETE FROM message_templates WHERE message_id IN (7, 1500)")
+    assert len(stragglers) == 2
+    result = cluster_messages(study)
+    assert result.messages == 2 and result.new_templates == 0
+    assert partition(study) == before
+    assert cluster_messages(study).messages == 0
+
+
+def test_the_mark_stays_below_a_message_whose_time_cannot_be_analysed_yet(study, tmp_path):
+    cluster_messages(study)
+    add_message(study, tmp_path, "您有30000元备用金额度,回T退订", 1)
+    odd = last_id(study)
+    with study.connect() as con:  # a time no message can carry today
+        con.execute("UPDATE messages SET received_at = now() + INTERVAL 3 YEAR WHERE id = ?", [odd])
+    add_message(study, tmp_path, "您有50000元备用金额度,回T退订", 2)
+    assert cluster_messages(study).messages == 1  # the plausible one only
+    assert clustered_upto(study) == odd - 1
+    add_message(study, tmp_path, "您有70000元备用金额度,回T退订", 3)
+    assert cluster_messages(study).messages == 1  # the mark did not skip the new one
+    assert clustered_upto(study) == odd - 1
+    # Its time becomes one a message can carry (the clock moved, or it was corrected).
+    with study.connect() as con:
+        con.execute(
+            "UPDATE messages SET received_at = TIMESTAMPTZ '2026-06-01 10:00:00+08' WHERE id = ?",
+            [odd],
+        )
+    assert cluster_messages(study).messages == 1
+    assert clustered_upto(study) == last_id(study)
+    with study.connect() as con:
+        assert con.execute(
+            "SELECT count(*) FROM message_templates WHERE message_id = ?", [odd]
+        ).fetchone() == (1,)

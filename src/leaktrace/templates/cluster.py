@@ -184,6 +184,8 @@ def _cluster_once(
             names[canary_id].add(name)
         platforms = tuple(r[0] for r in con.execute("SELECT name FROM sources").fetchall())
         where = f"WHERE {ANALYSABLE}" if rebuild else f"WHERE {_UNCLUSTERED}"
+        # Read before the rows: every message at or below it is among them or clustered.
+        top = con.execute("SELECT max(id) FROM messages").fetchone()[0]
         rows = con.execute(
             f"SELECT m.id, m.canary_id, left(m.body, {ANALYSED_CHARS}) FROM messages m {where}"
             " ORDER BY m.id",
@@ -261,7 +263,7 @@ def _cluster_once(
         con.execute(
             "INSERT OR REPLACE INTO clustering_settings VALUES ('threshold', ?)", [str(threshold)]
         )
-        _mark(con, rows[-1][0] if rows else None, upto)
+        _mark(con, max(top or -1, rows[-1][0] if rows else -1), upto)
         for name in ("fresh", "reps", "skels"):
             con.unregister(name)
     total = len(index.representatives)
