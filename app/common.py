@@ -69,6 +69,14 @@ def query(view: Callable[..., T], *args) -> T:
     return _cached(view.__name__, views.store_version(store().path), args)
 
 
+def analyse() -> Any:
+    """The whole analysis of this store (``pipeline.analyse``); the pipeline and the
+    libraries it uses load when a page first asks for it, not with every page."""
+    from leaktrace.pipeline import analyse as run
+
+    return run(store())
+
+
 def changed() -> None:
     """After a write: drop cached query results (the file version also changes)."""
     _cached.clear()
@@ -203,7 +211,9 @@ def shown(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> pd.DataF
         out[column] = out[column].dt.tz_convert(zone())
     for column, kind in {"verdict": "verdict", **(labels or {})}.items():
         if column in out:
-            out[column] = out[column].map(lambda v, k=kind: v if pd.isna(v) else label(k, v))
+            # One lookup per distinct value, not per row (a table holds thousands).
+            words_of = {v: label(kind, v) for v in out[column].dropna().unique()}
+            out[column] = out[column].map(words_of, na_action="ignore")
     return out
 
 

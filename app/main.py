@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import streamlit as st
+from altair.utils import schemapi
 
-from common import language_switch, t
+from common import language_switch, store, t
 
+# Altair checks a chart against the Vega-Lite schema when it is drawn; its debug mode
+# checks every part again as it is built, which costs a chart page a few tenths of a
+# second on every run.
+schemapi.disable_debug_mode()
 st.set_page_config(page_title="leaktrace", page_icon="🕵", layout="wide")
 language_switch()
 
@@ -20,4 +25,7 @@ pages = st.navigation(
         st.Page("pages/alerts.py", title=t("nav_alerts")),
     ]
 )
-pages.run()
+# One connection to the store for the whole run, not one per query (each opening of a
+# large store costs tens of milliseconds); other processes wait at most for this run.
+with store().held():
+    pages.run()

@@ -4,8 +4,11 @@ The analysed 1M store (bench_cluster's study, clustered, linked and attributed)
 is served by ``streamlit run``; after one visit warms the server (imports, first
 connection), each page is reached as a user reaches it — a click in the sidebar —
 and timed until Streamlit reports the script done and no placeholder is left: its
-first render, its queries not yet cached. Target: 3 s per page. For comparison,
-the same page opened in a new browser tab (loading the app shell again).
+first render, its queries not yet cached. Target: 2 s per page, in a new browser tab as
+well: a tab of the same browser (its HTTP cache holds the app's scripts, as a user's
+does) opening the page's URL, which starts a new Streamlit session. For comparison, a
+cold browser (a new profile: every script downloaded and compiled again). Pages are
+shown in English (``?lang=en``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ PAGES = {
     "Templates & campaigns": "templates",
     "Leak sources": "leaks",
     "Evidence": "evidence",
+    "Alerts": "alerts",
 }
+TARGET = 2.0
 
 
 def run() -> None:
@@ -41,29 +46,52 @@ def run() -> None:
         shutil.copyfile(analysed_million_store(), db)
         with dashboard(db, Path(tmp) / "streamlit.log") as url, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            viewport = {"width": 1400, "height": 1000}
+            user = browser.new_context(viewport=viewport)  # one user's browser
+            page = user.new_page()
             started = time.perf_counter()
-            page.goto(url)
+            page.goto(f"{url}/?lang=en")
             settle(page, timeout_ms=300_000)
             warm = time.perf_counter() - started
             print(f"  warm-up (the server's first page and first queries): {warm:.1f} s")
-            print(f"  {'page':24} {'sidebar click':>13} {'new tab':>8}")
+            print(f"  {'page':24} {'sidebar click':>13} {'new tab':>8} {'cold browser':>13}")
             for title, path in PAGES.items():
                 click = None
                 if title != "Overview":  # the warm-up already rendered it
                     started = time.perf_counter()
                     page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
-                    page.wait_for_url(f"{url}/{path}")
+                    page.wait_for_url(f"{url}/{path}*")
                     settle(page, timeout_ms=300_000)
                     click = time.perf_counter() - started
-                fresh = browser.new_page(viewport={"width": 1400, "height": 1000})
-                started = time.perf_counter()
-                fresh.goto(f"{url}/{path}")
-                settle(fresh, timeout_ms=300_000)
-                tab = time.perf_counter() - started
-                fresh.close()
-                first = tab if click is None else click
+                tab = _open(user.new_page(), f"{url}/{path}?lang=en")
+                cold_context = browser.new_context(viewport=viewport)
+                cold = _open(cold_context.new_page(), f"{url}/{path}?lang=en")
+                cold_context.close()
+                worst = tab if click is None else max(click, tab)
                 shown = "     (warm-up)" if click is None else f"{click:11.2f} s"
-                verdict = "ok" if first <= 3 else "over 3 s"
-                print(f"  {title:24} {shown} {tab:6.2f} s  {verdict}")
+                verdict = "ok" if worst <= TARGET else f"over {TARGET:.0f} s"
+                print(f"  {title:24} {shown} {tab:6.2f} s {cold:11.2f} s  {verdict}")
             browser.close()
+        # The floor: a Streamlit app that writes one line, on the same machine and browser.
+        bare = Path(tmp) / "bare.py"
+        bare.write_text('import streamlit as st\n\nst.title("leaktrace")\n')
+        log = Path(tmp) / "bare.log"
+        with dashboard(db, log, app=bare) as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            user = browser.new_context(viewport=viewport)
+            _open(user.new_page(), url)
+            tab = _open(user.new_page(), url)
+            cold_context = browser.new_context(viewport=viewport)
+            cold = _open(cold_context.new_page(), url)
+            print(f"  {'bare Streamlit (floor)':24} {'':13} {tab:6.2f} s {cold:11.2f} s")
+            browser.close()
+
+
+def _open(page, url: str) -> float:
+    """Seconds from opening ``url`` in ``page`` until it is drawn; the page is closed."""
+    started = time.perf_counter()
+    page.goto(url)
+    settle(page, timeout_ms=300_000)
+    took = time.perf_counter() - started
+    page.close()
+    return took

@@ -36,12 +36,19 @@ def free_port() -> int:
 
 @contextmanager
 def dashboard(
-    db: Path, log: Path, timeout: float = 60, lang: str | None = None, cwd: Path | None = None
+    db: Path,
+    log: Path,
+    timeout: float = 60,
+    lang: str | None = None,
+    cwd: Path | None = None,
+    app: Path | None = None,
 ) -> Iterator[str]:
-    """``streamlit run`` the dashboard for ``db`` (relative: to ``cwd``) on a free port;
-    yield its URL."""
+    """``streamlit run`` the dashboard (or another ``app`` script) for ``db`` (relative: to
+    ``cwd``) on a free port; yield its URL."""
     port = free_port()
     cmd = streamlit_command(db, port, "127.0.0.1", lang)
+    if app is not None:
+        cmd[cmd.index("run") + 1] = str(app)
     at = cmd.index("--")
     cmd[at:at] = ["--server.fileWatcherType", "none"]  # before the "--" of script args
     with log.open("w") as out:

@@ -7,6 +7,7 @@ from datetime import datetime
 import streamlit as st
 
 from common import (
+    analyse,
     analysis_summary,
     changed,
     env_note,
@@ -24,7 +25,6 @@ from leaktrace.errors import LeaktraceError
 from leaktrace.ingest.by_hand import import_bytes, import_typed
 from leaktrace.ingest.importer import ImportOptions
 from leaktrace.ingest.quarantine import assign, list_quarantine
-from leaktrace.pipeline import analyse
 
 st.title(t("messages_title"))
 env_note()
@@ -72,7 +72,7 @@ with upload:
             for problem in result.problems[:20]:
                 st.warning(md(problem))
         with st.spinner(t("messages_analysing")):
-            st.info(analysis_summary(analyse(store())))
+            st.info(analysis_summary(analyse()))
         changed()
 
 with by_hand, st.form("by-hand", clear_on_submit=True):
@@ -93,7 +93,7 @@ with by_hand, st.form("by-hand", clear_on_submit=True):
                 result = import_typed(
                     store(), recipient=label_, sender=sender, body=body, received_at=when
                 )
-                analyse(store())
+                analyse()
                 changed()
                 st.success(t("messages_added") if result.inserted else t("messages_already"))
             except LeaktraceError as exc:
@@ -121,7 +121,7 @@ with pending:
             if st.form_submit_button(t("messages_assign")):
                 try:
                     moved = assign(store(), item.recipient, canary)
-                    analyse(store())
+                    analyse()
                     changed()
                     st.success(t("messages_assigned", messages=moved, canary=md(canary)))
                 except LeaktraceError as exc:

@@ -10,7 +10,21 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from common import changed, done, env_note, flash, grid, label, md, query, store, t, words, zone
+from common import (
+    analyse,
+    changed,
+    done,
+    env_note,
+    flash,
+    grid,
+    label,
+    md,
+    query,
+    store,
+    t,
+    words,
+    zone,
+)
 from leaktrace import roster, views
 from leaktrace.errors import LeaktraceError
 from leaktrace.model import Field, Source, SourceCategory
@@ -204,12 +218,10 @@ def first_party_channels() -> None:
         confirm = c1.form_submit_button(t("sources_confirm"), key="channel-confirm")
         reject = c2.form_submit_button(t("sources_reject"), key="channel-reject")
     if (confirm or reject) and picked is not None:
-        from leaktrace.pipeline import analyse
-
         status = "confirmed" if confirm else "rejected"
         try:
             channel, flagged = review_channel(store(), int(picked), status)
-            analyse(store())
+            analyse()
         except LeaktraceError as exc:
             st.error(md(exc))
         else:

@@ -6,6 +6,7 @@ import altair as alt
 import streamlit as st
 
 from common import (
+    analyse,
     date_axis,
     done,
     empty_store_guide,
@@ -21,7 +22,6 @@ from common import (
 )
 from leaktrace import views
 from leaktrace.errors import LeaktraceError
-from leaktrace.pipeline import analyse
 from leaktrace.templates.cluster import merge_templates, split_template
 
 st.title(t("templates_title"))
@@ -82,7 +82,7 @@ if not empty_store_guide():
                 if st.form_submit_button(t("templates_merge")):
                     try:
                         moved = merge_templates(store(), int(source), int(target))
-                        analyse(store())
+                        analyse()
                     except LeaktraceError as exc:
                         st.error(md(exc))
                     else:
@@ -94,7 +94,7 @@ if not empty_store_guide():
                 if st.form_submit_button(t("templates_split")):
                     try:
                         new, moved = split_template(store(), int(message))
-                        analyse(store())
+                        analyse()
                     except LeaktraceError as exc:
                         st.error(md(exc))
                     else:

@@ -206,12 +206,16 @@ class MessageFilter:
 
 def messages(store: Store, where: MessageFilter, limit: int = ROW_LIMIT) -> pd.DataFrame:
     """Messages matching ``where``, newest first, at most ``limit``."""
+    # Every filter is put to the messages table alone, so the newest ``limit`` are found
+    # there and only they are joined to their canary, template and campaign.
     clauses, params = [], []
     if where.text:
         clauses.append("m.body ILIKE ?")
         params.append(f"%{where.text}%")
     if where.recipient:
-        clauses.append("(m.canary = ? OR m.recipient = ?)")
+        clauses.append(
+            "(m.canary_id IN (SELECT id FROM canaries WHERE label = ?) OR m.recipient = ?)"
+        )
         params += [where.recipient, where.recipient]
     if where.source:
         clauses.append(
@@ -222,12 +226,17 @@ def messages(store: Store, where: MessageFilter, limit: int = ROW_LIMIT) -> pd.D
     if where.sender:
         clauses.append("m.sender LIKE ?")
         params.append(f"{where.sender}%")
-    for column, value in (("m.template", where.template), ("m.campaign", where.campaign)):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
+    if where.template is not None:
+        clauses.append("m.id IN (SELECT message_id FROM message_templates WHERE template_id = ?)")
+        params.append(where.template)
+    if where.campaign is not None:
+        clauses.append("m.id IN (SELECT message_id FROM message_campaigns WHERE campaign_id = ?)")
+        params.append(where.campaign)
     if where.category:
-        clauses.append("m.category = ?")
+        clauses.append(
+            "m.id IN (SELECT t.message_id FROM message_templates t"
+            " JOIN templates tp ON tp.id = t.template_id WHERE tp.category = ?)"
+        )
         params.append(where.category)
     if where.first_party is not None:
         clauses.append("m.first_party = ?")
@@ -243,15 +252,22 @@ def messages(store: Store, where: MessageFilter, limit: int = ROW_LIMIT) -> pd.D
     return _df(
         store,
         f"""
+        WITH newest AS (
+            SELECT m.id, m.received_at FROM messages m WHERE {filters}
+            ORDER BY m.received_at DESC, m.id DESC LIMIT ?
+        )
         SELECT m.id,
                -- a time no message can have (from before imports checked) shows as empty
                CASE WHEN {plausible_time_sql("m.received_at")} THEN m.received_at END
                    AS received_at,
-               m.canary AS recipient, m.sender, m.body, m.template,
-               m.campaign, m.category, m.first_party, m.channel
-        FROM message_details m
-        WHERE {filters}
-        ORDER BY m.received_at DESC, m.id DESC LIMIT ?
+               c.label AS recipient, m.sender, m.body, t.template_id AS template,
+               mc.campaign_id AS campaign, tp.category, m.first_party, m.channel
+        FROM newest n JOIN messages m ON m.id = n.id
+        LEFT JOIN canaries c ON c.id = m.canary_id
+        LEFT JOIN message_templates t ON t.message_id = m.id
+        LEFT JOIN message_campaigns mc ON mc.message_id = m.id
+        LEFT JOIN templates tp ON tp.id = t.template_id
+        ORDER BY n.received_at DESC, n.id DESC
         """,
         params,
     )

@@ -14,14 +14,19 @@ from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 
-from pypinyin import Style, lazy_pinyin
-
 from leaktrace.charsets import HAN
 from leaktrace.errors import LeaktraceError
 
 
 class MarkersExhausted(LeaktraceError, ValueError):
     """No unused name spelling or plus-tag is left for this contact."""
+
+
+def _pinyin(text: str, *, initials: bool = False) -> list[str]:
+    """Toneless pinyin of each character (or its first letter); pypinyin loads on first use."""
+    from pypinyin import Style, lazy_pinyin
+
+    return lazy_pinyin(text, style=Style.FIRST_LETTER if initials else Style.NORMAL)
 
 
 @cache
@@ -33,7 +38,7 @@ def _homophones() -> dict[str, tuple[str, ...]]:
     )
     groups: dict[str, list[str]] = {}
     for ch in chars:
-        groups.setdefault(lazy_pinyin(ch, style=Style.NORMAL)[0], []).append(ch)
+        groups.setdefault(_pinyin(ch)[0], []).append(ch)
     return {syllable: tuple(group) for syllable, group in groups.items()}
 
 
@@ -46,7 +51,7 @@ def _chinese_variants(name: str) -> Iterator[str]:
         ch = name[index]
         if not HAN.match(ch):
             continue
-        for alt in groups.get(lazy_pinyin(ch, style=Style.NORMAL)[0], ()):
+        for alt in groups.get(_pinyin(ch)[0], ()):
             if alt != ch:
                 yield name[:index] + alt + name[index + 1 :]
 
@@ -82,7 +87,7 @@ def propose_name(name: str, taken: set[str]) -> str:
 def source_tag(source_name: str) -> str:
     """A short ASCII plus-tag for a source (pinyin initials for Chinese names)."""
     if HAN.search(source_name):
-        letters = "".join(lazy_pinyin(source_name, style=Style.FIRST_LETTER))
+        letters = "".join(_pinyin(source_name, initials=True))
     else:
         letters = source_name
     tag = re.sub(r"[^a-z0-9]", "", letters.lower())[:12]
