@@ -444,3 +444,36 @@ def test_csv_downloads_neutralise_cells_that_would_start_a_formula():
     assert lines[0] == "body,n"
     assert "'=HYPERLINK" in text and "'+1" in lines[2] and "'-2" in lines[3] and "'@SUM" in text
     assert "ok 回T退订,6" in text and "\n0," not in text
+
+
+_VIEW_EVERY_PAGE = """
+import json, os, sys
+from streamlit.testing.v1 import AppTest
+os.environ["LEAKTRACE_DB"] = sys.argv[1]
+at = AppTest.from_file(sys.argv[2], default_timeout=60)
+at.query_params["lang"] = "en"
+at.run()
+for page in ("sources", "messages", "templates", "leaks", "evidence", "alerts"):
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, (page, [e.value for e in at.exception])
+loaded = {m.split(".")[0] for m in sys.modules} | {m for m in sys.modules if "leaktrace" in m}
+print(json.dumps(sorted(loaded)))
+"""
+
+
+def test_viewing_every_page_loads_nothing_only_an_action_needs(demo):
+    # Page views stay fast: name romanisation (pypinyin's dictionaries take about a
+    # second), persona making and the analysis load when a button asks for them.
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _VIEW_EVERY_PAGE, str(demo), str(APP / "main.py")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=APP,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert not loaded & {"pypinyin", "faker", "leaktrace.pipeline", "leaktrace.campaigns.link"}
