@@ -69,12 +69,24 @@ def query(view: Callable[..., T], *args) -> T:
     return _cached(view.__name__, views.store_version(store().path), args)
 
 
+def writer() -> Store:
+    """The store for a page's action (an import, an edit, an analysis, a pack).
+
+    A page run holds one connection to save openings (``main.py``); an action gives it
+    back first, so a long import or an analysis that sends alerts does not keep the
+    CLI or the receiver waiting, and settings it makes end with its own connection.
+    """
+    current = store()
+    current.release()
+    return current
+
+
 def analyse() -> Any:
     """The whole analysis of this store (``pipeline.analyse``); the pipeline and the
     libraries it uses load when a page first asks for it, not with every page."""
     from leaktrace.pipeline import analyse as run
 
-    return run(store())
+    return run(writer())
 
 
 def changed() -> None:

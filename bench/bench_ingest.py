@@ -1,12 +1,14 @@
 """Importing one SMS Backup & Restore file of about a million messages; a folder of phones.
 
-Target (issue: ingestion): <= 60 s wall on 2 cores, <= 2 GB peak memory. The import
-alone is timed (``--no-analyse``: clustering and attribution are bench_cluster's and
-bench_attribution's); it includes extending the hash chain over the new messages.
-Baseline on the same file in the same run: ``pandas.read_xml`` of the whole
-file's <sms> elements (it cannot read <mms> parts), then one bulk insert of the
-DataFrame into a fresh DuckDB file (no dedup, no keys, no raw records, no
-recipient matching, no first-party flags).
+Target (issue: a study's real workload): under 20 s wall on 2 cores and under 1 GB
+peak memory for the process tree. The import alone is timed (``--no-analyse``:
+clustering and attribution are bench_cluster's and bench_attribution's); it includes
+extending the hash chain over the new messages. Baseline on the same file in the same
+run: ``pandas.read_xml`` of the whole file's <sms> elements (it cannot read <mms>
+parts), then one bulk insert of the DataFrame into a fresh DuckDB file (no dedup, no
+keys, no raw records, no recipient matching, no first-party flags). The floor: one
+bare ``lxml.etree.iterparse`` pass over the file reading each record's attributes and
+freeing it, nothing kept.
 The file is made by ``leaktrace simulate`` (one canary, SMS only) and cached
 in ``bench/.data`` between runs.
 
@@ -52,6 +54,18 @@ frame = pd.read_xml(sys.argv[1], xpath="//sms", parser="lxml")
 con = duckdb.connect(sys.argv[2])
 con.execute("CREATE TABLE sms AS SELECT * FROM frame")
 print(con.execute("SELECT count(*) FROM sms").fetchone()[0])
+"""
+FLOOR = """
+import sys
+from lxml import etree
+count = 0
+for _, el in etree.iterparse(sys.argv[1], events=("end",), tag=("sms", "mms")):
+    dict(el.attrib)
+    count += 1
+    el.clear(keep_tail=False)
+    while el.getprevious() is not None:
+        del el.getparent()[0]
+print(count)
 """
 MAIL_BASELINE = """
 import mailbox, sys
@@ -181,12 +195,15 @@ def _big_file() -> None:
             [sys.executable, "-c", BASELINE, str(xml), str(Path(scratch) / "base.duckdb")]
         )
         base_rows = int(out.split()[-1])  # duckdb may print a progress bar first
+        floor_s, floor_mem, out = run_measured([sys.executable, "-c", FLOOR, str(xml)])
+        floor_rows = int(out.split()[-1])
     n = result["inserted"]
     print(f"  file: {xml.name}, {size_mb:.0f} MB, {n:,} received SMS ({result['skipped']} sent)")
     rows = [
         ("leaktrace ingest (new store)", ours_s, ours_mem, n),
         ("leaktrace ingest (re-import, all duplicate)", again_s, again_mem, again["duplicate"]),
         ("baseline pandas.read_xml + DuckDB insert", base_s, base_mem, base_rows),
+        ("floor: bare lxml iterparse, nothing kept", floor_s, floor_mem, floor_rows),
     ]
     print(f"  {'':46} {'wall s':>8} {'msg/s':>9} {'peak MB':>8} {'rows':>10}")
     for name, seconds, memory, count in rows:
@@ -195,8 +212,9 @@ def _big_file() -> None:
         )
     print(
         f"  ours vs baseline: {base_s / ours_s:.2f}x the speed, "
-        f"{ours_mem / base_mem:.2f}x the memory; target <= 60 s and <= 2,000 MB: "
-        f"{'met' if ours_s <= 60 and ours_mem <= 2e9 else 'NOT met'}"
+        f"{ours_mem / base_mem:.2f}x the memory; ours vs the floor: {ours_s / floor_s:.2f}x"
+        f" its time; target < 20 s and < 1,000 MB: "
+        f"{'met' if ours_s < 20 and ours_mem < 1e9 else 'NOT met'}"
     )
 
 

@@ -477,3 +477,18 @@ def test_viewing_every_page_loads_nothing_only_an_action_needs(demo):
     assert done.returncode == 0, done.stderr[-3000:]
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert not loaded & {"pypinyin", "faker", "leaktrace.pipeline", "leaktrace.campaigns.link"}
+
+
+def test_a_store_busy_past_the_lock_timeout_says_so_instead_of_failing(demo, monkeypatch):
+    monkeypatch.setenv("LEAKTRACE_LOCK_TIMEOUT", "0.3")
+    holder = store_worker.start_holding(demo)
+    try:
+        monkeypatch.setenv("LEAKTRACE_DB", str(demo))
+        at = AppTest.from_file(str(APP / "main.py"), default_timeout=60)
+        at.query_params["lang"] = "en"
+        at.run()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "in use by another leaktrace process" in at.error[0].value

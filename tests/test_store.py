@@ -130,3 +130,32 @@ def test_a_held_store_gives_every_step_one_connection_and_others_wait_for_the_bl
         first.execute("SELECT 1")  # the block closed it
     with store.connect() as after:
         assert after is not first
+
+
+def reader_done(path: Path) -> tuple[str, int]:
+    """(what a separate reading process printed, its exit code) once it is done."""
+    done = subprocess.run(
+        [sys.executable, WORKER, "read", str(path), "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.stdout.strip(), done.returncode
+
+
+def test_a_held_block_opens_the_store_at_its_first_step_and_release_gives_it_back(store):
+    with store.held():
+        assert reader_done(store.path) == ("", 0)  # nothing opened yet: nobody waits
+        with store.connect() as held:
+            pass
+        store.release()  # e.g. before an import started from a dashboard page
+        with pytest.raises(duckdb.ConnectionException):
+            held.execute("SELECT 1")
+        assert reader_done(store.path) == ("", 0)
+        with store.connect() as first, store.connect() as second:
+            assert first is not second  # each step on its own connection now
+        with store.held(), store.connect() as inner, store.connect() as again:
+            assert inner is again  # a hold inside holds for itself
+        with store.transaction() as con:
+            store.release()  # inside a transaction: nothing to give back
+            con.execute("SELECT 1")

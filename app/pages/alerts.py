@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from common import done, env_note, flash, grid, md, store, t, words
+from common import done, env_note, flash, grid, md, store, t, words, writer
 from leaktrace.alerts import (
     KINDS,
     add_target,
@@ -56,7 +56,7 @@ with (
         email = kind == "email"
         try:
             target = add_target(
-                store(),
+                writer(),
                 kind,
                 address,
                 smtp_host=(smtp_host or None) if email else None,
@@ -97,14 +97,14 @@ else:
         remove = b2.form_submit_button(t("alerts_remove"), key="alert-remove")
     if test and picked is not None:
         with st.spinner(t("alerts_sending")):
-            ((target, error),) = send_test(store(), int(picked))
+            ((target, error),) = send_test(writer(), int(picked))
         if error is None:
             st.success(t("alerts_test_sent", target=md(target.describe())))
         else:
             st.error(t("alerts_test_failed", target=md(target.describe()), error=md(error)))
     if remove and picked is not None:
         try:
-            target = remove_target(store(), int(picked))
+            target = remove_target(writer(), int(picked))
         except LeaktraceError as exc:
             st.error(md(exc))
         else:

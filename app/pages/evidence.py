@@ -17,6 +17,7 @@ from common import (
     reason,
     store,
     t,
+    writer,
 )
 from leaktrace import views
 from leaktrace.errors import LeaktraceError
@@ -66,7 +67,7 @@ if not empty_store_guide():
     st.caption(t("evidence_integrity_help"))
     if st.button(t("evidence_verify"), key="verify-store"):
         with st.spinner(t("evidence_verifying")):
-            result = verify_store(store())
+            result = verify_store(writer())
         if result.ok:
             st.success(t("evidence_verified", checked=result.checked))
         else:
@@ -97,7 +98,7 @@ if not empty_store_guide():
     if st.button(t("evidence_build"), key="pack-build"):
         with st.spinner(t("evidence_building")):
             try:
-                data, pack = pack_zip(store(), source, lang, pdf)
+                data, pack = pack_zip(writer(), source, lang, pdf)
             except LeaktraceError as exc:
                 st.error(md(exc))
             else:

@@ -18,6 +18,7 @@ from common import (
     store,
     t,
     words,
+    writer,
     zone,
 )
 from leaktrace import views
@@ -45,7 +46,7 @@ with upload:
             bar = st.progress(0.0, text=t("messages_importing", file=file.name))
             try:
                 result = import_bytes(
-                    store(),
+                    writer(),
                     file.name,
                     file.getvalue(),
                     ImportOptions(recipient=recipient or None),
@@ -91,7 +92,7 @@ with by_hand, st.form("by-hand", clear_on_submit=True):
         else:
             try:
                 result = import_typed(
-                    store(), recipient=label_, sender=sender, body=body, received_at=when
+                    writer(), recipient=label_, sender=sender, body=body, received_at=when
                 )
                 analyse()
                 changed()
@@ -120,7 +121,7 @@ with pending:
             )
             if st.form_submit_button(t("messages_assign")):
                 try:
-                    moved = assign(store(), item.recipient, canary)
+                    moved = assign(writer(), item.recipient, canary)
                     analyse()
                     changed()
                     st.success(t("messages_assigned", messages=moved, canary=md(canary)))

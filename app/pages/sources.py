@@ -23,6 +23,7 @@ from common import (
     store,
     t,
     words,
+    writer,
     zone,
 )
 from leaktrace import roster, views
@@ -63,7 +64,7 @@ with add_source, st.form("source", clear_on_submit=True):
     if st.form_submit_button(t("sources_add")) and name:
         try:
             roster.add_source(
-                store(),
+                writer(),
                 Source(
                     name=name.strip(),
                     category=SourceCategory(category),
@@ -88,7 +89,7 @@ with add_canary, st.form("canary", clear_on_submit=True):
     if st.form_submit_button(t("sources_make_canary")):
         try:
             canary = roster.new_canary(
-                store(),
+                writer(),
                 phone=phone or None,
                 email=email or None,
                 locale=locale,
@@ -135,7 +136,7 @@ with add_plant:
                 try:
                     when = datetime.combine(day, at, tzinfo=ZoneInfo(zone_name))
                     result = roster.plant(
-                        store(), canary_label, source_name, when, tuple(Field(f) for f in fields)
+                        writer(), canary_label, source_name, when, tuple(Field(f) for f in fields)
                     )
                     changed()
                     st.success(
@@ -161,7 +162,7 @@ with files:
                 path.write_bytes(upload.getvalue())
                 paths.append(path)
             try:
-                report = import_roster_files(store(), roster_files(paths), zone())
+                report = import_roster_files(writer(), roster_files(paths), zone())
                 changed()
                 st.success(
                     t("sources_roster_imported", added=report.added, unchanged=report.unchanged)
@@ -220,7 +221,7 @@ def first_party_channels() -> None:
     if (confirm or reject) and picked is not None:
         status = "confirmed" if confirm else "rejected"
         try:
-            channel, flagged = review_channel(store(), int(picked), status)
+            channel, flagged = review_channel(writer(), int(picked), status)
             analyse()
         except LeaktraceError as exc:
             st.error(md(exc))

@@ -16,8 +16,8 @@ from common import (
     md,
     picked_row,
     query,
-    store,
     t,
+    writer,
     zone,
 )
 from leaktrace import views
@@ -81,7 +81,7 @@ if not empty_store_guide():
                 )
                 if st.form_submit_button(t("templates_merge")):
                     try:
-                        moved = merge_templates(store(), int(source), int(target))
+                        moved = merge_templates(writer(), int(source), int(target))
                         analyse()
                     except LeaktraceError as exc:
                         st.error(md(exc))
@@ -93,7 +93,7 @@ if not empty_store_guide():
                 )
                 if st.form_submit_button(t("templates_split")):
                     try:
-                        new, moved = split_template(store(), int(message))
+                        new, moved = split_template(writer(), int(message))
                         analyse()
                     except LeaktraceError as exc:
                         st.error(md(exc))

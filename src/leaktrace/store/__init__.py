@@ -53,6 +53,11 @@ class _Open:
     )
 
 
+# A held block's connection before its first step opened it, and after release().
+_NOT_YET = object()
+_RELEASED = object()
+
+
 class Store:
     """A leaktrace store on disk; every operation opens and closes its own connection.
 
@@ -101,7 +106,10 @@ class Store:
         if (active := self._open) is not None:
             yield active.con
             return
-        if (held := getattr(self._local, "held", None)) is not None:
+        held = getattr(self._local, "held", None)
+        if held is _NOT_YET:  # the first step of a held block opens the store
+            held = self._local.held = open_with_retry(self.path, lock_timeout=self.lock_timeout)
+        if isinstance(held, duckdb.DuckDBPyConnection):
             yield held
             return
         con = open_with_retry(self.path, lock_timeout=self.lock_timeout)
@@ -114,18 +122,37 @@ class Store:
     def held(self) -> Iterator[None]:
         """Keep one connection open for the block; every step inside uses it.
 
-        A run of short steps (an incremental analysis) opens the file once instead of
-        once per step; other processes wait for the whole block, not between steps.
+        A run of short steps (an incremental analysis, a dashboard page's queries) opens
+        the file once instead of once per step; other processes wait for the whole
+        block, not between steps. The store is opened by the block's first step, so a
+        block that finds everything cached opens nothing.
         """
-        if self._open is not None or getattr(self._local, "held", None) is not None:
-            yield
+        before = getattr(self._local, "held", None)
+        if self._open is not None or before not in (None, _RELEASED):
+            yield  # already held: this block joins the outer one
             return
-        con = open_with_retry(self.path, lock_timeout=self.lock_timeout)
-        self._local.held = con
+        self._local.held = _NOT_YET
         try:
             yield
         finally:
-            self._local.held = None
+            con = self._local.held
+            self._local.held = before
+            if isinstance(con, duckdb.DuckDBPyConnection):
+                con.close()
+
+    def release(self) -> None:
+        """Give the store back to other processes for the rest of the held block.
+
+        For a step that may take long or wait on the network (an import, an analysis
+        that sends alerts) inside a block held only to save openings: from here on each
+        step opens its own connection, and a ``held()`` inside holds for itself.
+        Does nothing outside a held block or inside a transaction.
+        """
+        con = getattr(self._local, "held", None)
+        if con is None or self._open is not None:
+            return
+        self._local.held = _RELEASED
+        if isinstance(con, duckdb.DuckDBPyConnection):
             con.close()
 
     @contextmanager
