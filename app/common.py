@@ -26,6 +26,13 @@ _MARKDOWN = re.compile(r"([\\`*_{}\[\]()!|<>~:$=&\"'])")
 _LINE_START = re.compile(r"^(\s*)([#>+\-]|\d+[.)])", re.M)
 
 
+def said(exc: Exception) -> str:
+    """An error in the reader's language (its English text when the library gave no key)."""
+    from leaktrace.errors import LeaktraceError
+
+    return exc.said(language()) if isinstance(exc, LeaktraceError) else str(exc)
+
+
 def md(text: object) -> str:
     """Text from a file, a spammer or a user, safe inside a Markdown string: shown, not obeyed."""
     escaped = _MARKDOWN.sub(r"\\\1", str(text))

@@ -323,3 +323,49 @@ def test_the_messages_page_says_what_an_import_did_in_chinese(demo, monkeypatch)
     assert not at.exception
     assert any("新增 0 条" in s.value for s in at.success), [s.value for s in at.success]
     assert any(i.value.startswith("分析完成：") and "已泄露 12 个" in i.value for i in at.info)
+
+
+def keyed_raises() -> list[tuple[str, str, set[str], bool]]:
+    """(where, key, keyword names, takes **values) of every error raised with a key in src."""
+    import ast
+
+    found = []
+    for path in sorted((Path(i18n.__file__).parent).rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            words = {k.arg: k.value for k in node.keywords}
+            key = words.get("key")
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                spread = any(k.arg is None for k in node.keywords)
+                names = {name for name in words if name not in (None, "key")}
+                found.append((f"{path.name}:{node.lineno}", key.value, names, spread))
+    return found
+
+
+def test_every_error_raised_with_a_key_has_its_words_in_both_languages():
+    # A key missing from the table, or a value its sentence needs and the raise does not
+    # give, would turn a clear error into a crash at the moment it is raised.
+    raises = keyed_raises()
+    errors = {k for k in i18n.strings("en") if k.startswith("err_")}
+    assert {key for _, key, _, _ in raises} <= errors or not raises, "keys missing"
+    for where, key, names, spread in raises:
+        assert key.startswith("err_"), where
+        for lang in i18n.LANGUAGES:
+            wanted = i18n.placeholders(i18n.strings(lang)[key])
+            assert wanted <= names or spread, (where, lang, key, wanted - names)
+            assert names <= wanted or spread, (where, lang, key, names - wanted)
+
+
+def test_an_error_with_a_key_says_itself_in_chinese_and_prints_its_english():
+    from leaktrace.errors import LeaktraceError
+
+    key = next(k for k in i18n.strings("en") if k.startswith("err_"))
+    values = {name: "x" for name in i18n.placeholders(i18n.strings("en")[key])}
+    error = LeaktraceError(key=key, **values)
+    assert str(error) == i18n.text("en", key, **values)
+    assert error.said("zh") == i18n.text("zh", key, **values) != str(error)
+    assert CJK.search(error.said("zh"))
+    plain = LeaktraceError("only English")
+    assert plain.said("zh") == "only English" and plain.key is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from common import done, env_note, flash, grid, md, store, t, words, writer
+from common import done, env_note, flash, grid, md, said, store, t, words, writer
 from leaktrace.alerts import (
     KINDS,
     add_target,
@@ -68,7 +68,7 @@ with (
                 password_env=(password_env or None) if email else None,
             )
         except LeaktraceError as exc:
-            st.error(md(exc))
+            st.error(md(said(exc)))
         else:
             done(t("alerts_added", id=target.id, target=md(target.describe())))
 
@@ -106,7 +106,7 @@ else:
         try:
             target = remove_target(writer(), int(picked))
         except LeaktraceError as exc:
-            st.error(md(exc))
+            st.error(md(said(exc)))
         else:
             done(t("alerts_removed", id=target.id, target=md(target.describe())))
 

@@ -15,6 +15,7 @@ from common import (
     md,
     query,
     reason,
+    said,
     store,
     t,
     writer,
@@ -100,7 +101,7 @@ if not empty_store_guide():
             try:
                 data, pack = pack_zip(writer(), source, lang, pdf)
             except LeaktraceError as exc:
-                st.error(md(exc))
+                st.error(md(said(exc)))
             else:
                 st.session_state["pack"] = (source, lang, data, pack.manifest_sha256)
     built = st.session_state.get("pack")

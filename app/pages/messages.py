@@ -15,6 +15,7 @@ from common import (
     local_time,
     md,
     query,
+    said,
     store,
     t,
     words,
@@ -56,7 +57,7 @@ with upload:
                 )
             except LeaktraceError as exc:
                 bar.empty()
-                st.error(t("messages_import_failed", file=md(file.name), error=md(exc)))
+                st.error(t("messages_import_failed", file=md(file.name), error=md(said(exc))))
                 continue
             bar.progress(1.0, text=t("messages_imported", file=file.name))
             st.success(
@@ -98,7 +99,7 @@ with by_hand, st.form("by-hand", clear_on_submit=True):
                 changed()
                 st.success(t("messages_added") if result.inserted else t("messages_already"))
             except LeaktraceError as exc:
-                st.error(md(exc))
+                st.error(md(said(exc)))
 
 with pending:
     waiting = list_quarantine(store())
@@ -126,7 +127,7 @@ with pending:
                     changed()
                     st.success(t("messages_assigned", messages=moved, canary=md(canary)))
                 except LeaktraceError as exc:
-                    st.error(md(exc))
+                    st.error(md(said(exc)))
 
 st.subheader(t("messages_search"))
 c1, c2, c3, c4 = st.columns(4)

@@ -20,6 +20,7 @@ from common import (
     label,
     md,
     query,
+    said,
     store,
     t,
     words,
@@ -76,7 +77,7 @@ with add_source, st.form("source", clear_on_submit=True):
             changed()
             st.success(t("sources_added", name=md(name)))
         except LeaktraceError as exc:
-            st.error(md(exc))
+            st.error(md(said(exc)))
 
 with add_canary, st.form("canary", clear_on_submit=True):
     st.caption(t("sources_canary_help"))
@@ -106,7 +107,7 @@ with add_canary, st.form("canary", clear_on_submit=True):
                 )
             )
         except LeaktraceError as exc:
-            st.error(md(exc))
+            st.error(md(said(exc)))
 
 with add_plant:
     canaries = query(views.canaries_table)
@@ -150,7 +151,7 @@ with add_plant:
                     for warning in result.warnings:
                         st.warning(md(warning))
                 except (LeaktraceError, KeyError, ValueError) as exc:
-                    st.error(md(exc))
+                    st.error(md(said(exc)))
 
 with files:
     uploads = st.file_uploader(t("sources_roster_upload"), type="csv", accept_multiple_files=True)
@@ -170,7 +171,7 @@ with files:
                 for error in report.errors:
                     st.error(md(error))
             except LeaktraceError as exc:
-                st.error(md(exc))
+                st.error(md(said(exc)))
     with tempfile.TemporaryDirectory() as tmp:
         for path in export_roster(store(), Path(tmp)):
             st.download_button(
@@ -224,7 +225,7 @@ def first_party_channels() -> None:
             channel, flagged = review_channel(writer(), int(picked), status)
             analyse()
         except LeaktraceError as exc:
-            st.error(md(exc))
+            st.error(md(said(exc)))
         else:
             done(
                 t(

@@ -16,6 +16,7 @@ from common import (
     md,
     picked_row,
     query,
+    said,
     t,
     writer,
     zone,
@@ -84,7 +85,7 @@ if not empty_store_guide():
                         moved = merge_templates(writer(), int(source), int(target))
                         analyse()
                     except LeaktraceError as exc:
-                        st.error(md(exc))
+                        st.error(md(said(exc)))
                     else:
                         done(t("templates_merged", source=source, target=target, moved=moved))
             with st.form("split"):
@@ -96,7 +97,7 @@ if not empty_store_guide():
                         new, moved = split_template(writer(), int(message))
                         analyse()
                     except LeaktraceError as exc:
-                        st.error(md(exc))
+                        st.error(md(said(exc)))
                     else:
                         done(t("templates_split_done", template=new, moved=moved))
     with campaigns_tab:

@@ -2,10 +2,33 @@
 
 Every domain error subclasses :class:`LeaktraceError` and says in one line what went
 wrong and what to try. Anything else that escapes is a bug and keeps its traceback.
+
+An error raised with a key of the string table (``data/i18n/errors_*.toml``) and its
+values, ``RosterError(key="err_roster_no_source", name=name)``, takes its English text from
+the table, and a front end can say it in the reader's language (:meth:`said`). An error
+raised with a message only is English wherever it is shown.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class LeaktraceError(Exception):
     """An error to show as one line, without a traceback."""
+
+    def __init__(self, message: str = "", /, *, key: str | None = None, **values: Any) -> None:
+        if key is not None and not message:
+            from leaktrace import i18n
+
+            message = i18n.text("en", key, **values)
+        super().__init__(message)
+        self.key, self.values = key, values
+
+    def said(self, lang: str) -> str:
+        """The error in ``lang`` (``zh`` or ``en``); its English text when it has no key."""
+        if self.key is None:
+            return str(self)
+        from leaktrace import i18n
+
+        return i18n.text(lang, self.key, **self.values)

@@ -20,7 +20,15 @@ from typing import Any
 
 LANGUAGES = ("zh", "en")
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
-FILES = ("report", "dashboard", "verdicts")
+FILES = (
+    "report",
+    "dashboard",
+    "verdicts",
+    # Errors a user can act on (LeaktraceError raised with a key), by the part raising them.
+    "errors_roster",
+    "errors_ingest",
+    "errors_output",
+)
 # Sentence arguments holding a stored value, and the label table that says it.
 STORED_ARGS = {"source_category": "source_category", "spam": "spam"}
 

@@ -52,7 +52,7 @@ def _index(con, threshold: float, skeletons: list[str]) -> TemplateIndex:
     index = TemplateIndex(threshold=threshold)
     rows = con.execute("SELECT id, text, size FROM templates ORDER BY id").fetchall()
     if [r[0] for r in rows] != list(range(len(rows))):
-        raise TemplateEditError("template ids are not 0, 1, 2, …: run cluster --rebuild")
+        raise TemplateEditError(key="err_template_ids")
     index.found_all([r[1] for r in rows], [r[2] for r in rows])
     # Only the skeletons this run meets: a big store holds hundreds of thousands.
     con.register("wanted", pa.table({"skeleton": pa.array(sorted(set(skeletons)), pa.string())}))
@@ -146,7 +146,7 @@ def cluster_messages(
             return _cluster_once(store, rebuild, threshold, lexicon)
         except _Stale:
             continue
-    raise TemplateEditError("the templates kept changing under this run; run it again")
+    raise TemplateEditError(key="err_templates_changing")
 
 
 def _cluster_once(
@@ -289,9 +289,9 @@ class TemplateEditError(LeaktraceError, ValueError):
 def _live(con, template_id: int) -> None:
     row = con.execute("SELECT merged_into FROM templates WHERE id = ?", [template_id]).fetchone()
     if row is None:
-        raise TemplateEditError(f"there is no template {template_id}")
+        raise TemplateEditError(key="err_no_template", template=template_id)
     if row[0] is not None:
-        raise TemplateEditError(f"template {template_id} was merged into template {row[0]}")
+        raise TemplateEditError(key="err_template_merged", template=template_id, into=row[0])
 
 
 def _recount(con, ids: list[int]) -> None:
@@ -318,7 +318,7 @@ def merge_templates(store: Store, source: int, target: int) -> int:
     to ``target``. ``cluster --rebuild`` starts over without hand edits.
     """
     if source == target:
-        raise TemplateEditError("a template cannot be merged into itself")
+        raise TemplateEditError(key="err_template_into_itself")
     with store.transaction() as con:
         _live(con, source)
         _live(con, target)
@@ -346,14 +346,14 @@ def split_template(store: Store, message_id: int) -> tuple[int, int]:
             [message_id],
         ).fetchone()
         if row is None:
-            raise TemplateEditError(f"message {message_id} is not clustered")
+            raise TemplateEditError(key="err_message_not_clustered", message=message_id)
         skeleton, old = row
         others = con.execute(
             "SELECT count(DISTINCT skeleton) FROM template_skeletons WHERE template_id = ?",
             [old],
         ).fetchone()[0]
         if others <= 1:
-            raise TemplateEditError(f"template {old} holds only this skeleton; nothing to split")
+            raise TemplateEditError(key="err_template_one_skeleton", template=old)
         new = con.execute("SELECT max(id) + 1 FROM templates").fetchone()[0]
         category = con.execute(
             "SELECT category, category_confidence FROM templates WHERE id = ?", [old]
