@@ -369,3 +369,19 @@ def test_an_error_with_a_key_says_itself_in_chinese_and_prints_its_english():
     assert CJK.search(error.said("zh"))
     plain = LeaktraceError("only English")
     assert plain.said("zh") == "only English" and plain.key is None
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"), [("zh", "模板不能并入它自己"), ("en", "cannot be merged into itself")]
+)
+def test_an_error_on_a_page_is_in_the_readers_language(demo, monkeypatch, lang, expected):
+    monkeypatch.setenv("LEAKTRACE_DB", str(demo))
+    at = AppTest.from_file(str(APP / "main.py"), default_timeout=60)
+    at.query_params["lang"] = lang
+    at.run()
+    at.switch_page("pages/templates.py").run()
+    at.number_input(key="merge-from").set_value(2)
+    at.number_input(key="merge-into").set_value(2)
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [expected in e.value for e in at.error] == [True]
