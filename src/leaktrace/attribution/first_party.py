@@ -460,15 +460,13 @@ def list_channels(store: Store, status: str | None = None) -> list[Channel]:
 def review_channel(store: Store, channel_id: int, status: str) -> tuple[Channel, int]:
     """Confirm or reject an inferred channel; return it and its source's first-party count."""
     if status not in ("confirmed", "rejected"):
-        raise ChannelError(f"a channel is confirmed or rejected, not {status!r}")
+        raise ChannelError(key="err_channel_bad_status", status=status)
     with store.transaction() as con:
         row = con.execute(
             "SELECT source_id FROM source_channels WHERE id = ?", [channel_id]
         ).fetchall()
         if not row:
-            raise ChannelError(
-                f"no first-party channel {channel_id} (`leaktrace first-party list` shows them)"
-            )
+            raise ChannelError(key="err_channel_unknown", channel=channel_id)
         con.execute(
             "UPDATE source_channels SET status = ?, reviewed_at = current_timestamp WHERE id = ?",
             [status, channel_id],

@@ -47,7 +47,7 @@ def assign(store: Store, recipient: str, canary_ref: str) -> int:
             "SELECT any_value(channel) FROM quarantine WHERE recipient = ?", [recipient]
         ).fetchone()[0]
         if channel is None:
-            raise QuarantineError(f"nothing in quarantine for {recipient!r}")
+            raise QuarantineError(key="err_quarantine_nothing_for", recipient=recipient)
         contact = (canary.email if channel == "email" else canary.phone) or recipient
         return move_quarantined(con, recipient, canary.id, contact)
 

@@ -45,7 +45,7 @@ def parse_category(value: str) -> SourceCategory:
         return SourceCategory(value.strip().lower())
     except ValueError:
         choices = ", ".join(c.value for c in SourceCategory)
-        raise RosterError(f"unknown category {value!r}; choose one of {choices}") from None
+        raise RosterError(key="err_roster_unknown_category", value=value, choices=choices) from None
 
 
 def parse_fields(values: Iterable[str]) -> tuple[Field, ...]:
@@ -59,16 +59,18 @@ def parse_fields(values: Iterable[str]) -> tuple[Field, ...]:
             out.append(Field(name))
         except ValueError:
             choices = ", ".join(f.value for f in Field)
-            raise RosterError(f"unknown field {value!r}; choose from {choices}") from None
+            raise RosterError(
+                key="err_roster_unknown_field", value=value, choices=choices
+            ) from None
     if not out:
-        raise RosterError("at least one disclosed field is needed, e.g. name,phone")
+        raise RosterError(key="err_roster_no_fields")
     return tuple(dict.fromkeys(out))
 
 
 def _source_in(con: duckdb.DuckDBPyConnection, name: str) -> Source:
     found = sql.find_source(con, name)
     if found is None:
-        raise RosterError(f"unknown source {name!r}; add it with `leaktrace source add`")
+        raise RosterError(key="err_roster_unknown_source", name=name)
     return found
 
 
@@ -84,7 +86,7 @@ def find_canary(store: Store, ref: str) -> Canary:
             except InvalidContact:
                 continue
     if found is None:
-        raise RosterError(f"unknown canary {ref!r}; give its label, phone or e-mail")
+        raise RosterError(key="err_roster_unknown_canary", ref=ref)
     return found
 
 
@@ -99,10 +101,10 @@ def _reflag(con: duckdb.DuckDBPyConnection, canary_ids: list[int | None]) -> Non
 def add_source(store: Store, source: Source) -> Source:
     """Record a new source; refuse a name already in use."""
     if not source.name.strip():
-        raise RosterError("a source needs a name")
+        raise RosterError(key="err_roster_source_no_name")
     with store.transaction() as con:
         if sql.find_source(con, source.name):
-            raise RosterError(f"a source named {source.name!r} already exists")
+            raise RosterError(key="err_roster_source_exists", name=source.name)
         added = sql.insert_source(con, source)
         store.defer("reflag", _reflag, None)  # its sender IDs may mark stored messages
         store.defer("roster-chain", extend_roster_chain, ("source", added.id))
@@ -140,7 +142,7 @@ def _contact_from_pool(pool: Sequence[str], used: set[str], region: str) -> tupl
             phone = normalize_phone(raw, region)
             if phone not in used:
                 return phone, None
-    raise RosterError("every contact in the pool file is already bound to a canary")
+    raise RosterError(key="err_roster_pool_used_up")
 
 
 def new_canary(
@@ -161,7 +163,7 @@ def new_canary(
         phone = normalize_phone(phone, region) if phone else None
         email = normalize_email(email) if email else None
     except InvalidContact as exc:
-        raise RosterError(str(exc)) from None
+        raise RosterError(str(exc), key=exc.key, **exc.values) from None
     with store.transaction() as con:
         return _insert_canary(
             store, con, phone, email, pool, label, locale, seed, control, region, persona
@@ -184,19 +186,17 @@ def _insert_canary(
     used = sql.used_contacts(con)
     if not phone and not email:
         if not pool:
-            raise RosterError(
-                "a canary needs a contact you control: give --phone, --email or --pool"
-            )
+            raise RosterError(key="err_roster_canary_no_contact")
         try:
             phone, email = _contact_from_pool(pool, used, region)
         except InvalidContact as exc:
-            raise RosterError(f"pool file: {exc}") from None
+            raise RosterError(key="err_roster_pool_file", error=str(exc)) from None
     for contact in (phone, email):
         if contact and contact in used:
-            raise RosterError(f"{contact} is already bound to another canary")
+            raise RosterError(key="err_roster_contact_bound", contact=contact)
     label = label or _next_label(con, control)
     if sql.find_canary(con, label):
-        raise RosterError(f"a canary labelled {label!r} already exists")
+        raise RosterError(key="err_roster_canary_exists", label=label)
     if persona is None:
         persona = make_persona(locale, seed)
     canary = Canary(label=label, persona=persona, phone=phone, email=email, is_control=control)
@@ -233,7 +233,7 @@ def plant(
 ) -> PlantResult:
     """Record that a canary was given to a source; propose a marker unique to this plant."""
     if planted_at.tzinfo is None:
-        raise RosterError("the plant time needs a time zone, e.g. 2026-03-01T10:00+08:00")
+        raise RosterError(key="err_roster_plant_no_zone")
     canary = find_canary(store, canary_ref)
     with store.transaction() as con:
         return _insert_plant(
@@ -254,10 +254,10 @@ def _insert_plant(
     notes: str | None,
 ) -> PlantResult:
     if canary.is_control:
-        raise RosterError(f"{canary.label} is a control; controls are never planted")
+        raise RosterError(key="err_roster_plant_control", label=canary.label)
     earlier = sql.plants_of_canary(con, canary.id)
     if any(p.source == source.name for p in earlier):
-        raise RosterError(f"{canary.label} is already planted at {source.name}")
+        raise RosterError(key="err_roster_already_planted", label=canary.label, source=source.name)
     warnings = []
     if earlier:
         others = ", ".join(p.source for p in earlier)
@@ -279,12 +279,12 @@ def _insert_plant(
         if email_used is None and canary.email and Field.EMAIL in fields:
             email_used = with_plus_tag(canary.email, propose_tag(source.name, tags))
     except MarkersExhausted as exc:
-        raise RosterError(str(exc)) from None
+        raise RosterError(str(exc), key=exc.key, **exc.values) from None
     if email_used is not None:
         try:
             email_used = normalize_email(email_used)
         except InvalidContact as exc:
-            raise RosterError(str(exc)) from None
+            raise RosterError(str(exc), key=exc.key, **exc.values) from None
         if split_plus_tag(email_used)[1] in tags:
             warnings.append(f"the plus-tag of {email_used} was given at another source too")
     # A marker part is unique among this canary's plants, the canonical spelling

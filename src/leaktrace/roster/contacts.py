@@ -34,15 +34,12 @@ def normalize_phone(raw: str, region: str = "CN") -> str:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidContact(f"{raw!r} is not a phone number ({exc})") from exc
+        raise InvalidContact(key="err_contact_not_phone", raw=raw, reason=str(exc)) from exc
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if any(r.match(e164) for r in FICTIONAL_RANGES):
         return e164
     if not phonenumbers.is_valid_number(number):
-        raise InvalidContact(
-            f"{raw!r} is not a valid phone number for region {region}; "
-            "give it with its country code, e.g. +8613800138000"
-        )
+        raise InvalidContact(key="err_contact_invalid_phone", raw=raw, region=region)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -50,7 +47,7 @@ def normalize_email(raw: str) -> str:
     """Return ``raw`` lower-cased and trimmed, or raise :class:`InvalidContact`."""
     text = raw.strip().lower()
     if not _EMAIL.match(text):
-        raise InvalidContact(f"{raw!r} is not an e-mail address")
+        raise InvalidContact(key="err_contact_not_email", raw=raw)
     return text
 
 

@@ -92,7 +92,7 @@ def _read_text(path: Path) -> str:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise RosterError(f"{path}: neither UTF-8 nor GB18030 text; save it as UTF-8 CSV")
+    raise RosterError(key="err_csv_encoding", path=path)
 
 
 def _rows(path: Path, kind: str) -> Iterator[tuple[int, dict[str, str]]]:
@@ -101,7 +101,7 @@ def _rows(path: Path, kind: str) -> Iterator[tuple[int, dict[str, str]]]:
     header = [h.strip().lower() for h in reader.fieldnames or []]
     missing = [c for c in REQUIRED[kind] if c not in header]
     if missing:
-        raise RosterError(f"{path.name}:1: missing column(s) {', '.join(missing)}")
+        raise RosterError(key="err_csv_missing_columns", file=path.name, columns=", ".join(missing))
     reader.fieldnames = header
     for row in reader:
         clean = {k: (v or "").strip() for k, v in row.items() if k is not None}
@@ -118,7 +118,7 @@ def _parse_time(value: str, tz: tzinfo) -> tuple[datetime, bool]:
     try:
         parsed = datetime.fromisoformat(value.replace("/", "-"))
     except ValueError:
-        raise RosterError(f"planted_at {value!r} is not an ISO 8601 time") from None
+        raise RosterError(key="err_csv_planted_at", value=value) from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=tz), True
     return parsed, False
@@ -141,13 +141,13 @@ def _canary_row(row: dict[str, str]) -> Canary:
         phone = normalize_phone(row["phone"]) if row.get("phone") else None
         email = normalize_email(row["email"]) if row.get("email") else None
     except InvalidContact as exc:
-        raise RosterError(str(exc)) from None
+        raise RosterError(str(exc), key=exc.key, **exc.values) from None
     if not phone and not email:
-        raise RosterError("a canary needs a phone or an e-mail")
+        raise RosterError(key="err_csv_canary_no_contact")
     try:
         birth = date.fromisoformat(row["birth_date"]) if row.get("birth_date") else None
     except ValueError:
-        raise RosterError(f"birth_date {row['birth_date']!r} is not YYYY-MM-DD") from None
+        raise RosterError(key="err_csv_birth_date", value=row["birth_date"]) from None
     persona = Persona(
         locale=row.get("locale") or ("zh_CN" if HAN.search(name) else "en_US"),
         name=name,
@@ -181,7 +181,7 @@ def _import_sources(
             if stored is None:
                 add_source(store, source)
             elif (stored.category, stored.url) != (source.category, source.url):
-                raise RosterError(f"source {source.name!r} is stored with other values")
+                raise RosterError(key="err_csv_source_differs", name=source.name)
             report.count(path.name, stored is None)
         except RosterError as exc:
             report.errors.append(RowError(path.name, line, str(exc)))
@@ -204,7 +204,7 @@ def _import_canaries(
                     persona=canary.persona,
                 )
             elif not _same_canary(stored, canary):
-                raise RosterError(f"canary {canary.label!r} is stored with other values")
+                raise RosterError(key="err_csv_canary_differs", label=canary.label)
             report.count(path.name, stored is None)
         except RosterError as exc:
             report.errors.append(RowError(path.name, line, str(exc)))
@@ -226,7 +226,7 @@ def _import_plants(
             )
             if existing:
                 if existing[0].planted_at != at:
-                    raise RosterError("this plant is stored with another planted_at")
+                    raise RosterError(key="err_csv_plant_differs")
                 report.count(path.name, False)
                 continue
             result = plant(
@@ -256,7 +256,9 @@ def import_roster(store: Store, directory: Path, tz: tzinfo) -> ImportReport:
     """Import whichever of sources.csv, canaries.csv and plants.csv ``directory`` holds."""
     present = {name: directory / name for name in REQUIRED if (directory / name).is_file()}
     if not present:
-        raise RosterError(f"{directory} holds none of {', '.join(REQUIRED)}")
+        raise RosterError(
+            key="err_csv_no_roster_files", directory=directory, files=", ".join(REQUIRED)
+        )
     return import_roster_files(store, present, tz)
 
 
@@ -266,7 +268,7 @@ def roster_files(paths: list[Path]) -> dict[str, Path]:
     unknown = sorted(set(by_name) - set(REQUIRED))
     if unknown:
         raise RosterError(
-            f"cannot tell what {', '.join(unknown)} holds; name roster files {', '.join(REQUIRED)}"
+            key="err_csv_unknown_files", unknown=", ".join(unknown), files=", ".join(REQUIRED)
         )
     return by_name
 

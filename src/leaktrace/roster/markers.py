@@ -81,7 +81,7 @@ def propose_name(name: str, taken: set[str]) -> str:
     for variant in name_variants(name):
         if variant not in taken:
             return variant
-    raise MarkersExhausted(f"no unused spelling of {name!r} is left; give one with --name-used")
+    raise MarkersExhausted(key="err_marker_no_spelling", name=name)
 
 
 def source_tag(source_name: str) -> str:
@@ -102,4 +102,4 @@ def propose_tag(source_name: str, taken: set[str]) -> str:
     for n in range(2, 1000):
         if f"{base}{n}" not in taken:
             return f"{base}{n}"
-    raise MarkersExhausted(f"no unused plus-tag left for {source_name!r}")
+    raise MarkersExhausted(key="err_marker_no_tag", source=source_name)
