@@ -23,11 +23,11 @@ def _head_text(head: bytes) -> str:
 def detect_format(path: Path) -> str:
     """The format of ``path``, or an :class:`IngestError` saying why it is none of them."""
     if not path.is_file():
-        raise IngestError(f"{path} is not a file")
+        raise IngestError(key="err_import_not_a_file", path=path)
     with path.open("rb") as fh:
         head = fh.read(8192)
     if not head.strip():
-        raise IngestError(f"{path.name} is empty")
+        raise IngestError(key="err_import_empty", file=path.name)
     if head.startswith(b"SQLite format 3\x00"):
         return "ios"
     text = _head_text(head).lstrip()
@@ -35,7 +35,7 @@ def detect_format(path: Path) -> str:
     if lower.startswith("<?xml") or lower.startswith("<smses"):
         if "<smses" in lower:
             return "smsbackup"
-        raise IngestError(f"{path.name} is XML but not an SMS Backup & Restore file")
+        raise IngestError(key="err_import_xml_not_smsbackup", file=path.name)
     if text.startswith("From "):
         return "mbox"
     first_lines = lower.splitlines()[:40]
@@ -50,7 +50,4 @@ def detect_format(path: Path) -> str:
     first = text.splitlines()[0] if text else ""
     if "," in first or "\t" in first:
         return "csv"
-    raise IngestError(
-        f"{path.name} is not a message file leaktrace knows ({', '.join(FORMATS)}); "
-        "force one with --format"
-    )
+    raise IngestError(key="err_import_unknown_kind", file=path.name, formats=", ".join(FORMATS))

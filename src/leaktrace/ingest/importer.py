@@ -126,7 +126,7 @@ def _reader(
         from leaktrace.ingest.formats.tabular import read_tabular
 
         return read_tabular(path, report, fmt, options, meter)
-    raise IngestError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    raise IngestError(key="err_import_unknown_format", fmt=fmt, formats=", ".join(FORMATS))
 
 
 def import_file(
@@ -145,7 +145,7 @@ def import_file(
     started_at = datetime.now(UTC)
     fmt = options.format or detect_format(path)
     if fmt not in FORMATS:
-        raise IngestError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+        raise IngestError(key="err_import_unknown_format", fmt=fmt, formats=", ".join(FORMATS))
     size, sha = file_digest(path)
     if book is None:
         book = load_book(store)
@@ -168,7 +168,7 @@ def import_file(
                 stage.flush()
             tables, files, count = stage.tables, stage.files, stage.count
         if count == 0 and not report.skipped and not report.problems:
-            raise IngestError(f"{path.name} holds no messages")
+            raise IngestError(key="err_import_no_messages", file=path.name)
         result = _commit(store, tables, files, path, fmt, size, sha, options, report, started_at)
     result.seconds = round(time.monotonic() - started, 3)
     return result

@@ -63,8 +63,8 @@ def _work(
             for message in plausible(messages, report, path.name):
                 stage.add(message)
             stage.flush()
-    except IngestError as exc:
-        results.put((k, None, str(exc), [], 0))
+    except IngestError as exc:  # its text, key and values: the parent says it in either language
+        results.put((k, None, (str(exc), exc.key, exc.values), [], 0))
         return
     results.put((k, report, None, stage.files, stage.count))
 
@@ -107,7 +107,7 @@ def stage_backup_in_parallel(
                 outcomes[k] = tuple(outcome)
             except queue.Empty:
                 if any(p.exitcode not in (None, 0) for p in procs):
-                    raise IngestError(f"{path.name}: a reader process died") from None
+                    raise IngestError(key="err_import_reader_died", file=path.name) from None
             meter.update(sum(progress))
     finally:
         for proc in procs:
@@ -123,7 +123,8 @@ def _merge(outcomes: dict[int, tuple], report: ReadReport) -> tuple[list[Path], 
     for k in sorted(outcomes):
         part, error, part_files, part_count = outcomes[k]
         if error is not None:
-            raise IngestError(error)
+            message, key, values = error
+            raise IngestError(message, key=key, **values)
         report.skipped.update(part.skipped)
         report.problems.extend(part.problems)
         report.notes.extend(part.notes)

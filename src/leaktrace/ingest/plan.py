@@ -81,7 +81,7 @@ def read_mapping(path: Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise IngestError(f"cannot read the recipients file {path}: {exc}") from exc
+        raise IngestError(key="err_recipients_file_unreadable", path=path, error=str(exc)) from exc
     mapping: dict[str, str] = {}
     for number, row in enumerate(csv.reader(text.splitlines()), start=1):
         cells = [c.strip() for c in row]
@@ -89,10 +89,12 @@ def read_mapping(path: Path) -> dict[str, str]:
         if not any(cells) or (number == 1 and header):
             continue
         if len(cells) < 2 or not cells[0] or not cells[1]:
-            raise IngestError(f"{path.name} line {number}: expected file,recipient")
+            raise IngestError(key="err_recipients_file_bad_line", file=path.name, line=number)
         key = str(Path(cells[0]))  # ./a.xml and a.xml alike
         if mapping.get(key, cells[1]) != cells[1]:
-            raise IngestError(f"{path.name} line {number}: {cells[0]} is mapped twice")
+            raise IngestError(
+                key="err_recipients_file_mapped_twice", file=path.name, line=number, name=cells[0]
+            )
         mapping[key] = cells[1]
     return mapping
 

@@ -96,7 +96,7 @@ def read_ios(
         try:
             yield from _rows(con, path, report, recipient, meter)
         except sqlite3.DatabaseError as exc:
-            raise IngestError(f"{path.name} is not a readable Messages database ({exc})") from None
+            raise IngestError(key="err_ios_unreadable", file=path.name, error=str(exc)) from None
         finally:
             con.close()
 
@@ -110,7 +110,7 @@ def _rows(
 ) -> Iterator[Incoming]:
     columns = _columns(con, "message")
     if not {"guid", "text", "date", "is_from_me", "handle_id"} <= columns:
-        raise IngestError(f"{path.name} is SQLite but not an iOS sms.db / macOS chat.db")
+        raise IngestError(key="err_ios_not_messages", file=path.name)
     optional = [c for c in ("attributedBody", "service", "destination_caller_id") if c in columns]
     names = ["ROWID", "guid", "text", "date", "is_from_me", *optional]
     select = ", ".join(f"m.{c}" for c in names)

@@ -61,7 +61,7 @@ def read_mail(
         try:
             yield mail_message(path.read_bytes(), "message 1", recipient)
         except ValueError as exc:
-            raise IngestError(f"{path.name}: {exc}") from None
+            raise IngestError(key="err_eml_unreadable", file=path.name, error=str(exc)) from None
         return
     number = 0
     for parsed, done in _parsed_pieces(path, recipient):
@@ -86,7 +86,7 @@ def read_mail(
         if meter is not None:
             meter.update(done)
     if number == 0:
-        raise IngestError(f"{path.name} is not an mbox file (no 'From ' separator lines)")
+        raise IngestError(key="err_mbox_no_separator", file=path.name)
 
 
 def _parsed_pieces(path: Path, recipient: str | None) -> Iterator[tuple[list[Parsed | str], int]]:
@@ -113,6 +113,6 @@ def _parsed_pieces(path: Path, recipient: str | None) -> Iterator[tuple[list[Par
             future, read = ahead.popleft()
             yield future.result(), read
     except BrokenProcessPool:
-        raise IngestError(f"{path.name}: a reader process died (out of memory?)") from None
+        raise IngestError(key="err_mbox_reader_died", file=path.name) from None
     finally:
         pool.shutdown(cancel_futures=True)

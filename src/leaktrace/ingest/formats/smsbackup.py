@@ -233,7 +233,7 @@ def _encoding(raw: BinaryIO, encoding: str | None) -> str:
     try:
         return "utf-8-sig" if codecs.lookup(name).name == "utf-8" else name
     except LookupError:
-        raise SmsBackupError(f"the file declares an unknown encoding {name!r}") from None
+        raise SmsBackupError(key="err_smsbackup_unknown_encoding", name=name) from None
 
 
 def clean_blocks(
@@ -250,8 +250,7 @@ def clean_blocks(
         except UnicodeDecodeError as exc:
             line = lines + carry.count("\n") + block[: exc.start].count(b"\n") + 1
             raise SmsBackupError(
-                f"line {line} is not {name} text ({exc.reason}); "
-                "give the right --encoding (e.g. gb18030, utf-16)"
+                key="err_smsbackup_not_encoding", line=line, name=name, reason=exc.reason
             ) from None
         if first:
             text = _DECLARED.sub('encoding="UTF-8"', text, count=1)
@@ -404,9 +403,7 @@ class _Resuming:
         unfinished = [s for s in (*self.open_starts, *starts) if self.last_line < s <= noticed]
         line = min(unfinished) if unfinished else max(noticed, fed_from)
         if not self.opened or (self.records == 0 and line <= 2):
-            raise SmsBackupError(
-                f"{self.path.name} is not an SMS Backup & Restore XML file ({exc.msg})"
-            )
+            raise SmsBackupError(key="err_smsbackup_not_xml", file=self.path.name, error=exc.msg)
         self.report.reject(f"{self.path.name}:{line + self.shift}", f"not XML: {_reason(exc)}")
         self.skipping_to = line
 
@@ -430,7 +427,7 @@ class _Resuming:
                 yield from self._events()
                 if not self.opened or self.records == 0:
                     raise SmsBackupError(
-                        f"{self.path.name} is not an SMS Backup & Restore XML file ({exc.msg})"
+                        key="err_smsbackup_not_xml", file=self.path.name, error=exc.msg
                     ) from None
                 line = (exc.lineno or 0) + self.offset + self.shift
                 if self.ended and self.open_starts:  # whole file, its last record broken
@@ -443,9 +440,7 @@ class _Resuming:
             else:
                 yield from self._events()
         if not self.opened:
-            raise SmsBackupError(
-                f"{self.path.name} is not an SMS Backup & Restore XML file (no <smses> element)"
-            )
+            raise SmsBackupError(key="err_smsbackup_no_smses", file=self.path.name)
         if self.repairs:
             self.report.notes.append(
                 f"{self.repairs} characters XML cannot hold (control characters, HTML "
@@ -547,10 +542,7 @@ def read_smsbackup(
 ) -> Iterator[Incoming]:
     """Received messages of a backup addressed to the canary the options name."""
     if recipient is None and not sub_ids:
-        raise IngestError(
-            f"{path.name}: an SMS Backup & Restore file does not say which phone received it; "
-            "name the canary with --recipient LABEL_OR_PHONE (or --sub-id 1=LABEL,2=LABEL)"
-        )
+        raise IngestError(key="err_smsbackup_no_recipient", file=path.name)
     on_read = meter.update if meter else None
     for m in read_backup(path, report, encoding, on_read, span):
         to = sub_ids.get(m.sub_id or "", recipient) if sub_ids else recipient

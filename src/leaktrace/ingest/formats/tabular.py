@@ -62,8 +62,9 @@ def _columns(options: ImportOptions) -> dict[str, str]:
     unknown = set(options.columns) - set(REQUIRED) - set(OPTIONAL)
     if unknown:
         raise IngestError(
-            f"--column names {', '.join(sorted(unknown))}; "
-            f"map one of {', '.join(REQUIRED + OPTIONAL)}"
+            key="err_tabular_unknown_column",
+            names=", ".join(sorted(unknown)),
+            fields=", ".join(REQUIRED + OPTIONAL),
         )
     return {name: options.columns.get(name, name) for name in REQUIRED + OPTIONAL}
 
@@ -102,9 +103,15 @@ def _records(
         if columns[ours] not in header
     ]
     if missing:
+        if not header:
+            raise IngestError(
+                key="err_tabular_no_column_no_header", file=path.name, missing=", ".join(missing)
+            )
         raise IngestError(
-            f"{path.name} has no column {', '.join(missing)}; its columns are "
-            f"{', '.join(header) or 'none'} (map them with --column NAME=THEIRS)"
+            key="err_tabular_no_column",
+            file=path.name,
+            missing=", ".join(missing),
+            columns=", ".join(header),
         )
     for row in reader:
         raw = json.dumps(row, ensure_ascii=False)
@@ -158,11 +165,12 @@ def read_tabular(
                 yield message
         except UnicodeDecodeError as exc:
             raise IngestError(
-                f"{path.name} is not {encoding} text ({exc.reason}); give the right --encoding "
-                "(e.g. gb18030, utf-16)"
+                key="err_tabular_not_encoding", file=path.name, encoding=encoding, reason=exc.reason
             ) from None
         except csv.Error as exc:
-            raise IngestError(f"{path.name} is not a readable CSV file ({exc})") from None
+            raise IngestError(
+                key="err_tabular_unreadable", file=path.name, error=str(exc)
+            ) from None
     if zone_applied:
         report.notes.append(f"times without an offset were read in {tz}")
 
