@@ -51,7 +51,7 @@ def _secret(target: Target, option: str) -> str | None:
         return None
     value = os.environ.get(name)
     if not value:
-        raise DeliveryError(f"the environment variable {name} is not set (target {target.id})")
+        raise DeliveryError(key="err_delivery_env_unset", name=name, target=target.id)
     return value
 
 
@@ -67,15 +67,23 @@ def post(target: Target, body: bytes, headers: dict[str, str], timeout: float) -
             answer.read(1024)
     except urllib.error.HTTPError as exc:
         detail = exc.read(200).decode("utf-8", "replace").strip()
-        raise DeliveryError(
-            f"HTTP {exc.code} {exc.reason}" + (f": {detail}" if detail else "")
-        ) from None
+        if detail:
+            raise DeliveryError(
+                key="err_delivery_http_detail", code=exc.code, reason=exc.reason, detail=detail
+            ) from None
+        raise DeliveryError(key="err_delivery_http", code=exc.code, reason=exc.reason) from None
     except urllib.error.URLError as exc:
-        raise DeliveryError(f"cannot reach {target.address}: {exc.reason}") from None
+        raise DeliveryError(
+            key="err_delivery_unreachable", address=target.address, error=str(exc.reason)
+        ) from None
     except TimeoutError:
-        raise DeliveryError(f"no answer from {target.address} within {timeout:.1f} s") from None
+        raise DeliveryError(
+            key="err_delivery_no_answer", address=target.address, timeout=timeout
+        ) from None
     except (OSError, ValueError) as exc:  # a reset connection, a malformed URL
-        raise DeliveryError(f"{target.address}: {exc}") from None
+        raise DeliveryError(
+            key="err_delivery_failed", address=target.address, error=str(exc)
+        ) from None
 
 
 def send_webhook(target: Target, alert: Alert, timeout: float) -> None:
@@ -151,18 +159,31 @@ def send_email(target: Target, alert: Alert, timeout: float) -> None:
                 smtp.login(o["smtp_user"], password or "")
             refused = smtp.send_message(message)
     except smtplib.SMTPResponseException as exc:
-        text = exc.smtp_error.decode("utf-8", "replace") if exc.smtp_error else ""
-        raise DeliveryError(f"SMTP {exc.smtp_code} {text}".strip()) from None
+        text = exc.smtp_error.decode("utf-8", "replace").rstrip() if exc.smtp_error else ""
+        if text:
+            raise DeliveryError(
+                key="err_delivery_smtp_reply", code=exc.smtp_code, reply=text
+            ) from None
+        raise DeliveryError(key="err_delivery_smtp_code", code=exc.smtp_code) from None
     except smtplib.SMTPRecipientsRefused as exc:
-        raise DeliveryError(f"the SMTP server refused {', '.join(exc.recipients)}") from None
+        raise DeliveryError(
+            key="err_delivery_smtp_refused", recipients=", ".join(exc.recipients)
+        ) from None
     except TimeoutError:
         raise DeliveryError(
-            f"no answer from {o['smtp_host']}:{o['smtp_port']} within {timeout:.1f} s"
+            key="err_delivery_no_answer",
+            address=f"{o['smtp_host']}:{o['smtp_port']}",
+            timeout=timeout,
         ) from None
     except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(f"SMTP {o['smtp_host']}:{o['smtp_port']}: {exc}") from None
+        raise DeliveryError(
+            key="err_delivery_smtp_failed",
+            host=o["smtp_host"],
+            port=o["smtp_port"],
+            error=str(exc),
+        ) from None
     if refused:
-        raise DeliveryError(f"the SMTP server refused {', '.join(refused)}")
+        raise DeliveryError(key="err_delivery_smtp_refused", recipients=", ".join(refused))
 
 
 SENDERS: dict[str, Sender] = {

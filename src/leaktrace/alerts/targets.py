@@ -30,8 +30,7 @@ def target_from_row(row: tuple) -> Target:
 def _env_name(value: str | None, option: str) -> str | None:
     if value is not None and not _ENV_NAME.match(value):
         raise AlertError(
-            f"{option} takes the name of an environment variable (like {DEFAULT_PASSWORD_ENV}),"
-            f" not {value!r}"
+            key="err_alert_env_name", option=option, example=DEFAULT_PASSWORD_ENV, value=value
         )
     return value
 
@@ -51,7 +50,7 @@ def target_options(
 ) -> dict[str, Any]:
     """The checked options of a target of ``kind`` at ``address``; AlertError says what is wrong."""
     if kind not in KINDS:
-        raise AlertError(f"unknown alert kind {kind!r}: use one of {', '.join(KINDS)}")
+        raise AlertError(key="err_alert_unknown_kind", kind=kind, kinds=", ".join(KINDS))
     smtp = {
         "--smtp-host": smtp_host,
         "--smtp-port": smtp_port,
@@ -62,29 +61,29 @@ def target_options(
     if kind != "email":
         given = [name for name, value in smtp.items() if value is not None]
         if given or ssl:
-            raise AlertError(f"{', '.join(given) or '--ssl'} is for e-mail targets, not {kind}")
+            raise AlertError(
+                key="err_alert_email_options", options=", ".join(given) or "--ssl", kind=kind
+            )
         url = urlsplit(address)
         if url.scheme not in ("http", "https") or not url.hostname:
-            raise AlertError(f"a {kind} target is a URL (https://...), not {address!r}")
+            raise AlertError(key="err_alert_not_url", kind=kind, address=address)
         options: dict[str, Any] = {}
         if token_env:
             options["token_env"] = _env_name(token_env, "--token-env")
         return options
     if token_env:
-        raise AlertError("--token-env is for webhook, ntfy and slack targets")
+        raise AlertError(key="err_alert_token_env_email")
     if not _ADDRESS.match(address):
-        raise AlertError(f"an email target is an e-mail address, not {address!r}")
+        raise AlertError(key="err_alert_not_email_address", address=address)
     if not smtp_host:
-        raise AlertError(
-            "an email target needs the SMTP server of your mail provider (--smtp-host)"
-        )
+        raise AlertError(key="err_alert_no_smtp_host")
     if ssl and starttls:
         starttls = False  # implicit TLS (SMTPS) already encrypts the whole session
     port = smtp_port or (465 if ssl else 587 if starttls else 25)
     if not 0 < port < 65536:
-        raise AlertError(f"--smtp-port must be a port number, not {port}")
+        raise AlertError(key="err_alert_smtp_port", port=port)
     if sender is not None and not _ADDRESS.match(sender):
-        raise AlertError(f"--from takes an e-mail address, not {sender!r}")
+        raise AlertError(key="err_alert_from_address", sender=sender)
     user_is_address = smtp_user is not None and _ADDRESS.match(smtp_user)
     return {
         "smtp_host": smtp_host,
@@ -108,7 +107,7 @@ def add_target(store: Store, kind: str, address: str, **options: Any) -> Target:
         ).fetchone()
         if same:
             raise AlertError(
-                f"{kind} {address} is already target {same[0]}: remove it first to change it"
+                key="err_alert_target_exists", kind=kind, address=address, target=same[0]
             )
         row = con.execute(
             f"INSERT INTO alert_targets (kind, address, options) VALUES (?, ?, ?)"
@@ -135,7 +134,7 @@ def get_target(store: Store, target_id: int) -> Target:
             f"SELECT {_COLUMNS} FROM alert_targets WHERE id = ?", [target_id]
         ).fetchone()
     if row is None:
-        raise AlertError(f"no alert target {target_id}: list them with `leaktrace alerts list`")
+        raise AlertError(key="err_alert_no_target", target=target_id)
     return target_from_row(row)
 
 

@@ -150,11 +150,9 @@ def gather(store: Store, source: str) -> ReportData:
             [source],
         ).fetchone()
         if row is None:
-            raise ReportError(f"no source named {source!r}; see `leaktrace source list`")
+            raise ReportError(key="err_report_no_source", source=source)
         if not reports:
-            raise ReportError(
-                f"{source!r} has no verdict yet: run `leaktrace attribute` after importing"
-            )
+            raise ReportError(key="err_report_no_verdict", source=source)
         source_id = row[0]
         fields = ["name", "category", "url", "sender_ids", "signatures", "notes"]
         info = dict(zip(fields, row[1:], strict=True))

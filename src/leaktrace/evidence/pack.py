@@ -26,7 +26,7 @@ from leaktrace.evidence.data import ReportData, ReportError, gather, report_json
 from leaktrace.evidence.exports import export_tables
 from leaktrace.evidence.html import LANGUAGES, render_report
 from leaktrace.evidence.layout import CHAIN_CSV, MANIFEST
-from leaktrace.evidence.pdf import NO_CHROMIUM, find_chromium, print_pdf
+from leaktrace.evidence.pdf import find_chromium, print_pdf
 from leaktrace.evidence.verify import verify_store
 from leaktrace.hashing import file_sha256
 from leaktrace.store import Store
@@ -60,7 +60,7 @@ def _prepare(out: Path) -> bool:
     it. Then exactly the files it lists are removed; anything else means a refusal.
     """
     if out.exists() and not out.is_dir():
-        raise ReportError(f"{out} is a file; give a folder to write the pack into")
+        raise ReportError(key="err_pack_out_is_file", out=out)
     if not out.exists():
         out.mkdir(parents=True)
         return True
@@ -72,8 +72,7 @@ def _prepare(out: Path) -> bool:
     unlisted = [p for p in present if p not in listed]
     if unlisted:
         raise ReportError(
-            f"{out} holds {unlisted[0].relative_to(out).as_posix()}, which no earlier "
-            "leaktrace pack there lists; choose a new folder"
+            key="err_pack_out_unlisted", out=out, file=unlisted[0].relative_to(out).as_posix()
         )
     for path in present:
         path.unlink()
@@ -88,22 +87,21 @@ def _prepare(out: Path) -> bool:
 def _earlier_pack_files(out: Path) -> set[Path]:
     """The files an earlier pack's manifest in ``out`` lists (itself included)."""
     manifest = out / MANIFEST
-    refuse = f"{out} is not empty and holds no leaktrace evidence pack; choose a new folder"
     if not manifest.is_file():
-        raise ReportError(refuse)
+        raise ReportError(key="err_pack_out_not_a_pack", out=out)
     try:
         data = json.loads(manifest.read_text(encoding="utf-8"))
         entries = [str(f["path"]) for f in data["files"]] if data.get("format") == FORMAT else None
     except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError):
         entries = None
     if entries is None:
-        raise ReportError(refuse)
+        raise ReportError(key="err_pack_out_not_a_pack", out=out)
     root = out.resolve()
     files = {manifest}
     for entry in entries:
         path = out / entry
         if root not in path.resolve().parents:  # "../x" or "/etc/x": never ours to delete
-            raise ReportError(f"{manifest} lists {entry!r}, outside the folder; refusing")
+            raise ReportError(key="err_pack_entry_outside", manifest=manifest, entry=entry)
         files.add(path)
     return files
 
@@ -125,8 +123,7 @@ def _check_store(store: Store) -> int:
     if not result.ok:
         first = "; ".join(str(p) for p in result.problems[:3])
         raise ReportError(
-            f"the store fails verification ({len(result.problems)} problems, first: {first});"
-            " run `leaktrace verify` and resolve them before exporting evidence"
+            key="err_pack_store_unverified", problems=len(result.problems), first=first
         )
     return result.checked
 
@@ -192,9 +189,9 @@ def build_pack(
     """Write one source's evidence pack into ``out``; ``ReportError`` when it cannot."""
     lang = lang or study_language(store)
     if lang not in LANGUAGES:
-        raise ReportError(f"unknown report language {lang!r}; choose one of {', '.join(LANGUAGES)}")
+        raise ReportError(key="err_report_language", lang=lang, languages=", ".join(LANGUAGES))
     if pdf and find_chromium() is None:
-        raise ReportError(NO_CHROMIUM)
+        raise ReportError(key="err_pdf_no_chromium")
     checked = _check_store(store)
     data = gather(store, source)
     created = _prepare(out)

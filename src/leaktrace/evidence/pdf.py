@@ -15,10 +15,6 @@ from pathlib import Path
 from leaktrace.errors import LeaktraceError
 
 _NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-NO_CHROMIUM = (
-    "no Chromium found to print the PDF: install it (Debian: apt-get install chromium)"
-    " or set LEAKTRACE_CHROMIUM, or leave the PDF out with --no-pdf"
-)
 TIMEOUT = 300  # seconds; a report of thousands of messages prints in well under this
 
 
@@ -38,7 +34,7 @@ def print_pdf(html: Path, pdf: Path, chromium: str | None = None) -> Path:
     """Print ``html`` to ``pdf`` (A4, no header or footer); ``PdfError`` when it cannot."""
     binary = chromium or find_chromium()
     if binary is None:
-        raise PdfError(NO_CHROMIUM)
+        raise PdfError(key="err_pdf_no_chromium")
     pdf.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="leaktrace-chromium-") as profile:
         command = [
@@ -59,8 +55,8 @@ def print_pdf(html: Path, pdf: Path, chromium: str | None = None) -> Path:
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
         except subprocess.TimeoutExpired as exc:
-            raise PdfError(f"Chromium did not finish printing {html} in {TIMEOUT} s") from exc
+            raise PdfError(key="err_pdf_timeout", html=html, timeout=TIMEOUT) from exc
     if not pdf.is_file() or pdf.stat().st_size == 0:
         tail = (done.stderr or "").strip().splitlines()[-3:]
-        raise PdfError(f"Chromium did not print {html} (exit {done.returncode}): {' '.join(tail)}")
+        raise PdfError(key="err_pdf_failed", html=html, code=done.returncode, stderr=" ".join(tail))
     return pdf

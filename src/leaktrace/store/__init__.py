@@ -175,9 +175,7 @@ class Store:
                     yield con
                     self._run_deferred(active)
                     if active.failed:
-                        raise TransactionAborted(
-                            "a step inside this transaction failed; nothing was written"
-                        )
+                        raise TransactionAborted(key="err_transaction_aborted")
             finally:
                 self._local.open = None
 
