@@ -385,3 +385,22 @@ def test_an_error_on_a_page_is_in_the_readers_language(demo, monkeypatch, lang, 
     at.button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert [expected in e.value for e in at.error] == [True]
+
+
+def test_a_roster_row_refused_says_why_in_the_readers_language(tmp_path):
+    from datetime import UTC
+
+    from leaktrace.roster.csvfiles import import_roster_files, roster_files
+    from leaktrace.sim.demo import find_sample_data
+
+    store = Store(tmp_path / "s.duckdb")
+    sample = find_sample_data()
+    import_roster_files(store, roster_files([sample / "sources.csv"]), UTC)
+    changed = tmp_path / "sources.csv"
+    lines = (sample / "sources.csv").read_text(encoding="utf-8").splitlines()
+    header, first = lines[0], lines[1].split(",")
+    first[header.split(",").index("url")] = "https://elsewhere.example"
+    changed.write_text("\n".join([header, ",".join(first)]) + "\n", encoding="utf-8")
+    (error,) = import_roster_files(store, roster_files([changed]), UTC).errors
+    assert error.said("en") == str(error)
+    assert CJK.search(error.said("zh").split(": ", 1)[1])

@@ -101,7 +101,7 @@ else:
         if error is None:
             st.success(t("alerts_test_sent", target=md(target.describe())))
         else:
-            st.error(t("alerts_test_failed", target=md(target.describe()), error=md(error)))
+            st.error(t("alerts_test_failed", target=md(target.describe()), error=md(said(error))))
     if remove and picked is not None:
         try:
             target = remove_target(writer(), int(picked))

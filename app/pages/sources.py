@@ -18,6 +18,7 @@ from common import (
     flash,
     grid,
     label,
+    language,
     md,
     query,
     said,
@@ -169,7 +170,7 @@ with files:
                     t("sources_roster_imported", added=report.added, unchanged=report.unchanged)
                 )
                 for error in report.errors:
-                    st.error(md(error))
+                    st.error(md(error.said(language())))
             except LeaktraceError as exc:
                 st.error(md(said(exc)))
     with tempfile.TemporaryDirectory() as tmp:

@@ -209,7 +209,7 @@ def trial_alert(store: Store) -> Alert:
 
 def send_test(
     store: Store, target_id: int | None = None, *, timeout: float = 10.0
-) -> list[tuple[Target, str | None]]:
+) -> list[tuple[Target, DeliveryError | None]]:
     """Send a test alert now to one target, or to every enabled one; each with its error."""
     targets = [get_target(store, target_id)] if target_id is not None else list_targets(store, True)
     alert = trial_alert(store)
@@ -219,7 +219,7 @@ def send_test(
             send(target, alert, timeout)
             results.append((target, None))
         except DeliveryError as exc:
-            results.append((target, str(exc)))
+            results.append((target, exc))
     return results
 
 

@@ -154,7 +154,7 @@ def alerts_test(
         else:
             say(
                 f"[red]failed[/red] for target {target.id}: {escape(target.describe())}:"
-                f" {escape(error)}"
+                f" {escape(str(error))}"
             )
     if any(error for _, error in results):
         raise typer.Exit(1)

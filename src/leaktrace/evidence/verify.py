@@ -223,7 +223,7 @@ def verify_pack(pack: Path, head: str | None = None) -> Verification:
         listed = {str(entry["path"]): entry for entry in manifest["files"]}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise PackError(
-            key="err_pack_manifest_unreadable", manifest=manifest_path, error=exc
+            key="err_pack_manifest_unreadable", manifest=manifest_path, error=repr(exc)
         ) from exc
     if head is not None:
         result.problems += head_problems(head, result.head_id, result.head_sha256)

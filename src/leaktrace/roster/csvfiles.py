@@ -63,9 +63,15 @@ class RowError:
     file: str
     line: int
     reason: str
+    error: RosterError | None = field(default=None, compare=False)  # to say it in a language
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.reason}"
+
+    def said(self, lang: str) -> str:
+        """The row and why, the reason in ``lang`` (``zh`` or ``en``)."""
+        reason = self.error.said(lang) if self.error is not None else self.reason
+        return f"{self.file}:{self.line}: {reason}"
 
 
 @dataclass
@@ -184,7 +190,7 @@ def _import_sources(
                 raise RosterError(key="err_csv_source_differs", name=source.name)
             report.count(path.name, stored is None)
         except RosterError as exc:
-            report.errors.append(RowError(path.name, line, str(exc)))
+            report.errors.append(RowError(path.name, line, str(exc), exc))
 
 
 def _import_canaries(
@@ -207,7 +213,7 @@ def _import_canaries(
                 raise RosterError(key="err_csv_canary_differs", label=canary.label)
             report.count(path.name, stored is None)
         except RosterError as exc:
-            report.errors.append(RowError(path.name, line, str(exc)))
+            report.errors.append(RowError(path.name, line, str(exc), exc))
 
 
 def _import_plants(
@@ -242,7 +248,7 @@ def _import_plants(
             report.warnings.extend(f"{path.name}:{line}: {w}" for w in result.warnings)
             report.count(path.name, True)
         except RosterError as exc:
-            report.errors.append(RowError(path.name, line, str(exc)))
+            report.errors.append(RowError(path.name, line, str(exc), exc))
 
 
 def _phone_or_none(value: str) -> str | None:

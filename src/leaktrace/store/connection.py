@@ -71,9 +71,7 @@ def open_with_retry(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise StoreBusy(
-                    f"the store {path} has been busy for {lock_timeout:.0f} s "
-                    "(another leaktrace process is using it); try again, or raise "
-                    "LEAKTRACE_LOCK_TIMEOUT"
+                    key="err_store_busy", path=str(path), seconds=f"{lock_timeout:.0f}"
                 ) from exc
             time.sleep(min(remaining, delay * (0.5 + random.random())))
             delay = min(delay * 2, 0.5)

@@ -103,7 +103,7 @@ def _records(
         if columns[ours] not in header
     ]
     if missing:
-        if not header:
+        if not ", ".join(header):
             raise IngestError(
                 key="err_tabular_no_column_no_header", file=path.name, missing=", ".join(missing)
             )
