@@ -11,7 +11,7 @@ raised with a message only is English wherever it is shown.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 
 class LeaktraceError(Exception):
@@ -24,6 +24,11 @@ class LeaktraceError(Exception):
             message = i18n.text("en", key, **values)
         super().__init__(message)
         self.key, self.values = key, values
+
+    @classmethod
+    def saying(cls, other: LeaktraceError) -> Self:
+        """An error of this kind that says what ``other`` says, in any language."""
+        return cls(str(other), key=other.key, **other.values)
 
     def said(self, lang: str) -> str:
         """The error in ``lang`` (``zh`` or ``en``); its English text when it has no key."""

@@ -207,7 +207,7 @@ class MessageFilter:
 def messages(store: Store, where: MessageFilter, limit: int = ROW_LIMIT) -> pd.DataFrame:
     """Messages matching ``where``, newest first, at most ``limit``."""
     # Every filter is put to the messages table alone, so the newest ``limit`` are found
-    # there and only they are joined to their canary, template and campaign.
+    # there and only they are looked up in ``message_details`` (canary, template, campaign).
     clauses, params = [], []
     if where.text:
         clauses.append("m.body ILIKE ?")
@@ -260,13 +260,9 @@ def messages(store: Store, where: MessageFilter, limit: int = ROW_LIMIT) -> pd.D
                -- a time no message can have (from before imports checked) shows as empty
                CASE WHEN {plausible_time_sql("m.received_at")} THEN m.received_at END
                    AS received_at,
-               c.label AS recipient, m.sender, m.body, t.template_id AS template,
-               mc.campaign_id AS campaign, tp.category, m.first_party, m.channel
-        FROM newest n JOIN messages m ON m.id = n.id
-        LEFT JOIN canaries c ON c.id = m.canary_id
-        LEFT JOIN message_templates t ON t.message_id = m.id
-        LEFT JOIN message_campaigns mc ON mc.message_id = m.id
-        LEFT JOIN templates tp ON tp.id = t.template_id
+               m.canary AS recipient, m.sender, m.body, m.template,
+               m.campaign, m.category, m.first_party, m.channel
+        FROM newest n JOIN message_details m ON m.id = n.id
         ORDER BY n.received_at DESC, n.id DESC
         """,
         params,

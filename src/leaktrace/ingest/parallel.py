@@ -63,8 +63,8 @@ def _work(
             for message in plausible(messages, report, path.name):
                 stage.add(message)
             stage.flush()
-    except IngestError as exc:  # its text, key and values: the parent says it in either language
-        results.put((k, None, (str(exc), exc.key, exc.values), [], 0))
+    except IngestError as exc:  # pickled with its key and values: said in either language
+        results.put((k, None, exc, [], 0))
         return
     results.put((k, report, None, stage.files, stage.count))
 
@@ -123,8 +123,7 @@ def _merge(outcomes: dict[int, tuple], report: ReadReport) -> tuple[list[Path], 
     for k in sorted(outcomes):
         part, error, part_files, part_count = outcomes[k]
         if error is not None:
-            message, key, values = error
-            raise IngestError(message, key=key, **values)
+            raise IngestError.saying(error)
         report.skipped.update(part.skipped)
         report.problems.extend(part.problems)
         report.notes.extend(part.notes)

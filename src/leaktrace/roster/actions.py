@@ -163,7 +163,7 @@ def new_canary(
         phone = normalize_phone(phone, region) if phone else None
         email = normalize_email(email) if email else None
     except InvalidContact as exc:
-        raise RosterError(str(exc), key=exc.key, **exc.values) from None
+        raise RosterError.saying(exc) from None
     with store.transaction() as con:
         return _insert_canary(
             store, con, phone, email, pool, label, locale, seed, control, region, persona
@@ -279,12 +279,12 @@ def _insert_plant(
         if email_used is None and canary.email and Field.EMAIL in fields:
             email_used = with_plus_tag(canary.email, propose_tag(source.name, tags))
     except MarkersExhausted as exc:
-        raise RosterError(str(exc), key=exc.key, **exc.values) from None
+        raise RosterError.saying(exc) from None
     if email_used is not None:
         try:
             email_used = normalize_email(email_used)
         except InvalidContact as exc:
-            raise RosterError(str(exc), key=exc.key, **exc.values) from None
+            raise RosterError.saying(exc) from None
         if split_plus_tag(email_used)[1] in tags:
             warnings.append(f"the plus-tag of {email_used} was given at another source too")
     # A marker part is unique among this canary's plants, the canonical spelling

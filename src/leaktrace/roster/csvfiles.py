@@ -147,7 +147,7 @@ def _canary_row(row: dict[str, str]) -> Canary:
         phone = normalize_phone(row["phone"]) if row.get("phone") else None
         email = normalize_email(row["email"]) if row.get("email") else None
     except InvalidContact as exc:
-        raise RosterError(str(exc), key=exc.key, **exc.values) from None
+        raise RosterError.saying(exc) from None
     if not phone and not email:
         raise RosterError(key="err_csv_canary_no_contact")
     try:
