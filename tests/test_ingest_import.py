@@ -340,3 +340,55 @@ def test_big_backups_read_in_parallel_give_the_same_rows_as_a_sequential_read(
     query = "SELECT id, message_key, position, sender, body, raw_sha256 FROM messages ORDER BY id"
     sequential, parallel_rows = (rows(s, query) for s in stores)
     assert len(sequential) > 20 and sequential == parallel_rows
+
+
+def test_a_parallel_reader_that_fails_says_why_instead_of_dying(tmp_path, monkeypatch):
+    # The workers write their Parquet parts into the scratch folder; one that is gone
+    # makes each worker fail with an error no reader expects.
+    from leaktrace.ingest.records import ReadReport
+    from leaktrace.roster.recipients import RecipientBook
+
+    class Meter:
+        def update(self, done: int, total: int | None = None) -> None:
+            pass
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
+    with pytest.raises(IngestError) as caught:
+        parallel.stage_backup_in_parallel(
+            SAMPLE / "sms" / "canary-088.xml",
+            ImportOptions(recipient="+8613800138000"),
+            RecipientBook(),
+            tmp_path / "gone",
+            ReadReport(),
+            Meter(),
+        )
+    said = str(caught.value)
+    assert said.startswith("canary-088.xml: a reader process failed: ")
+    assert "Error" in said and "died" not in said
+    assert caught.value.said("zh").startswith("canary-088.xml：一个读取进程出错：")
+
+
+def test_work_spread_over_processes_runs_under_the_dashboard(tmp_path, monkeypatch):
+    # Streamlit installs the app's main file as __main__; a spawned worker imports
+    # __main__'s file again, so the app must stay inert there (the store it would open is
+    # the parent's). Both kinds of worker: a backup read on every core, masking.
+    import types
+
+    from leaktrace.text import batch
+
+    app_main = types.ModuleType("__main__")
+    app_main.__file__ = str(Path(__file__).parent.parent / "app" / "main.py")
+    monkeypatch.setitem(__import__("sys").modules, "__main__", app_main)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
+    monkeypatch.setattr(batch, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(batch, "usable_cores", lambda: 2)
+    store = Store(tmp_path / "s.duckdb")
+    result = import_file(
+        store, SAMPLE / "sms" / "canary-088.xml", ImportOptions(recipient="+8613800138000")
+    )
+    assert result.inserted > 20
+    texts = ["您有30000元备用金额度，回T退订", "您有50000元备用金额度，回T退订"]
+    masked = batch.mask_many(texts, [(), ()])
+    assert masked.skeletons[0] == masked.skeletons[1] and "<AMOUNT>" in masked.skeletons[0]

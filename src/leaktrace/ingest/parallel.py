@@ -66,7 +66,16 @@ def _work(
     except IngestError as exc:  # pickled with its key and values: said in either language
         results.put((k, None, exc, [], 0))
         return
+    except Exception as exc:  # any other failure is told, not lost with the process
+        failed = IngestError(key="err_import_reader_failed", file=path.name, reason=_said(exc))
+        results.put((k, None, failed, [], 0))
+        return
     results.put((k, report, None, stage.files, stage.count))
+
+
+def _said(exc: BaseException) -> str:
+    """An unexpected error in a few words: its kind and its message."""
+    return f"{type(exc).__name__}: {exc}".rstrip(": ")
 
 
 def stage_backup_in_parallel(
@@ -106,8 +115,11 @@ def stage_backup_in_parallel(
                 k, *outcome = results.get(timeout=0.25)
                 outcomes[k] = tuple(outcome)
             except queue.Empty:
-                if any(p.exitcode not in (None, 0) for p in procs):
-                    raise IngestError(key="err_import_reader_died", file=path.name) from None
+                dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+                if dead and results.empty():  # a worker that told its error is read first
+                    raise IngestError(
+                        key="err_import_reader_died", file=path.name, code=dead[0]
+                    ) from None
             meter.update(sum(progress))
     finally:
         for proc in procs:
