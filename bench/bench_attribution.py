@@ -38,7 +38,14 @@ from leaktrace.attribution.exposure import load_frames
 from leaktrace.attribution.statistics import Settings, attribute
 from leaktrace.attribution.verdicts import run_attribution
 from leaktrace.sim.config import SimConfig
-from leaktrace.sim.score import detection_delays, import_simulated, median, score, true_leaks
+from leaktrace.sim.score import (
+    detection_delays,
+    import_simulated,
+    median,
+    score,
+    shared_only_leaks,
+    true_leaks,
+)
 from leaktrace.sim.simulate import simulate
 from leaktrace.store import Store
 
@@ -81,12 +88,13 @@ def _study(seed: int, knobs: dict, delays: bool) -> tuple[tuple, tuple, int]:
         store = Store(Path(tmp) / "s.duckdb")
         import_simulated(store, directory)
         leaks = true_leaks(directory)
+        shared = shared_only_leaks(directory)
         frames = load_frames(store)
         full = attribute(frames).verdicts
         alone = attribute(frames, settings=Settings(use_markers=False)).verdicts
         waited = detection_delays(store, leaks) if delays else []
         suspected = sum(v.verdict == "suspected" and v.name not in leaks for v in full)
-        return score(full, leaks, waited), score(alone, leaks), suspected
+        return score(full, leaks, waited, shared), score(alone, leaks, (), shared), suspected
 
 
 def _line(name: str, scores: list, suspected: int, sources: int) -> str:
@@ -97,10 +105,14 @@ def _line(name: str, scores: list, suspected: int, sources: int) -> str:
     bad_seeds = sum(s.clean_called_leaked > 0 for s in scores)
     clean = sources - true
     delay = median([d for s in scores for d in s.delays])
+    shared = sum(s.shared_leaks for s in scores)
+    own = true - shared
+    right_own = right - sum(s.right_shared for s in scores)
     return (
         f"  {name:42} {right / called if called else 1:9.3f}"
         f" {right / true if true else 1:7.3f} {false_alarms:6} {bad_seeds:6}"
         f" {suspected / clean if clean else 0:10.3f} {'' if delay is None else f'{delay:6.1f}':>8}"
+        f" {right_own / own if own else 1:8.3f} {shared:7}/{true}"
     )
 
 
@@ -113,7 +125,11 @@ def run() -> None:
     print(f"  {len(SEEDS)} seeds per setting; 30 sources, 10 canaries each, 20 controls, 90 days")
     head = (
         f"{'precision':>9} {'recall':>7} {'clean→leaked':>6} {'seeds':>6}"
-        f" {'suspected':>10} {'delay d':>8}"
+        f" {'suspected':>10} {'delay d':>8} {'recall*':>8} {'shared':>7}"
+    )
+    print(
+        "  recall*: over the leaks that sold a canary planted at that source alone;"
+        " shared: leaks whose every sold canary another source had too (of all leaks)"
     )
     print(f"  {'setting / method':42} {head}")
     with _pool() as pool:

@@ -33,6 +33,8 @@ class Score:
     right: int  # called leaked and truly leaked
     clean_called_leaked: int  # truly clean sources called leaked (false alarms)
     delays: tuple[float, ...]  # days from each true leak to the first day it was called
+    shared_leaks: int = 0  # true leaks whose every sold canary was planted elsewhere too
+    right_shared: int = 0  # of those, the ones called leaked
 
     @property
     def precision(self) -> float:
@@ -43,6 +45,12 @@ class Score:
     def recall(self) -> float:
         """Of the sources that leaked, the share called leaked."""
         return self.right / self.true_leaks if self.true_leaks else 1.0
+
+    @property
+    def recall_own(self) -> float:
+        """Recall over the leaks that sold at least one canary planted at that source alone."""
+        own = self.true_leaks - self.shared_leaks
+        return (self.right - self.right_shared) / own if own else 1.0
 
 
 def import_simulated(store: Store, directory: Path) -> None:
@@ -62,10 +70,35 @@ def true_leaks(directory: Path) -> dict[str, datetime]:
     }
 
 
+def shared_only_leaks(directory: Path) -> set[str]:
+    """The leaking sources whose every sold canary was planted at another source as well.
+
+    Without name markers such a leak cannot be told from the other source's: each
+    spam it brings reaches a contact both had.
+    """
+    truth = json.loads((directory / "truth.json").read_text(encoding="utf-8"))
+    sources_of: dict[str, set[str]] = {}
+    for plant in truth["plants"]:
+        sources_of.setdefault(plant["canary"], set()).add(plant["source"])
+    return {
+        s["name"]
+        for s in truth["sources"]
+        if s["leaked"]
+        and all(
+            len(sources_of.get(canary, ())) > 1
+            for sale in s["leak"]["sales"]
+            for canary in sale["canaries"]
+        )
+    }
+
+
 def score(
-    verdicts: list[SourceVerdict], leaks: dict[str, datetime], delays: Iterable[float] = ()
+    verdicts: list[SourceVerdict],
+    leaks: dict[str, datetime],
+    delays: Iterable[float] = (),
+    shared: set[str] = frozenset(),
 ) -> Score:
-    """Count right and wrong ``leaked`` calls."""
+    """Count right and wrong ``leaked`` calls (``shared``: see ``shared_only_leaks``)."""
     called = {v.name for v in verdicts if v.verdict == "leaked"}
     return Score(
         true_leaks=len(leaks),
@@ -73,6 +106,8 @@ def score(
         right=len(called & leaks.keys()),
         clean_called_leaked=len(called - leaks.keys()),
         delays=tuple(delays),
+        shared_leaks=len(shared & leaks.keys()),
+        right_shared=len(shared & called & leaks.keys()),
     )
 
 
