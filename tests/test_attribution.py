@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -15,7 +16,7 @@ from leaktrace.attribution.statistics import Settings, attribute
 from leaktrace.attribution.verdicts import source_reports
 from leaktrace.model import Source, SourceCategory
 from leaktrace.sim.config import SimConfig
-from leaktrace.sim.score import import_simulated, score, true_leaks
+from leaktrace.sim.score import import_simulated, score, shared_only_leaks, true_leaks
 from leaktrace.sim.simulate import simulate
 from leaktrace.store import Store
 
@@ -270,3 +271,37 @@ def test_a_control_counts_from_the_start_of_the_export_that_holds_it(
     opening = [(T0 + timedelta(days=export_opens), "ctl-0", "95555", "您的账户余额变动")]
     send(store, tmp_path, opening + late)
     assert (verdict_of(store, "A").verdict == "leaked") is leaked
+
+
+def test_a_leak_whose_every_sold_canary_another_source_had_is_counted_apart(tmp_path):
+    def plant(canary: str, source: str) -> dict:
+        return {"canary": canary, "source": source, "planted_at": T0.isoformat()}
+
+    def leaker(name: str, *canaries: str) -> dict:
+        sales = [{"at": T0.isoformat(), "canaries": [c]} for c in canaries]
+        return {"name": name, "leaked": True, "leak": {"start": T0.isoformat(), "sales": sales}}
+
+    truth = {
+        "plants": [
+            plant("c1", "A"), plant("c1", "B"), plant("c2", "A"), plant("c2", "C"),
+            plant("c3", "B"), plant("c4", "C"), plant("c4", "D"),
+        ],
+        "sources": [
+            leaker("A", "c1", "c2"),  # both of its sold canaries were planted elsewhere too
+            leaker("B", "c1", "c3"),  # c3 was B's alone
+            leaker("C", "c4"),
+            {"name": "D", "leaked": False, "leak": None},
+        ],
+    }  # fmt: skip
+    (tmp_path / "truth.json").write_text(json.dumps(truth), encoding="utf-8")
+    shared = shared_only_leaks(tmp_path)
+    assert shared == {"A", "C"}
+    called = [SimpleNamespace(name=n, verdict=v) for n, v in (("A", "clean"), ("B", "leaked"))]
+    scored = score(called, true_leaks(tmp_path), shared=shared)
+    assert (scored.true_leaks, scored.right, scored.shared_leaks, scored.right_shared) == (
+        3,
+        1,
+        2,
+        0,
+    )
+    assert scored.recall == pytest.approx(1 / 3) and scored.recall_own == 1.0
