@@ -127,7 +127,13 @@ _PIECES = [
     "106",
     "400",
     "95",
+    "96",
     "86",
+    "€",
+    "£",
+    "￥",
+    "wechat",
+    "QQ",
     "RMB",
     "USD",
     "dollars",
@@ -154,13 +160,16 @@ def test_the_starts_lookahead_never_changes_a_match(text):
 
 
 @given(st.lists(st.sampled_from(_PIECES), max_size=30).map("".join))
-def test_skipping_digit_led_kinds_in_texts_without_digits_changes_nothing(text):
+def test_the_cheap_checks_before_each_kind_never_change_a_mask(text):
+    # Digit-led kinds skip texts (as masked so far) without a digit; kinds with
+    # `requires` skip those without one of its strings.
     from dataclasses import replace
 
     from leaktrace.text import slots
 
-    plain = tuple(replace(step, needs_digit=False) for step in instructions())
+    plain = tuple(replace(step, needs_digit=False, requires=None) for step in instructions())
     assert any(step.needs_digit for step in instructions())
+    assert sum(step.requires is not None for step in instructions()) >= 10
     expected = mask(text)
     original = slots.instructions
     slots.instructions = lambda: plain
@@ -192,6 +201,20 @@ def test_masking_many_on_every_core_gives_what_masking_each_text_gives(monkeypat
     monkeypatch.setattr(batch, "PARALLEL_MIN", 0)
     monkeypatch.setattr(batch, "CHUNK", 7)
     assert batch.mask_many(texts, names) == in_turn
+    # The same as a column read from the store: Arrow texts, each row's names as a code.
+    import numpy as np
+    import pyarrow as pa
+
+    sets = sorted(set(names))
+    codes = np.array([sets.index(n) for n in names])
+    for chunks in ([texts], [texts[:25], texts[25:]]):
+        column = pa.chunked_array([pa.array(c, pa.string()) for c in chunks])
+        assert batch.mask_column(column, codes, sets) == in_turn
+    monkeypatch.setattr(batch, "PARALLEL_MIN", 1 << 30)
+    assert batch.mask_column(pa.array(texts), codes, sets) == in_turn
+    assert batch.mask_column(pa.array([], pa.string()), codes[:0], sets) == batch.MaskedBatch(
+        [], [], []
+    )
 
 
 @pytest.mark.parametrize(

@@ -6,13 +6,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from leaktrace.errors import LeaktraceError
 from leaktrace.store import Store
 from leaktrace.store.messages import plausible_time_sql
 from leaktrace.templates.index import DEFAULT_THRESHOLD, TemplateIndex
-from leaktrace.text.batch import mask_many
+from leaktrace.text.batch import mask_column
 from leaktrace.text.categories import categorize, load_lexicon
 
 # Messages with a time no message can have (kept by stores older than the import
@@ -185,14 +186,20 @@ def _cluster_once(
         platforms = tuple(r[0] for r in con.execute("SELECT name FROM sources").fetchall())
         where = f"WHERE {ANALYSABLE}" if rebuild else f"WHERE {_UNCLUSTERED}"
         # Read before the rows: every message at or below it is among them or clustered.
-        top = con.execute("SELECT max(id) FROM messages").fetchone()[0]
-        rows = con.execute(
-            f"SELECT m.id, m.canary_id, left(m.body, {ANALYSED_CHARS}) FROM messages m {where}"
-            " ORDER BY m.id",
-            {} if rebuild else {"upto": upto},
-        ).fetchall()
-    frozen = {cid: tuple(sorted(n)) for cid, n in names.items()}
-    masked = mask_many([r[2] for r in rows], [frozen.get(r[1], ()) for r in rows], platforms)
+        top = con.execute("SELECT max(id) FROM messages").fetchall()[0][0]
+        rows = con.sql(
+            f"SELECT m.id, coalesce(m.canary_id, -1) AS canary_id,"
+            f" left(m.body, {ANALYSED_CHARS}) AS body FROM messages m {where} ORDER BY m.id",
+            params={} if rebuild else {"upto": upto},
+        ).to_arrow_table()
+    # Each row's names as a code into name_sets (0: none), found per distinct canary.
+    name_sets = [(), *(tuple(sorted(n)) for n in names.values())]
+    code_of = {cid: k for k, cid in enumerate(names, start=1)}
+    canaries, which = np.unique(rows["canary_id"].to_numpy(), return_inverse=True)
+    name_codes = np.array([code_of.get(c, 0) for c in canaries.tolist()], np.int64)[which]
+    masked = mask_column(rows["body"], name_codes, name_sets, platforms)
+    message_ids = rows["id"]
+    last_read = message_ids[-1].as_py() if len(rows) else -1
     if rebuild:
         index = TemplateIndex(threshold=threshold)
     else:
@@ -202,7 +209,7 @@ def _cluster_once(
     ids = index.assign_all(masked.skeletons)
     table = pa.table(
         {
-            "message_id": pa.array([r[0] for r in rows], pa.int64()),
+            "message_id": message_ids.cast(pa.int64()),
             "template_id": pa.array(ids, pa.int64()),
             "skeleton": masked.skeletons,
             "signature": masked.signatures,
@@ -263,11 +270,11 @@ def _cluster_once(
         con.execute(
             "INSERT OR REPLACE INTO clustering_settings VALUES ('threshold', ?)", [str(threshold)]
         )
-        _mark(con, max(top or -1, rows[-1][0] if rows else -1), upto)
+        _mark(con, max(top or -1, last_read), upto)
         for name in ("fresh", "reps", "skels"):
             con.unregister(name)
     total = len(index.representatives)
-    return ClusterResult(len(rows), total, total - (0 if rebuild else before), rebuild)
+    return ClusterResult(rows.num_rows, total, total - (0 if rebuild else before), rebuild)
 
 
 def list_templates(store: Store, limit: int = 50) -> list[Template]:

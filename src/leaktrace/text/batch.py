@@ -15,10 +15,15 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import TYPE_CHECKING
 
 from leaktrace.cores import usable_cores
 from leaktrace.text.normalize import normalize
 from leaktrace.text.slots import mask_normalized, names_in
+
+if TYPE_CHECKING:  # numpy and pyarrow load in the caller, not in every masking worker
+    import numpy as np
+    import pyarrow as pa
 
 PARALLEL_MIN = 20_000  # distinct bodies; below this, starting processes costs more than it saves
 CHUNK = 10_000
@@ -67,20 +72,64 @@ def mask_many(
         refs.append((body, sets.setdefault(recipient_names, len(sets))))
     work: Work = [(text, tuple(sets)) for text, sets in zip(bodies, name_sets, strict=True)]
     first = [0, *accumulate(len(sets) for _, sets in work)]  # each body's first row
-    cores = usable_cores()
-    if len(work) < PARALLEL_MIN or cores < 2:
-        rows = _mask_bodies(work, platforms)
-    else:
-        spans = range(0, len(work), CHUNK)
-        # spawn, never fork: the caller may hold DuckDB threads.
-        with ProcessPoolExecutor(cores, mp_context=mp.get_context("spawn")) as pool:
-            parts = pool.map(
-                _mask_bodies, [work[i : i + CHUNK] for i in spans], [platforms] * len(spans)
-            )
-            rows = [row for part in parts for row in part]
+    rows = _masked_rows(work, platforms)
     picked = [rows[first[body] + k] for body, k in refs]
     return MaskedBatch(
         skeletons=[r[0] for r in picked],
         signatures=[r[1] for r in picked],
         slots=[r[2] for r in picked],
     )
+
+
+def mask_column(
+    texts: pa.Array | pa.ChunkedArray,
+    name_codes: np.ndarray,
+    name_sets: Sequence[tuple[str, ...]],
+    platforms: tuple[str, ...] = (),
+) -> MaskedBatch:
+    """``mask`` over an Arrow column of texts; text i went to ``name_sets[name_codes[i]]``.
+
+    The distinct texts are found by Arrow and the distinct (text, names) pairs by numpy,
+    so a column read from the store is never turned into a million Python strings.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(texts) == 0:
+        return MaskedBatch([], [], [])
+    encoded = pc.dictionary_encode(pc.fill_null(texts, ""))
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.unify_dictionaries().combine_chunks()
+    body = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    distinct = encoded.dictionary.to_pylist()
+    width = max(len(name_sets), 1)
+    pairs, picked = np.unique(body * width + np.asarray(name_codes), return_inverse=True)
+    pair_body, pair_names = np.divmod(pairs, width)
+    # pairs are sorted by body: each body's name sets are one run
+    starts = np.flatnonzero(np.diff(pair_body, prepend=-1))
+    ends = [*starts[1:].tolist(), len(pairs)]
+    sets = [name_sets[k] for k in pair_names.tolist()] if name_sets else [()] * len(pairs)
+    work: Work = [
+        (distinct[b], tuple(sets[a:e]))
+        for b, a, e in zip(pair_body[starts].tolist(), starts.tolist(), ends, strict=True)
+    ]
+    rows = _masked_rows(work, platforms)
+    columns = [np.empty(len(rows), dtype=object) for _ in range(3)]
+    for k, column in enumerate(columns):
+        column[:] = [row[k] for row in rows]
+    return MaskedBatch(*(column[picked].tolist() for column in columns))
+
+
+def _masked_rows(work: Work, platforms: tuple[str, ...]) -> list[Row]:
+    """``_mask_bodies`` over all the work, in chunks on every core when it pays."""
+    cores = usable_cores()
+    if len(work) < PARALLEL_MIN or cores < 2:
+        return _mask_bodies(work, platforms)
+    spans = range(0, len(work), CHUNK)
+    # spawn, never fork: the caller may hold DuckDB threads.
+    with ProcessPoolExecutor(cores, mp_context=mp.get_context("spawn")) as pool:
+        parts = pool.map(
+            _mask_bodies, [work[i : i + CHUNK] for i in spans], [platforms] * len(spans)
+        )
+        return [row for part in parts for row in part]

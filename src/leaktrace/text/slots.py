@@ -185,17 +185,28 @@ def mask_normalized(text: str, names: tuple[str, ...], platforms: tuple[str, ...
         pattern = _names_pattern(words)
         if pattern is not None:
             text = pattern.sub(replace, text)
-    lower = text.lower()
-    digits = _DIGIT.search(text) is not None
+    # The cheap checks look at the text as masked so far: a slot taken out often takes
+    # the last digit or the only "." with it. Each is worked out again only after a step
+    # took something out.
+    lower: str | None = None
+    digits: bool | None = None
     for step in instructions():
-        if step.needs_digit and not digits:
-            continue
-        if step.requires is not None and step.requires.search(lower) is None:
-            continue
+        if step.needs_digit:
+            if digits is None:
+                digits = _DIGIT.search(text) is not None
+            if not digits:
+                continue
+        if step.requires is not None:
+            if lower is None:
+                lower = text.lower()
+            if step.requires.search(lower) is None:
+                continue
         if len(taken) >= _MAX_SLOTS:
             break
         kind, groups = step.kind, step.value_groups
-        text = step.scan.sub(replace, text, count=_MAX_SLOTS - len(taken))
+        text, found = step.scan.subn(replace, text, count=_MAX_SLOTS - len(taken))
+        if found:
+            lower = digits = None
     if not taken:
         return Masked(_REPEATED.sub(r"\1", text), signature, ())
     ordered = [taken[ord(ch) - _PRIVATE] for ch in _TOKEN.findall(text)]
