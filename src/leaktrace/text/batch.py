@@ -44,6 +44,8 @@ class MaskedBatch:
 def _mask_bodies(work: Work, platforms: tuple[str, ...]) -> list[Row]:
     """One row per (body, name set), in order."""
     out: list[Row] = []
+    # Many bodies share a skeleton: one string object each, which pickle sends once.
+    shared: dict[str | None, str | None] = {}
     for body, name_sets in work:
         text = normalize(body)
         done: dict[tuple[str, ...], Row] = {}
@@ -52,7 +54,11 @@ def _mask_bodies(work: Work, platforms: tuple[str, ...]) -> list[Row]:
             row = done.get(present)
             if row is None:
                 masked = mask_normalized(text, present, platforms)
-                row = done[present] = (masked.skeleton, masked.signature, masked.slots_json)
+                row = done[present] = (
+                    shared.setdefault(masked.skeleton, masked.skeleton),
+                    shared.setdefault(masked.signature, masked.signature),
+                    masked.slots_json,
+                )
             out.append(row)
     return out
 
