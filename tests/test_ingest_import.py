@@ -392,3 +392,49 @@ def test_work_spread_over_processes_runs_under_the_dashboard(tmp_path, monkeypat
     texts = ["您有30000元备用金额度，回T退订", "您有50000元备用金额度，回T退订"]
     masked = batch.mask_many(texts, [(), ()])
     assert masked.skeletons[0] == masked.skeletons[1] and "<AMOUNT>" in masked.skeletons[0]
+
+
+def test_ids_follow_the_file_whether_or_not_the_rows_are_sorted_to_get_them(tmp_path, monkeypatch):
+    # The commit takes a run of ids and gives them in file order without sorting the
+    # rows; when another writer drew from the sequence meanwhile it sorts them instead.
+    from leaktrace.store import messages
+
+    path = SAMPLE / "sms" / "canary-088.xml"
+    stores = []
+    for name, taken in (("run", messages._take_ids), ("sorted", lambda con, count: None)):
+        monkeypatch.setattr(messages, "_take_ids", taken)
+        store = Store(tmp_path / f"{name}.duckdb")
+        import_file(store, path, ImportOptions(recipient="+8613800138000"))
+        import_file(store, path, ImportOptions(recipient="+8613800138000"))  # all duplicates
+        stores.append(store)
+    query = "SELECT id, message_key, position, raw_sha256 FROM messages ORDER BY id"
+    run, by_sort = (rows(s, query) for s in stores)
+    lines = [int(r[2].removeprefix("line ")) for r in run]
+    assert len(run) > 20 and lines == sorted(lines)
+    assert [r[1:] for r in run] == [r[1:] for r in by_sort]
+
+
+def test_ids_are_taken_only_when_none_of_them_was_drawn_by_someone_else(tmp_path):
+    from leaktrace.store import messages
+
+    store = Store(tmp_path / "s.duckdb")
+    with store.connect() as con:
+        assert messages._take_ids(con, 0) is None
+        first = messages._take_ids(con, 5)
+        assert messages._take_ids(con, 3) == first + 5
+        assert con.execute("SELECT nextval('message_id_seq')").fetchone()[0] == first + 8
+
+
+def test_the_commits_memory_limit_is_given_back_to_the_database(tmp_path):
+    import duckdb
+
+    from leaktrace.store.connection import memory_limited
+
+    con = duckdb.connect(str(tmp_path / "x.duckdb"))
+    before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    with memory_limited(con, "128MB"):
+        inside = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        other = duckdb.connect(str(tmp_path / "x.duckdb"))  # the database's, not the connection's
+        assert other.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == inside
+    assert inside != before and inside.startswith("122")  # 128 MB said in MiB
+    assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == before

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from leaktrace.evidence.csvsafe import neutralise_sql
 from leaktrace.store.chain import GENESIS, KEY_SQL, TIME_FORMAT
+from leaktrace.store.connection import memory_limited
 
 TABLES = ("messages", "templates", "campaigns", "verdicts")
 EXPORT_MEMORY = "1GB"
@@ -131,8 +132,17 @@ def export_tables(
     templates and campaigns they belong to, and ``source`` the verdicts to one source.
     """
     out.mkdir(parents=True, exist_ok=True)
-    # Sorting a million messages with their raw records spills to disk past this.
-    con.execute(f"SET memory_limit = '{EXPORT_MEMORY}'")
+    with memory_limited(con, EXPORT_MEMORY):  # sorting a million raw records spills past it
+        return _export_tables(con, out, chain_csv, pack_messages, source)
+
+
+def _export_tables(
+    con: duckdb.DuckDBPyConnection,
+    out: Path,
+    chain_csv: Path,
+    pack_messages: list[tuple[int, str]] | None,
+    source: str | None,
+) -> list[Path]:
     whole = pack_messages is None
     rows = pack_messages or []
     con.register(

@@ -82,6 +82,21 @@ def open_with_retry(
 
 
 @contextmanager
+def memory_limited(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
+    """DuckDB's memory limit set to ``limit`` for the block: big work spills rather than grows.
+
+    The limit is the database's, not the connection's, so it is reset afterwards (to
+    DuckDB's default; leaktrace sets it only through here): what runs next on the same
+    open database (an analysis after an import) has its usual memory.
+    """
+    con.execute(f"SET memory_limit = '{limit}'")
+    try:
+        yield
+    finally:
+        con.execute("RESET memory_limit")
+
+
+@contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """Run a block in one transaction: commit on success, roll back on any error."""
     con.execute("BEGIN TRANSACTION")

@@ -92,18 +92,45 @@ def commit_stage(
         """
     )
     try:
-        con.execute(
-            f"INSERT INTO messages (batch_id, {columns}) SELECT ?, {values} FROM {incoming}"
-            " WHERE seq IN (SELECT seq FROM fresh) ORDER BY seq",
-            [batch_id],
-        )
         inserted = con.execute("SELECT count(*) FROM fresh").fetchone()[0]
+        first = _take_ids(con, inserted)
+        if first is None:  # another writer took ids meanwhile: number the rows by sorting them
+            con.execute(
+                f"INSERT INTO messages (batch_id, {columns}) SELECT ?, {values} FROM {incoming}"
+                " WHERE seq IN (SELECT seq FROM fresh) ORDER BY seq",
+                [batch_id],
+            )
+        else:
+            # Ids follow the file's order, given by the small table of kept seqs: the rows
+            # themselves stream into the table unsorted, whatever their size.
+            con.execute(
+                f"INSERT INTO messages (id, batch_id, {columns})"
+                f" SELECT f.id, ?, {values} FROM {incoming} JOIN ("
+                "   SELECT seq, ? + row_number() OVER (ORDER BY seq) - 1 AS id FROM fresh"
+                " ) f USING (seq)",
+                [batch_id, first],
+            )
     finally:
         con.execute("DROP TABLE fresh")
     quarantined = con.execute(
         "SELECT count(*) FROM messages WHERE batch_id = ? AND canary_id IS NULL", [batch_id]
     ).fetchone()[0]
     return staged, inserted, quarantined
+
+
+def _take_ids(con: duckdb.DuckDBPyConnection, count: int) -> int | None:
+    """Take ``count`` consecutive message ids from the sequence; their first, else ``None``.
+
+    ``None`` (the ids taken are left unused) when another connection drew from the
+    sequence at the same time, so they are not consecutive.
+    """
+    if count == 0:
+        return None
+    first, last = con.execute(
+        "SELECT min(v), max(v) FROM (SELECT nextval('message_id_seq') AS v FROM range(?))",
+        [count],
+    ).fetchall()[0]
+    return first if last - first == count - 1 else None
 
 
 def reflag_first_party(
