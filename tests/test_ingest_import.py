@@ -438,3 +438,26 @@ def test_the_commits_memory_limit_is_given_back_to_the_database(tmp_path):
         assert other.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == inside
     assert inside != before and inside.startswith("122")  # 128 MB said in MiB
     assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == before
+
+
+def test_a_commit_that_runs_out_of_memory_is_done_again_with_more(tmp_path, monkeypatch):
+    # The first limit is far too small for any commit: DuckDB refuses it, the whole
+    # transaction is rolled back, and the next limit commits every message once.
+    monkeypatch.setattr(importer, "commit_memory", lambda rows: ["1MB", None])
+    tried, once = [], importer._commit_once
+    monkeypatch.setattr(importer, "_commit_once", lambda *a: tried.append(a[-1]) or once(*a))
+    store = Store(tmp_path / "s.duckdb")
+    result = import_file(
+        store, SAMPLE / "sms" / "canary-088.xml", ImportOptions(recipient="+8613800138000")
+    )
+    assert tried == ["1MB", None]
+    assert result.inserted > 20 and result.batch_id == 1
+    assert rows(store) == [(result.inserted,)]
+    assert rows(store, "SELECT count(*) FROM import_batches") == [(1,)]
+
+
+def test_the_commits_memory_grows_with_its_rows():
+    small, bigger, _ = importer.commit_memory(104_000)
+    assert small == "143MB" and bigger == "575MB"
+    assert importer.commit_memory(1_124_900)[0] == "299MB"
+    assert importer.commit_memory(0)[-1] is None

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from leaktrace.hashing import file_sha256
@@ -39,11 +40,23 @@ from leaktrace.store.messages import (
     reflag_first_party,
 )
 
-# DuckDB's memory for the commit, given back when it ends. The rows stream into the
-# table unsorted (see ``commit_stage``), so what it holds is the key index and the
-# check for duplicates: 1.1M SMS imported and imported again worked within it, and a
-# 78 MB mbox's commit peaked at 400 MB of the process against 716 MB under 1 GB.
-COMMIT_MEMORY = "128MB"
+# DuckDB's memory for the commit, given back when it ends (``memory_limited``). The rows
+# stream into the table unsorted (see ``commit_stage``): what the commit holds is the
+# key indexes and the check for duplicates, which grow with the rows. 1.1M SMS ran out
+# of memory at 128 MB and committed at 256 MB; a 78 MB mbox (104k mails) committed at
+# 128 MB with the process at 400 MB, against 716 MB under the 1 GB used before. Should
+# a commit still run out, it is done again with four times the memory, then with
+# DuckDB's default.
+COMMIT_MEMORY_BASE = 128 << 20
+COMMIT_MEMORY_PER_ROW = 160
+
+
+def commit_memory(rows: int) -> list[str | None]:
+    """The memory limits to try a commit of ``rows`` staged messages with, in turn."""
+    limit = COMMIT_MEMORY_BASE + COMMIT_MEMORY_PER_ROW * rows
+    return [f"{limit >> 20}MB", f"{4 * limit >> 20}MB", None]
+
+
 Progress = Callable[[int, int], None]  # (done, total) in the reader's unit
 
 
@@ -173,7 +186,9 @@ def import_file(
             tables, files, count = stage.tables, stage.files, stage.count
         if count == 0 and not report.skipped and not report.problems:
             raise IngestError(key="err_import_no_messages", file=path.name)
-        result = _commit(store, tables, files, path, fmt, size, sha, options, report, started_at)
+        result = _commit(
+            store, tables, files, count, path, fmt, size, sha, options, report, started_at
+        )
     result.seconds = round(time.monotonic() - started, 3)
     return result
 
@@ -188,6 +203,7 @@ def _commit(
     store: Store,
     tables: list[pa.Table],
     files: list[Path],
+    count: int,
     path: Path,
     fmt: str,
     size: int,
@@ -206,9 +222,62 @@ def _commit(
     notes = list(report.notes)
     if report.stopped_at:
         notes.append(f"stopped early at {report.stopped_at}")
+    for limit in commit_memory(count):
+        try:
+            batch_id, total, inserted, quarantined, first_party = _commit_once(
+                store,
+                tables,
+                files,
+                path,
+                fmt,
+                size,
+                sha,
+                applied,
+                report,
+                notes,
+                started_at,
+                limit,
+            )
+            break
+        except duckdb.OutOfMemoryException:
+            if limit is None:
+                raise
+    return ImportResult(
+        file=str(path),
+        format=fmt,
+        batch_id=batch_id,
+        inserted=inserted,
+        duplicate=total - inserted,
+        skipped=sum(report.skipped.values()),
+        rejected=len(report.problems),
+        quarantined=quarantined,
+        first_party=first_party,
+        skipped_by_reason=dict(report.skipped),
+        problems=report.problems,
+        stopped_at=report.stopped_at,
+        notes=notes,
+        seconds=0.0,
+    )
+
+
+def _commit_once(
+    store: Store,
+    tables: list[pa.Table],
+    files: list[Path],
+    path: Path,
+    fmt: str,
+    size: int,
+    sha: str,
+    applied: dict,
+    report: ReadReport,
+    notes: list[str],
+    started_at: datetime,
+    limit: str | None,
+) -> tuple[int, int, int, int, int]:
+    """One try at the commit's transaction: (batch, staged, inserted, quarantined, first-party)."""
     with (
         store.connect() as con,
-        memory_limited(con, COMMIT_MEMORY),
+        memory_limited(con, limit),
         staged(con, tables, files) as incoming,
         transaction(con),
     ):
@@ -239,19 +308,4 @@ def _commit(
             " finished_at = ? WHERE id = ?",
             [inserted, total - inserted, quarantined, datetime.now(UTC), batch_id],
         )
-    return ImportResult(
-        file=str(path),
-        format=fmt,
-        batch_id=batch_id,
-        inserted=inserted,
-        duplicate=total - inserted,
-        skipped=sum(report.skipped.values()),
-        rejected=len(report.problems),
-        quarantined=quarantined,
-        first_party=first_party,
-        skipped_by_reason=dict(report.skipped),
-        problems=report.problems,
-        stopped_at=report.stopped_at,
-        notes=notes,
-        seconds=0.0,
-    )
+    return batch_id, total, inserted, quarantined, first_party

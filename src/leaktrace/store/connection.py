@@ -82,13 +82,18 @@ def open_with_retry(
 
 
 @contextmanager
-def memory_limited(con: duckdb.DuckDBPyConnection, limit: str) -> Iterator[None]:
-    """DuckDB's memory limit set to ``limit`` for the block: big work spills rather than grows.
+def memory_limited(con: duckdb.DuckDBPyConnection, limit: str | None) -> Iterator[None]:
+    """DuckDB's memory limit set to ``limit`` (``None``: left as it is) for the block.
+
+    Big work then spills to disk rather than grows.
 
     The limit is the database's, not the connection's, so it is reset afterwards (to
     DuckDB's default; leaktrace sets it only through here): what runs next on the same
     open database (an analysis after an import) has its usual memory.
     """
+    if limit is None:  # DuckDB's own
+        yield
+        return
     con.execute(f"SET memory_limit = '{limit}'")
     try:
         yield

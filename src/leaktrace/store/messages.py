@@ -91,27 +91,25 @@ def commit_stage(
         GROUP BY k
         """
     )
-    try:
-        inserted = con.execute("SELECT count(*) FROM fresh").fetchone()[0]
-        first = _take_ids(con, inserted)
-        if first is None:  # another writer took ids meanwhile: number the rows by sorting them
-            con.execute(
-                f"INSERT INTO messages (batch_id, {columns}) SELECT ?, {values} FROM {incoming}"
-                " WHERE seq IN (SELECT seq FROM fresh) ORDER BY seq",
-                [batch_id],
-            )
-        else:
-            # Ids follow the file's order, given by the small table of kept seqs: the rows
-            # themselves stream into the table unsorted, whatever their size.
-            con.execute(
-                f"INSERT INTO messages (id, batch_id, {columns})"
-                f" SELECT f.id, ?, {values} FROM {incoming} JOIN ("
-                "   SELECT seq, ? + row_number() OVER (ORDER BY seq) - 1 AS id FROM fresh"
-                " ) f USING (seq)",
-                [batch_id, first],
-            )
-    finally:
-        con.execute("DROP TABLE fresh")
+    inserted = con.execute("SELECT count(*) FROM fresh").fetchone()[0]
+    first = _take_ids(con, inserted)
+    if first is None:  # another writer took ids meanwhile: number the rows by sorting them
+        con.execute(
+            f"INSERT INTO messages (batch_id, {columns}) SELECT ?, {values} FROM {incoming}"
+            " WHERE seq IN (SELECT seq FROM fresh) ORDER BY seq",
+            [batch_id],
+        )
+    else:
+        # Ids follow the file's order, given by the small table of kept seqs: the rows
+        # themselves stream into the table unsorted, whatever their size.
+        con.execute(
+            f"INSERT INTO messages (id, batch_id, {columns})"
+            f" SELECT f.id, ?, {values} FROM {incoming} JOIN ("
+            "   SELECT seq, ? + row_number() OVER (ORDER BY seq) - 1 AS id FROM fresh"
+            " ) f USING (seq)",
+            [batch_id, first],
+        )
+    con.execute("DROP TABLE fresh")  # on an error the rollback takes it away
     quarantined = con.execute(
         "SELECT count(*) FROM messages WHERE batch_id = ? AND canary_id IS NULL", [batch_id]
     ).fetchone()[0]
