@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from leaktrace.hashing import sha256_text
 from leaktrace.ingest import stage
 from leaktrace.ingest.formats import mail
 from leaktrace.ingest.formats.mail_exact import exact_fields, read_date
@@ -23,6 +24,7 @@ from leaktrace.ingest.records import IngestError, ReadReport
 from leaktrace.sim.simulate import SimConfig, simulate
 from leaktrace.store import Store
 from leaktrace.store.messages import MESSAGE_COLUMNS
+from leaktrace.text.signature import signature_text
 
 STUDY = SimConfig(seed=11, sources=8, canaries=24, controls=6, days=40, email_share=0.5)
 
@@ -55,10 +57,11 @@ def reference(path: Path, recipient: str | None = None) -> tuple[list[tuple], li
 
 def streamed(path: Path, recipient: str | None = None) -> tuple[list[tuple], list[str]]:
     report = ReadReport()
-    messages = [
-        (*astuple(m), m.received_at.utcoffset())
-        for m in mail.read_mail(path, report, "mbox", recipient=recipient)
-    ]
+    messages = []
+    for m in mail.read_mail(path, report, "mbox", recipient=recipient):
+        # What a worker worked out ahead is what the stage would work out itself.
+        assert m.derived == (signature_text(m.body), sha256_text(m.raw))
+        messages.append((*astuple(m)[:-1], m.received_at.utcoffset()))
     return messages, report.problems
 
 

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 from leaktrace.errors import LeaktraceError
 from leaktrace.store.messages import AHEAD, EARLIEST
-from leaktrace.text.signature import find_signature
 
 _SEPARATORS = re.compile(r"[\s\-()]")
 _CN_SERVICE = re.compile(r"^(?:\+86|0086)(?=10[56]|9\d{4}|[48]00|12)")
@@ -36,6 +35,8 @@ class Incoming:
     subject: str | None = None
     own_id: str | None = None  # the format's own message id
     headers: str | None = None  # JSON, e-mail only
+    # (signature, SHA-256 of raw) when the reader worked them out already, in a worker
+    derived: tuple[str | None, str] | None = None
 
 
 @dataclass
@@ -50,11 +51,6 @@ class ReadReport:
     def reject(self, where: str, reason: str) -> None:
         """Record a broken record; the rest of the file still lands."""
         self.problems.append(f"{where}: {reason}")
-
-
-def sha256_text(text: str) -> str:
-    """Hex SHA-256 of ``text`` in UTF-8."""
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def message_key(
@@ -72,12 +68,6 @@ def message_key(
         ms = round(received_at.timestamp() * 1000)
         parts = ("content", channel, recipient, sender, str(ms), body)
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
-def split_signature(body: str) -> str | None:
-    """The signature 【…】 or […] at the start or end of a message body, if any."""
-    found = find_signature(body)
-    return found.text if found else None
 
 
 def normalize_sender(sender: str) -> str:

@@ -17,15 +17,15 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from leaktrace.hashing import sha256_text
 from leaktrace.ingest.records import (
     Incoming,
     message_key,
     normalize_sender,
-    sha256_text,
-    split_signature,
 )
 from leaktrace.roster.recipients import RecipientBook
 from leaktrace.store.messages import MESSAGE_COLUMNS
+from leaktrace.text.signature import signature_text
 
 CHUNK = 50_000
 SPILL_ROWS = 200_000  # beyond this many messages the stage moves to Parquet files
@@ -87,12 +87,13 @@ class Stage:
         rows["received_at"].append(m.received_at)
         rows["subject"].append(m.subject)
         rows["body"].append(m.body)
-        rows["signature"].append(split_signature(m.body))
+        signature, raw_sha256 = m.derived or (signature_text(m.body), sha256_text(m.raw))
+        rows["signature"].append(signature)
         rows["own_id"].append(m.own_id)
         rows["headers"].append(m.headers)
         rows["position"].append(m.position)
         rows["raw"].append(m.raw)
-        rows["raw_sha256"].append(sha256_text(m.raw))
+        rows["raw_sha256"].append(raw_sha256)
         self.count += 1
         self.buffered_chars += len(m.raw)
         if len(rows["seq"]) >= CHUNK or self.buffered_chars >= CHUNK_CHARS:

@@ -36,3 +36,9 @@ def find_signature(text: str) -> Signature | None:
             return None
     full, square = found.groups()
     return Signature(full if full is not None else square, full is not None, *found.span())
+
+
+def signature_text(text: str) -> str | None:
+    """The signature of ``text`` with its brackets (``【平台名】``), if it has one."""
+    found = find_signature(text)
+    return found.text if found else None

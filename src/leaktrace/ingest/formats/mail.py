@@ -70,7 +70,7 @@ def read_mail(
             if isinstance(item, str):
                 report.reject(f"{path.name}:message {number}", item)
                 continue
-            to, sender, when, body, raw, subject, own_id, headers = item
+            to, sender, when, body, raw, subject, own_id, headers, signature, sha = item
             yield Incoming(
                 "email",
                 to,
@@ -82,6 +82,7 @@ def read_mail(
                 subject,
                 own_id,
                 headers,
+                (signature, sha),
             )
         if meter is not None:
             meter.update(done)

@@ -33,13 +33,16 @@ from datetime import UTC, datetime, timedelta, timezone
 from email import policy
 from email.utils import getaddresses, parseaddr
 
+from leaktrace.hashing import sha256_text
 from leaktrace.ingest.formats.mail_exact import Fields, exact_fields, read_date
 from leaktrace.ingest.formats.mbox import mbox_messages
+from leaktrace.text.signature import signature_text
 
 _HEADER = policy.default.header_factory
 
 # the fields with the raw message after the body
-Parsed = tuple[str, str, datetime, str, str, str | None, str | None, str]
+# to, sender, time, body, raw, subject, own id, headers, signature, SHA-256 of raw
+Parsed = tuple[str, str, datetime, str, str, str | None, str | None, str, str | None, str]
 
 # A header line as the email parser takes it (a name of its characters, a colon), with the
 # folded lines after it: (name, value less the blanks after the colon).
@@ -100,7 +103,9 @@ def parse_piece(piece: bytes, recipient: str | None) -> list[Parsed | str]:
             parsed.append(str(exc))
             continue
         raw = data.decode("utf-8", "backslashreplace")
-        parsed.append((to, sender, when, body, raw, subject, own_id, headers))
+        # Worked out here, in a worker, not by the importer's one process.
+        derived = (signature_text(body), sha256_text(raw))
+        parsed.append((to, sender, when, body, raw, subject, own_id, headers, *derived))
     return parsed
 
 
