@@ -290,6 +290,7 @@ def test_a_leak_whose_every_sold_canary_another_source_had_is_counted_apart(tmp_
             leaker("A", "c1", "c2"),  # both of its sold canaries were planted elsewhere too
             leaker("B", "c1", "c3"),  # c3 was B's alone
             leaker("C", "c4"),
+            leaker("E"),  # sold nobody: not a leak the data cannot tell apart
             {"name": "D", "leaked": False, "leak": None},
         ],
     }  # fmt: skip
@@ -298,10 +299,6 @@ def test_a_leak_whose_every_sold_canary_another_source_had_is_counted_apart(tmp_
     assert shared == {"A", "C"}
     called = [SimpleNamespace(name=n, verdict=v) for n, v in (("A", "clean"), ("B", "leaked"))]
     scored = score(called, true_leaks(tmp_path), shared=shared)
-    assert (scored.true_leaks, scored.right, scored.shared_leaks, scored.right_shared) == (
-        3,
-        1,
-        2,
-        0,
-    )
-    assert scored.recall == pytest.approx(1 / 3) and scored.recall_own == 1.0
+    counts = (scored.true_leaks, scored.right, scored.shared_leaks, scored.right_shared)
+    assert counts == (4, 1, 2, 0)
+    assert scored.recall == pytest.approx(1 / 4) and scored.recall_own == pytest.approx(1 / 2)

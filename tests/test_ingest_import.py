@@ -430,14 +430,29 @@ def test_the_commits_memory_limit_is_given_back_to_the_database(tmp_path):
 
     from leaktrace.store.connection import memory_limited
 
-    con = duckdb.connect(str(tmp_path / "x.duckdb"))
-    before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    with memory_limited(con, "128MB"):
-        inside = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-        other = duckdb.connect(str(tmp_path / "x.duckdb"))  # the database's, not the connection's
-        assert other.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == inside
-    assert inside != before and inside.startswith("122")  # 128 MB said in MiB
-    assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == before
+    def limit(con: duckdb.DuckDBPyConnection) -> str:
+        return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+    with duckdb.connect(str(tmp_path / "x.duckdb")) as con:
+        before = limit(con)
+        with memory_limited(con, "128MB"):
+            inside = limit(con)
+            # the database's limit, not the connection's
+            with duckdb.connect(str(tmp_path / "x.duckdb")) as other:
+                assert limit(other) == inside
+        assert inside != before and inside.startswith("122")  # 128 MB said in MiB
+        assert limit(con) == before
+
+
+def test_an_import_gives_the_commits_memory_limit_back_to_the_open_database(tmp_path):
+    # A connection kept open (the dashboard's) shares the database with the import's.
+    store = Store(tmp_path / "s.duckdb")
+    with store.connect() as con:
+        before = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        import_file(
+            store, SAMPLE / "sms" / "canary-088.xml", ImportOptions(recipient="+8613800138000")
+        )
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == before
 
 
 def test_a_commit_that_runs_out_of_memory_is_done_again_with_more(tmp_path, monkeypatch):

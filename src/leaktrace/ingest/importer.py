@@ -33,14 +33,15 @@ from leaktrace.ingest.stage import Stage, gc_paused, staged
 from leaktrace.roster.recipients import RecipientBook
 from leaktrace.store import Store
 from leaktrace.store.chain import extend_chain
-from leaktrace.store.connection import memory_limited, transaction
+from leaktrace.store.connection import transaction
 from leaktrace.store.messages import (
     commit_stage,
     next_batch_id,
     reflag_first_party,
 )
 
-# DuckDB's memory for the commit, given back when it ends (``memory_limited``). The rows
+# DuckDB's memory for the commit, given back before its COMMIT (whose checkpoint writes
+# the file with DuckDB's usual memory) and after a rollback. The rows
 # stream into the table unsorted (see ``commit_stage``): what the commit holds is the
 # key indexes and the check for duplicates, which grow with the rows. 1.1M SMS ran out
 # of memory at 128 MB and committed at 256 MB; a 78 MB mbox (104k mails) committed at
@@ -222,21 +223,22 @@ def _commit(
     notes = list(report.notes)
     if report.stopped_at:
         notes.append(f"stopped early at {report.stopped_at}")
+    batch = [
+        fmt,
+        path.name,
+        size,
+        sha,
+        json.dumps({k: v for k, v in applied.items() if v}, ensure_ascii=False),
+        started_at,
+        started_at,
+        sum(report.skipped.values()),
+        len(report.problems),
+        "; ".join(notes) or None,
+    ]
     for limit in commit_memory(count):
         try:
             batch_id, total, inserted, quarantined, first_party = _commit_once(
-                store,
-                tables,
-                files,
-                path,
-                fmt,
-                size,
-                sha,
-                applied,
-                report,
-                notes,
-                started_at,
-                limit,
+                store, tables, files, batch, limit
             )
             break
         except duckdb.OutOfMemoryException:
@@ -261,51 +263,34 @@ def _commit(
 
 
 def _commit_once(
-    store: Store,
-    tables: list[pa.Table],
-    files: list[Path],
-    path: Path,
-    fmt: str,
-    size: int,
-    sha: str,
-    applied: dict,
-    report: ReadReport,
-    notes: list[str],
-    started_at: datetime,
-    limit: str | None,
+    store: Store, tables: list[pa.Table], files: list[Path], batch: list, limit: str | None
 ) -> tuple[int, int, int, int, int]:
-    """One try at the commit's transaction: (batch, staged, inserted, quarantined, first-party)."""
-    with (
-        store.connect() as con,
-        memory_limited(con, limit),
-        staged(con, tables, files) as incoming,
-        transaction(con),
-    ):
-        batch_id = next_batch_id(con)
-        con.execute(
-            "INSERT INTO import_batches (id, format, file_name, file_size, file_sha256,"
-            " options, started_at, finished_at, inserted, duplicate, skipped, rejected,"
-            " quarantined, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, 0, ?)",
-            [
-                batch_id,
-                fmt,
-                path.name,
-                size,
-                sha,
-                json.dumps({k: v for k, v in applied.items() if v}, ensure_ascii=False),
-                started_at,
-                started_at,
-                sum(report.skipped.values()),
-                len(report.problems),
-                "; ".join(notes) or None,
-            ],
-        )
-        total, inserted, quarantined = commit_stage(con, incoming, batch_id)
-        first_party = reflag_first_party(con, "batch_id = ?", [batch_id])
-        extend_chain(con)
-        con.execute(
-            "UPDATE import_batches SET inserted = ?, duplicate = ?, quarantined = ?,"
-            " finished_at = ? WHERE id = ?",
-            [inserted, total - inserted, quarantined, datetime.now(UTC), batch_id],
-        )
+    """One try at the commit's transaction: (batch, staged, inserted, quarantined, first-party).
+
+    ``batch`` is the import batch's row, from its format to its notes.
+    """
+    with store.connect() as con, staged(con, tables, files) as incoming:
+        try:
+            with transaction(con):
+                if limit is not None:
+                    con.execute(f"SET memory_limit = '{limit}'")
+                batch_id = next_batch_id(con)
+                con.execute(
+                    "INSERT INTO import_batches (id, format, file_name, file_size, file_sha256,"
+                    " options, started_at, finished_at, inserted, duplicate, skipped, rejected,"
+                    " quarantined, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, 0, ?)",
+                    [batch_id, *batch],
+                )
+                total, inserted, quarantined = commit_stage(con, incoming, batch_id)
+                first_party = reflag_first_party(con, "batch_id = ?", [batch_id])
+                extend_chain(con)
+                con.execute(
+                    "UPDATE import_batches SET inserted = ?, duplicate = ?, quarantined = ?,"
+                    " finished_at = ? WHERE id = ?",
+                    [inserted, total - inserted, quarantined, datetime.now(UTC), batch_id],
+                )
+                # The commit's checkpoint writes the file with DuckDB's usual memory.
+                con.execute("RESET memory_limit")
+        finally:
+            con.execute("RESET memory_limit")  # after a rollback too
     return batch_id, total, inserted, quarantined, first_party

@@ -34,7 +34,7 @@ SPILL_ROWS = 200_000  # beyond this many messages the stage moves to Parquet fil
 # staged e-mail takes ~2 KB of Python objects until its chunk is converted. Staging a
 # 78 MB mbox (104k mails) peaked at 517 MB with the row limits alone, 332 MB with these.
 CHUNK_CHARS = 8 << 20
-SPILL_CHARS = CHUNK_CHARS  # a second chunk goes to Parquet with the first
+SPILL_CHARS = CHUNK_CHARS  # a file past one chunk of raw text stages on disk from its first
 _TYPES = {
     "seq": pa.int64(),
     "canary_id": pa.int64(),

@@ -74,22 +74,20 @@ def shared_only_leaks(directory: Path) -> set[str]:
     """The leaking sources whose every sold canary was planted at another source as well.
 
     Without name markers such a leak cannot be told from the other source's: each
-    spam it brings reaches a contact both had.
+    spam it brings reaches a contact both had. A leak that sold nobody is not one.
     """
     truth = json.loads((directory / "truth.json").read_text(encoding="utf-8"))
     sources_of: dict[str, set[str]] = {}
     for plant in truth["plants"]:
         sources_of.setdefault(plant["canary"], set()).add(plant["source"])
-    return {
-        s["name"]
-        for s in truth["sources"]
-        if s["leaked"]
-        and all(
-            len(sources_of.get(canary, ())) > 1
-            for sale in s["leak"]["sales"]
-            for canary in sale["canaries"]
-        )
-    }
+    shared = set()
+    for source in truth["sources"]:
+        if not source["leaked"]:
+            continue
+        sold = [c for sale in source["leak"]["sales"] for c in sale["canaries"]]
+        if sold and all(len(sources_of.get(canary, ())) > 1 for canary in sold):
+            shared.add(source["name"])
+    return shared
 
 
 def score(
