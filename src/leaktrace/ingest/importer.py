@@ -33,7 +33,7 @@ from leaktrace.ingest.stage import Stage, gc_paused, staged
 from leaktrace.roster.recipients import RecipientBook
 from leaktrace.store import Store
 from leaktrace.store.chain import extend_chain
-from leaktrace.store.connection import transaction
+from leaktrace.store.connection import memory_limited, transaction
 from leaktrace.store.messages import (
     commit_stage,
     next_batch_id,
@@ -271,26 +271,27 @@ def _commit_once(
 
     ``batch`` is the import batch's row, from its format to its notes.
     """
-    with store.connect() as con, staged(con, tables, files) as incoming:
-        try:
-            with transaction(con):
-                if limit is not None:
-                    con.execute(f"SET memory_limit = '{limit}'")
-                batch_id = next_batch_id(con)
-                con.execute(
-                    "INSERT INTO import_batches (id, format, file_name, file_size, file_sha256,"
-                    " options, started_at, finished_at, inserted, duplicate, skipped, rejected,"
-                    " quarantined, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, 0, ?)",
-                    [batch_id, *batch],
-                )
-                total, inserted, quarantined = commit_stage(con, incoming, batch_id)
-                first_party = reflag_first_party(con, "batch_id = ?", [batch_id])
-                extend_chain(con)
-                con.execute(
-                    "UPDATE import_batches SET inserted = ?, duplicate = ?, quarantined = ?,"
-                    " finished_at = ? WHERE id = ?",
-                    [inserted, total - inserted, quarantined, datetime.now(UTC), batch_id],
-                )
-        finally:
-            con.execute("RESET memory_limit")  # after the COMMIT, or after a rollback
+    # The limit holds through the COMMIT (its checkpoint spills within it) and is given
+    # back after it or after the rollback: the transaction ends inside memory_limited.
+    with (
+        store.connect() as con,
+        memory_limited(con, limit),
+        staged(con, tables, files) as incoming,
+        transaction(con),
+    ):
+        batch_id = next_batch_id(con)
+        con.execute(
+            "INSERT INTO import_batches (id, format, file_name, file_size, file_sha256,"
+            " options, started_at, finished_at, inserted, duplicate, skipped, rejected,"
+            " quarantined, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, 0, ?)",
+            [batch_id, *batch],
+        )
+        total, inserted, quarantined = commit_stage(con, incoming, batch_id)
+        first_party = reflag_first_party(con, "batch_id = ?", [batch_id])
+        extend_chain(con)
+        con.execute(
+            "UPDATE import_batches SET inserted = ?, duplicate = ?, quarantined = ?,"
+            " finished_at = ? WHERE id = ?",
+            [inserted, total - inserted, quarantined, datetime.now(UTC), batch_id],
+        )
     return batch_id, total, inserted, quarantined, first_party

@@ -32,7 +32,8 @@ SPILL_ROWS = 200_000  # beyond this many messages the stage moves to Parquet fil
 # The same limits in characters of raw records, for formats whose records are long: a
 # spam e-mail's raw message is ~750 characters against ~250 for an SMS record, and a
 # staged e-mail takes ~2 KB of Python objects until its chunk is converted. Staging a
-# 78 MB mbox (104k mails) peaked at 517 MB with the row limits alone, 332 MB with these.
+# 78 MB mbox (104k mails) peaked at 517 MB with the row limits alone, 332 MB with these
+# spilling past 32 MB; spilling past one chunk, its reading peaks at 292 MB, not 345 MB.
 CHUNK_CHARS = 8 << 20
 SPILL_CHARS = CHUNK_CHARS  # a file past one chunk of raw text stages on disk from its first
 _TYPES = {
