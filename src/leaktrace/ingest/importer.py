@@ -123,17 +123,6 @@ def _reader(
     fmt: str, path: Path, report: ReadReport, options: ImportOptions, meter: Meter
 ) -> Iterator[Incoming]:
     # Imported here so that the CLI starts fast and each format's dependencies load on use.
-    if fmt == "smsbackup":
-        from leaktrace.ingest.formats.smsbackup import read_smsbackup
-
-        return read_smsbackup(
-            path,
-            report,
-            recipient=options.recipient,
-            sub_ids=options.sub_ids,
-            encoding=options.encoding,
-            meter=meter,
-        )
     if fmt == "ios":
         from leaktrace.ingest.formats.ios import read_ios
 
@@ -147,6 +136,27 @@ def _reader(
 
         return read_tabular(path, report, fmt, options, meter)
     raise IngestError(key="err_import_unknown_format", fmt=fmt, formats=", ".join(FORMATS))
+
+
+def _stage_file(
+    stage: Stage, fmt: str, path: Path, report: ReadReport, options: ImportOptions, meter: Meter
+) -> None:
+    """Read a file in its format into ``stage``."""
+    if fmt == "smsbackup":  # staged a block at a time as columns
+        from leaktrace.ingest.formats.smsbackup import stage_backup
+
+        stage_backup(
+            path,
+            report,
+            stage,
+            recipient=options.recipient,
+            sub_ids=options.sub_ids,
+            encoding=options.encoding,
+            meter=meter,
+        )
+        return
+    for message in plausible(_reader(fmt, path, report, options, meter), report, path.name):
+        stage.add(message)
 
 
 def import_file(
@@ -182,9 +192,7 @@ def import_file(
         else:
             stage = Stage(scratch, book)
             with gc_paused():
-                messages = _reader(fmt, path, report, options, meter)
-                for message in plausible(messages, report, path.name):
-                    stage.add(message)
+                _stage_file(stage, fmt, path, report, options, meter)
                 stage.flush()
             tables, files, count = stage.tables, stage.files, stage.count
         if count == 0 and not report.skipped and not report.problems:

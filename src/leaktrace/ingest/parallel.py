@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leaktrace.cores import usable_cores
-from leaktrace.ingest.formats.smsbackup import Span, plan_spans, read_smsbackup
-from leaktrace.ingest.records import IngestError, ReadReport, plausible
+from leaktrace.ingest.formats.smsbackup import Span, plan_spans, stage_backup
+from leaktrace.ingest.records import IngestError, ReadReport
 from leaktrace.ingest.stage import Stage, gc_paused
 from leaktrace.roster.recipients import RecipientBook
 
@@ -51,17 +51,16 @@ def _work(
     stage = Stage(scratch, book, name=f"part-{k:02d}", seq_base=k * SEQ_STRIDE, spill_rows=0)
     try:
         with gc_paused():
-            messages = read_smsbackup(
+            stage_backup(
                 path,
                 report,
+                stage,
                 recipient=options.recipient,
                 sub_ids=options.sub_ids,
                 encoding="utf-8",
                 meter=_SpanMeter(progress, k),  # type: ignore[arg-type]
                 span=span,
             )
-            for message in plausible(messages, report, path.name):
-                stage.add(message)
             stage.flush()
     except IngestError as exc:  # pickled with its key and values: said in either language
         results.put((k, None, exc, [], 0))

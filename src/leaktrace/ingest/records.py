@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from leaktrace.errors import LeaktraceError
 from leaktrace.store.messages import AHEAD, EARLIEST
@@ -63,11 +63,32 @@ def message_key(
 ) -> str:
     """The stable key (32 hex digits): the format's own id where there is one, else the content."""
     if own_id:
-        parts = ("id", channel, recipient, own_id)
-    else:
-        ms = round(received_at.timestamp() * 1000)
-        parts = ("content", channel, recipient, sender, str(ms), body)
+        return _key(("id", channel, recipient, own_id))
+    ms = round(received_at.timestamp() * 1000)
+    return content_key(channel, recipient, sender, ms, body)
+
+
+def content_key(channel: str, recipient: str, sender: str, ms: int, body: str) -> str:
+    """The key of a message without an id of its own, its time in milliseconds since 1970."""
+    return _key(("content", channel, recipient, sender, str(ms), body))
+
+
+def _key(parts: tuple[str, ...]) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(when: datetime) -> int:
+    """An aware time as microseconds since 1970 (UTC), as the stage holds it."""
+    return (when - _EPOCH) // _MICROSECOND
+
+
+def plausible_window(now: datetime) -> tuple[int, int]:
+    """The times :func:`implausible_time` accepts at ``now``, in microseconds since 1970."""
+    return micros(EARLIEST), micros(now + AHEAD)
 
 
 def normalize_sender(sender: str) -> str:

@@ -1,15 +1,15 @@
 """The stage: one file's messages, resolved and keyed, waiting for the commit.
 
-Rows are buffered as Python lists, turned into Arrow chunks, and kept in
-memory for small files or written as Parquet chunks to a scratch directory for
-big ones, so memory stays flat however large the file. The commit reads either
+Rows are buffered as Python lists (times as microseconds since 1970), turned into
+Arrow chunks, and kept in memory for small files or written as Parquet chunks to a
+scratch directory for big ones, so memory stays flat however large the file. The commit reads either
 with DuckDB.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,7 +20,9 @@ import pyarrow.parquet as pq
 from leaktrace.hashing import sha256_text
 from leaktrace.ingest.records import (
     Incoming,
+    content_key,
     message_key,
+    micros,
     normalize_sender,
 )
 from leaktrace.roster.recipients import RecipientBook
@@ -85,7 +87,7 @@ class Stage:
         rows["recipient"].append(recipient)
         rows["canary_id"].append(canary_id)
         rows["sender"].append(sender)
-        rows["received_at"].append(m.received_at)
+        rows["received_at"].append(micros(m.received_at))
         rows["subject"].append(m.subject)
         rows["body"].append(m.body)
         signature, raw_sha256 = m.derived or (signature_text(m.body), sha256_text(m.raw))
@@ -97,6 +99,51 @@ class Stage:
         rows["raw_sha256"].append(raw_sha256)
         self.count += 1
         self.buffered_chars += len(m.raw)
+        if len(rows["seq"]) >= CHUNK or self.buffered_chars >= CHUNK_CHARS:
+            self.flush()
+
+    def add_batch(
+        self,
+        channel: str,
+        recipients: Sequence[str],
+        senders: Sequence[str],
+        millis: Sequence[int],
+        bodies: Sequence[str],
+        raws: Sequence[str],
+        positions: Sequence[str],
+    ) -> None:
+        """Resolve, key and buffer messages given as columns, as :meth:`add` does each.
+
+        For messages without subject, headers or an id of their own, timed in whole
+        milliseconds since 1970 (as phone backups write them).
+        """
+        n = len(bodies)
+        found = {token: self.book.resolve(channel, token) for token in set(recipients)}
+        if len(self._senders) > 100_000:
+            self._senders.clear()
+        known = self._senders
+        for sender in set(senders).difference(known):
+            known[sender] = normalize_sender(sender)
+        stored = [found[token][0] for token in recipients]
+        normal = [known[sender] for sender in senders]
+        rows = self.rows
+        start = self.seq_base + self.count
+        rows["seq"].extend(range(start, start + n))
+        rows["message_key"].extend(map(content_key, [channel] * n, stored, normal, millis, bodies))
+        rows["channel"].extend([channel] * n)
+        rows["recipient"].extend(stored)
+        rows["canary_id"].extend(found[token][1] for token in recipients)
+        rows["sender"].extend(normal)
+        rows["received_at"].extend(ms * 1000 for ms in millis)
+        rows["body"].extend(bodies)
+        rows["signature"].extend(map(signature_text, bodies))
+        rows["position"].extend(positions)
+        rows["raw"].extend(raws)
+        rows["raw_sha256"].extend(map(sha256_text, raws))
+        for name in ("subject", "own_id", "headers"):
+            rows[name].extend([None] * n)
+        self.count += n
+        self.buffered_chars += sum(map(len, raws))
         if len(rows["seq"]) >= CHUNK or self.buffered_chars >= CHUNK_CHARS:
             self.flush()
 
