@@ -96,9 +96,12 @@ def extend_chain(con: duckdb.DuckDBPyConnection) -> int:
     that holds about 150 MB in Python, against 700 MB as hex text, and building the
     Arrow column from one buffer keeps pandas from loading.
     """
+    last_id, previous = head(con)
+    (newest,) = con.execute("SELECT coalesce(max(id), 0) FROM messages").fetchall()[0]
+    if newest <= last_id:
+        return 0  # nothing to add, and pyarrow stays unloaded for a quick command
     import pyarrow as pa
 
-    last_id, previous = head(con)
     digests = con.sql(
         f"SELECT id, unhex({RECORD_DIGEST_SQL}) AS record FROM messages WHERE id > ? ORDER BY id",
         params=[last_id],
