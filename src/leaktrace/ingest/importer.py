@@ -13,6 +13,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -114,11 +115,6 @@ class Meter:
             self.callback(self.done, self.total)
 
 
-def file_digest(path: Path) -> tuple[int, str]:
-    """(size, SHA-256 hex) of a file."""
-    return path.stat().st_size, file_sha256(path)
-
-
 def _reader(
     fmt: str, path: Path, report: ReadReport, options: ImportOptions, meter: Meter
 ) -> Iterator[Incoming]:
@@ -176,12 +172,18 @@ def import_file(
     fmt = options.format or detect_format(path)
     if fmt not in FORMATS:
         raise IngestError(key="err_import_unknown_format", fmt=fmt, formats=", ".join(FORMATS))
-    size, sha = file_digest(path)
+    size = path.stat().st_size
     if book is None:
         book = load_book(store)
     report = ReadReport()
     meter = Meter(size, progress)
-    with tempfile.TemporaryDirectory(prefix="leaktrace-import-") as scratch_dir:
+    # The file's SHA-256 is worked out beside the reading (hashlib lets go of the GIL):
+    # 0.35 s of a 477 MB backup's import otherwise spent before it.
+    with (
+        ThreadPoolExecutor(1) as hashing,
+        tempfile.TemporaryDirectory(prefix="leaktrace-import-") as scratch_dir,
+    ):
+        digest = hashing.submit(file_sha256, path)
         scratch = Path(scratch_dir)
         tables: list[pa.Table] = []
         parallel = None
@@ -197,6 +199,7 @@ def import_file(
             tables, files, count = stage.tables, stage.files, stage.count
         if count == 0 and not report.skipped and not report.problems:
             raise IngestError(key="err_import_no_messages", file=path.name)
+        sha = digest.result()
         result = _commit(
             store, tables, files, count, path, fmt, size, sha, options, report, started_at
         )

@@ -73,6 +73,7 @@ _VALUE = f"{_CHARS}*+(?:{_REFERENCE}{_CHARS}*+)*+"
 _PLAIN_SMS = re.compile(
     r'^[ \t]*+<sms((?: [A-Za-z_][A-Za-z0-9_.-]*+="' + _VALUE + r'")++) ?/>[ \t\r]*+$', re.M
 )
+_NOT_RECORDS = re.compile(r"</smses>|<[!?]")
 _VALUE_REF = re.compile(r"&(?:#([0-9]+)|#x([0-9a-fA-F]+)|(amp|lt|gt|quot|apos));")
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 # Dates read without the parser: milliseconds of 12 or 13 digits below 2**32 seconds
@@ -414,11 +415,10 @@ class _Resuming:
                 return text, []
             start = text.find("\n", at) + 1
         end = len(text)
-        for mark in ("</smses>", "<!", "<?"):  # the end, a comment, CDATA, an instruction
-            found = text.find(mark, start, end)
-            if found >= 0:
-                self.plain = False  # from there on, all goes to the parser
-                end = text.rfind("\n", 0, found) + 1
+        found = _NOT_RECORDS.search(text, start)  # the end, a comment, CDATA, an instruction
+        if found is not None:
+            self.plain = False  # from there on, all goes to the parser
+            end = text.rfind("\n", 0, found.start()) + 1
         if end <= start:
             return text, []
         pieces: list[str] = []
