@@ -300,3 +300,29 @@ def test_staging_a_backup_as_columns_stages_what_one_message_at_a_time_stages(tm
     assert arrow_rows(columns.rows).equals(arrow_rows(by_one.rows))
     assert columns.count == by_one.count > 0
     assert pa.Table.from_pydict(columns.rows).num_rows == columns.count
+
+
+SHOWN = f'  <sms address="1069" date="{T0}" type="1" body="shown" />'
+ODD_DOCUMENTS = {
+    "a record in a namespace": HEAD
+    + SHOWN.replace("<sms ", '<sms xmlns="urn:x" ')
+    + "\n</smses>\n",
+    "a root in a namespace": HEAD.replace("<smses ", '<smses xmlns="urn:x" ')
+    + SHOWN
+    + "\n</smses>\n",
+    "an end tag with a blank": HEAD + SHOWN + "\n</smses >\n" + SHOWN + "\n",
+    "an empty root": HEAD.replace('count="0">', 'count="0"/>') + SHOWN + "\n",
+    "the root named in a comment first": HEAD.replace(
+        "<smses", "<!--\n<smses>\n" + SHOWN + "\n-->\n<smses"
+    )
+    + SHOWN
+    + "\n</smses>\n",
+}
+
+
+@pytest.mark.parametrize("text", ODD_DOCUMENTS.values(), ids=ODD_DOCUMENTS.keys())
+def test_documents_shaped_oddly_read_the_same_both_ways(tmp_path, monkeypatch, text):
+    path = tmp_path / "b.xml"
+    path.write_text(text)
+    fast, parser = _both_ways(path, monkeypatch)
+    assert fast == parser

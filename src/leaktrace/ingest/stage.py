@@ -2,8 +2,8 @@
 
 Rows are buffered as Python lists (times as microseconds since 1970), turned into
 Arrow chunks, and kept in memory for small files or written as Parquet chunks to a
-scratch directory for big ones, so memory stays flat however large the file. The commit reads either
-with DuckDB.
+scratch directory for big ones, so memory stays flat however large the file. The
+commit reads either with DuckDB.
 """
 
 from __future__ import annotations

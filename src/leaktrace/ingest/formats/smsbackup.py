@@ -73,12 +73,9 @@ _VALUE = f"{_CHARS}*+(?:{_REFERENCE}{_CHARS}*+)*+"
 _PLAIN_SMS = re.compile(
     r'^[ \t]*+<sms((?: [A-Za-z_][A-Za-z0-9_.-]*+="' + _VALUE + r'")++) ?/>[ \t\r]*+$', re.M
 )
-_NOT_RECORDS = re.compile(r"</smses>|<[!?]")
+_NOT_RECORDS = re.compile(r"</smses|<[!?]")
 _VALUE_REF = re.compile(r"&(?:#([0-9]+)|#x([0-9a-fA-F]+)|(amp|lt|gt|quot|apos));")
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
-# Dates read without the parser: milliseconds of 12 or 13 digits below 2**32 seconds
-# (1973 to 2106), where ``ms / 1000`` as a float is exact to the microsecond.
-_PLAIN_MS_MAX = (1 << 32) * 1000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SMS_TYPES = {
     "1": "received",
@@ -409,8 +406,15 @@ class _Resuming:
         start = 0
         if not self.opened:
             at = text.find("<smses")
-            if "<!DOCTYPE" in (text if at < 0 else text[:at]):
-                self.plain = False  # a DTD may change what attributes say
+            head = text if at < 0 else text[:at]
+            tag = text[at : text.find(">", at) + 1] if at >= 0 else ""
+            if (
+                "<!DOCTYPE" in head  # a DTD may change what attributes say
+                or head.rfind("<!--") > head.rfind("-->")  # the root named in a comment
+                or "xmlns" in tag  # records in a namespace are no <sms> to the parser
+                or tag.endswith("/>")  # an empty root: records after it are outside
+            ):
+                self.plain = False
             if at < 0 or not self.plain:
                 return text, []
             start = text.find("\n", at) + 1
@@ -448,8 +452,8 @@ class _Resuming:
         parts = m[1].split('"')
         values = parts[1::2]
         attrs = dict(zip(parts[::2], values, strict=False))
-        if len(attrs) != len(values):
-            return None  # an attribute given twice is not XML: the parser says so
+        if len(attrs) != len(values) or " xmlns" in m[1]:
+            return None  # an attribute given twice is not XML; a namespace: the parser's
         if "&#" in m[1] and not _fit_references(m[1]):
             return None  # the parser's repair replaces it and counts it
         kind = _xml_value(attrs.get(" type="))
