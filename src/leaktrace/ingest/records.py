@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from leaktrace.errors import LeaktraceError
+from leaktrace.ingest.timestamps import EPOCH
 from leaktrace.store.messages import AHEAD, EARLIEST
 
 _SEPARATORS = re.compile(r"[\s\-()]")
@@ -77,13 +78,12 @@ def _key(parts: tuple[str, ...]) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
 def micros(when: datetime) -> int:
     """An aware time as microseconds since 1970 (UTC), as the stage holds it."""
-    return (when - _EPOCH) // _MICROSECOND
+    return (when - EPOCH) // _MICROSECOND
 
 
 def plausible_window(now: datetime) -> tuple[int, int]:

@@ -15,12 +15,23 @@ _FORMATS = (
 )
 
 
-def from_epoch(seconds: float, epoch: datetime = datetime(1970, 1, 1, tzinfo=UTC)) -> datetime:
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def from_epoch(seconds: float, epoch: datetime = EPOCH) -> datetime:
     """``epoch`` plus ``seconds``; a ValueError naming the value when no calendar holds it."""
     try:
         return epoch + timedelta(seconds=seconds)
     except (OverflowError, ValueError):
         raise ValueError(f"{seconds:g} seconds after {epoch:%Y-%m-%d} is no time") from None
+
+
+def from_epoch_ms(ms: int) -> datetime:
+    """1970 plus ``ms`` whole milliseconds, exactly (no float); a ValueError as ``from_epoch``."""
+    try:
+        return EPOCH + timedelta(milliseconds=ms)
+    except OverflowError:
+        raise ValueError(f"{ms / 1000:g} seconds after 1970-01-01 is no time") from None
 
 
 def epoch_number(text: str) -> int:

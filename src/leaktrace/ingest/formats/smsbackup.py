@@ -34,7 +34,7 @@ import html.entities
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -48,7 +48,7 @@ from leaktrace.ingest.records import (
     plausible_window,
     where,
 )
-from leaktrace.ingest.timestamps import epoch_number
+from leaktrace.ingest.timestamps import epoch_number, from_epoch_ms
 
 if TYPE_CHECKING:
     from leaktrace.ingest.importer import Meter
@@ -77,7 +77,6 @@ _PLAIN_SMS = re.compile(
 _NOT_RECORDS = re.compile(r"</smses|<[!?]")
 _VALUE_REF = re.compile(r"&(?:#([0-9]+)|#x([0-9a-fA-F]+)|(amp|lt|gt|quot|apos));")
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SMS_TYPES = {
     "1": "received",
     "2": "sent",
@@ -299,20 +298,12 @@ def clean_blocks(
             return
 
 
-def received_at(ms: int) -> datetime:
-    """The time ``ms`` milliseconds after 1970 (UTC); a ValueError when no calendar holds it."""
-    try:
-        return EPOCH + timedelta(milliseconds=ms)
-    except OverflowError:
-        raise ValueError(f"{ms / 1000:g} seconds after 1970-01-01 is no time") from None
-
-
 def _ms(value: str | None) -> int:
     """A record's ``date``: milliseconds since 1970 that a calendar holds, else a ValueError."""
     if value is None or not value.lstrip("-").isdigit():
         raise ValueError(f"date {value!r} is not milliseconds since 1970")
     ms = epoch_number(value)
-    received_at(ms)
+    from_epoch_ms(ms)
     return ms
 
 
@@ -367,7 +358,7 @@ def read_backup(
     """Yield the received messages of a backup (or one span of it); count the rest in ``report``."""
     for rows in backup_rows(path, report, encoding, on_read, span):
         for line, kind, sender, ms, body, sub_id, raw in rows:
-            yield BackupMessage(sender, received_at(ms), body, sub_id, kind, line, raw)
+            yield BackupMessage(sender, from_epoch_ms(ms), body, sub_id, kind, line, raw)
 
 
 class _Resuming:
@@ -428,7 +419,7 @@ class _Resuming:
             return text, []
         pieces: list[str] = []
         rows: list[Row] = []
-        self.taken_lines = taken = []
+        taken = self.taken_lines  # emptied by feed for each block
         done = at = 0
         line = first
         for m in _PLAIN_SMS.finditer(text, start, end):
@@ -470,7 +461,7 @@ class _Resuming:
             _xml_value(attrs.get(" address=")) or "",
             int(date),
             _xml_value(attrs.get(" body=")) or "",
-            None if sub_id in (None, "", "-1", "null") else sub_id,
+            _sim(sub_id),
         )
 
     def _parse(self, first: int, text: str) -> Iterator[Row]:
@@ -693,8 +684,12 @@ def _record(el: etree._Element, line: int, shift: int, source: _Lines) -> Row | 
         sender, body = _mms(el)
     sub_id = el.get("sub_id")
     ms = _ms(el.get("date"))
-    sub_id = None if sub_id in (None, "", "-1", "null") else sub_id
-    return (line + shift, el.tag, sender, ms, body, sub_id, source.record(el, line))
+    return (line + shift, el.tag, sender, ms, body, _sim(sub_id), source.record(el, line))
+
+
+def _sim(sub_id: str | None) -> str | None:
+    """The SIM a record's ``sub_id`` names; None where the app wrote none."""
+    return None if sub_id in (None, "", "-1", "null") else sub_id
 
 
 _SKIPPED = ("skipped",)  # a plain line's record that is not a received message
@@ -746,7 +741,7 @@ def stage_backup(
         if len(kept) < len(rows):
             for row in rows:
                 if not earliest <= row[3] * 1000 <= latest:
-                    why = implausible_time(received_at(row[3]), now)
+                    why = implausible_time(from_epoch_ms(row[3]), now)
                     report.reject(where(path.name, f"line {row[0]}"), str(why))
             if not kept:
                 continue
