@@ -24,6 +24,7 @@ import pyarrow as pa
 from leaktrace.hashing import file_sha256
 from leaktrace.ingest.detect import FORMATS, detect_format
 from leaktrace.ingest.parallel import stage_backup_in_parallel
+from leaktrace.ingest.parallel_mail import stage_mbox_in_parallel
 from leaktrace.ingest.records import (
     Incoming,
     IngestError,
@@ -34,7 +35,7 @@ from leaktrace.ingest.stage import Stage, gc_paused, staged
 from leaktrace.roster.recipients import RecipientBook
 from leaktrace.store import Store
 from leaktrace.store.chain import extend_chain
-from leaktrace.store.connection import memory_limited, transaction
+from leaktrace.store.connection import memory_limited, texts_in_zstd, transaction
 from leaktrace.store.messages import (
     commit_stage,
     next_batch_id,
@@ -189,6 +190,8 @@ def import_file(
         parallel = None
         if (fmt == "smsbackup" and options.recipient) or options.sub_ids:
             parallel = stage_backup_in_parallel(path, options, book, scratch, report, meter)
+        elif fmt == "mbox":
+            parallel = stage_mbox_in_parallel(path, options.recipient, book, scratch, report, meter)
         if parallel is not None:
             files, count = parallel
         else:
@@ -287,6 +290,7 @@ def _commit_once(
     with (
         store.connect() as con,
         memory_limited(con, limit),
+        texts_in_zstd(con),
         staged(con, tables, files) as incoming,
         transaction(con),
     ):

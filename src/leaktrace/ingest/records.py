@@ -131,10 +131,11 @@ def where(file_name: str, position: str) -> str:
 
 
 def plausible(
-    messages: Iterable[Incoming], report: ReadReport, file_name: str
+    messages: Iterable[Incoming], report: ReadReport, file_name: str, now: datetime | None = None
 ) -> Iterator[Incoming]:
-    """The messages whose time can be real; the others are rejected with their place."""
-    now = datetime.now(UTC)
+    """The messages whose time can be real at ``now`` (by default, when reading starts);
+    the others are rejected with their place."""
+    now = now or datetime.now(UTC)
     for m in messages:
         why = implausible_time(m.received_at, now)
         if why is None:

@@ -12,8 +12,8 @@ import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -28,6 +28,9 @@ from leaktrace.ingest.records import (
 from leaktrace.roster.recipients import RecipientBook
 from leaktrace.store.messages import MESSAGE_COLUMNS
 from leaktrace.text.signature import signature_text
+
+if TYPE_CHECKING:  # workers that stage never load DuckDB
+    import duckdb
 
 CHUNK = 50_000
 SPILL_ROWS = 200_000  # beyond this many messages the stage moves to Parquet files
