@@ -14,10 +14,10 @@ import queue
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from leaktrace.cores import usable_cores, without_pandas
+from leaktrace.cores import usable_cores
 from leaktrace.ingest.formats.smsbackup import Span, plan_spans, stage_backup
 from leaktrace.ingest.records import IngestError, ReadReport
-from leaktrace.ingest.stage import Stage, gc_paused
+from leaktrace.ingest.stage import Stage, gc_paused, lean_worker
 from leaktrace.roster.recipients import RecipientBook
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def _work(
     progress: Any,
     results: Any,
 ) -> None:
-    without_pandas()
+    lean_worker()
     report = ReadReport()
     stage = Stage(scratch, book, name=f"part-{k:02d}", seq_base=k * SEQ_STRIDE, spill_rows=0)
     try:

