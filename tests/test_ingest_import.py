@@ -455,6 +455,54 @@ def test_an_import_gives_the_commits_memory_limit_back_to_the_open_database(tmp_
         assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == before
 
 
+def test_imported_texts_are_stored_in_zstd_and_the_database_gets_its_own_choice_back(tmp_path):
+    # zstd spares a COMMIT that writes to the file (a big one) DuckDB's trials of its
+    # dictionary and FSST methods; here every COMMIT writes to the file. The setting is
+    # the database's, so a connection kept open sees it given back.
+    store = Store(tmp_path / "s.duckdb")
+    setting = "SELECT current_setting('force_compression')"
+    with store.connect() as con:
+        con.execute("SET checkpoint_threshold = '1KB'")
+        before = con.execute(setting).fetchall()[0][0]
+        import_file(
+            store, SAMPLE / "sms" / "canary-088.xml", ImportOptions(recipient="+8613800138000")
+        )
+        assert con.execute(setting).fetchall()[0][0] == before
+        methods = dict(
+            con.execute(
+                "SELECT column_name, list(DISTINCT compression) FROM pragma_storage_info("
+                "'messages') WHERE column_name IN ('body', 'raw', 'sender') GROUP BY ALL"
+            ).fetchall()
+        )
+        assert all("ZSTD" in used for used in methods.values()) and len(methods) == 3
+        texts = con.execute("SELECT body, raw FROM messages ORDER BY id").fetchall()
+    assert len(texts) > 20 and all(body and raw for body, raw in texts)
+
+
+def test_a_worker_that_stages_never_loads_pandas(tmp_path):
+    # pyarrow imports pandas to ask whether values are a DataFrame; refused, it goes on.
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+from pathlib import Path
+from leaktrace.ingest.stage import Stage, lean_worker
+from leaktrace.roster.recipients import RecipientBook
+import pyarrow as pa
+lean_worker()
+stage = Stage(Path({str(tmp_path)!r}), RecipientBook(), spill_rows=0)
+stage.add_batch("sms", ["+8613800138000"] * 2, ["10690000"] * 2, [1767225600000] * 2,
+                ["您有30000元备用金额度", "b"], ["<sms/>", "<sms/>"], ["line 1", "line 2"])
+stage.flush()
+assert len(stage.files) == 1 and "pandas" not in sys.modules, sorted(sys.modules)
+assert pa.default_memory_pool().backend_name == "system"
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert list(tmp_path.glob("*.parquet"))
+
+
 def test_a_commit_that_runs_out_of_memory_is_done_again_with_more(tmp_path, monkeypatch):
     # The first limit is far too small for any commit: DuckDB refuses it, the whole
     # transaction is rolled back, and the next limit commits every message once.

@@ -14,12 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from leaktrace.hashing import sha256_text
-from leaktrace.ingest import stage
+from leaktrace.ingest import parallel_mail, stage
 from leaktrace.ingest.formats import mail
 from leaktrace.ingest.formats.mail_exact import exact_fields, read_date
 from leaktrace.ingest.formats.mail_parse import _shown, _when, quick_fields
 from leaktrace.ingest.formats.mbox import mbox_blocks, mbox_messages
-from leaktrace.ingest.importer import import_file
+from leaktrace.ingest.importer import ImportOptions, import_file
 from leaktrace.ingest.records import IngestError, ReadReport
 from leaktrace.sim.simulate import SimConfig, simulate
 from leaktrace.store import Store
@@ -85,12 +85,85 @@ def test_a_simulated_mbox_reads_as_before_every_message_the_quick_way(simulated_
         assert quick_fields(data, None, from_line) is not None
 
 
-def test_a_big_mbox_parsed_on_every_core_reads_as_in_one_process(simulated_mbox, monkeypatch):
-    alone = streamed(simulated_mbox)
-    monkeypatch.setattr(mail, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(mail, "PIECE_BYTES", 4096)  # many pieces, several in flight
-    monkeypatch.setattr(mail, "usable_cores", lambda: 2)
-    assert streamed(simulated_mbox) == alone
+def on_every_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stage even a small mbox on two cores, in pieces of a few mails, several in flight."""
+    monkeypatch.setattr(parallel_mail, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel_mail, "PIECE_BYTES", 4096)
+    monkeypatch.setattr(parallel_mail, "usable_cores", lambda: 2)
+
+
+def stored(store: Store) -> list[tuple]:
+    with store.connect() as con:
+        columns = ", ".join(("id", *MESSAGE_COLUMNS))
+        return con.execute(f"SELECT {columns} FROM messages ORDER BY id").fetchall()
+
+
+def with_odd_mails(simulated: Path, path: Path) -> Path:
+    """The simulated mbox with unreadable mails and impossible times spread through it,
+    so they fall in different pieces and around their edges."""
+    pieces = mbox_messages(simulated.read_bytes())
+    no_time = b"From: a@b.example\nTo: ada@example.org\n\nno time anywhere\n"
+    too_early = HEAD + b"Date: Mon, 01 Jan 1979 10:00:00 +0800\n\ntoo early\n"
+    too_late = HEAD + b"Date: Mon, 01 Jan 2199 10:00:00 +0800\n\ntoo late\n"
+    out = bytearray()
+    for k, (from_line, data) in enumerate(pieces):
+        out += from_line.encode("latin-1") + b"\n" + data + b"\n"
+        if k % 7 == 3:
+            odd = (too_early, too_late)[k % 2]
+            out += b"From sender@example.org Mon Jan  5 10:00:00 2026\n" + odd + b"\n"
+        if k % 11 == 5:
+            out += b"From sender@example.org\n" + no_time + b"\n"
+    path.write_bytes(bytes(out))
+    return path
+
+
+def test_an_mbox_staged_on_every_core_stores_and_rejects_as_in_one_process(
+    simulated_mbox, tmp_path, monkeypatch
+):
+    path = with_odd_mails(simulated_mbox, tmp_path / "odd.mbox")
+    alone = import_file(Store(tmp_path / "alone.duckdb"), path)
+    on_every_core(monkeypatch)
+    pieces: list[int] = []  # counted as they are handed out
+    real = parallel_mail.count_messages
+    monkeypatch.setattr(
+        parallel_mail, "count_messages", lambda piece: pieces.append(1) or real(piece)
+    )
+    cores = import_file(Store(tmp_path / "cores.duckdb"), path)
+    assert len(pieces) > 20
+    assert cores.problems == alone.problems  # the same words, in file order
+    assert len(alone.problems) > 20
+    assert any("1979" in p for p in alone.problems) and any("2199" in p for p in alone.problems)
+    assert any("no time" in p.lower() or "time" in p for p in alone.problems)
+    assert (cores.inserted, cores.rejected) == (alone.inserted, alone.rejected)
+    assert stored(Store(tmp_path / "cores.duckdb")) == stored(Store(tmp_path / "alone.duckdb"))
+
+
+def test_a_worker_that_fails_says_why_instead_of_dying(simulated_mbox, tmp_path, monkeypatch):
+    # The workers write their Parquet parts into the scratch folder; one that is gone
+    # makes each fail with an error no reader expects.
+    from leaktrace.roster.recipients import RecipientBook
+
+    class Meter:
+        def update(self, done: int, total: int | None = None) -> None:
+            pass
+
+    on_every_core(monkeypatch)
+    with pytest.raises(IngestError) as caught:
+        parallel_mail.stage_mbox_in_parallel(
+            simulated_mbox, None, RecipientBook(), tmp_path / "gone", ReadReport(), Meter()
+        )
+    said = str(caught.value)
+    assert said.startswith("canaries.mbox: a reader process failed: ")
+    assert "Error" in said and "died" not in said
+    assert caught.value.said("zh").startswith("canaries.mbox：一个读取进程出错：")
+
+
+def test_staged_on_every_core_a_file_without_separators_is_refused(tmp_path, monkeypatch):
+    on_every_core(monkeypatch)
+    path = tmp_path / "m.mbox"
+    path.write_bytes(b"From: a@b.example\nTo: ada@example.org\n\nno separator line\n" * 500)
+    with pytest.raises(IngestError, match="not an mbox file"):
+        import_file(Store(tmp_path / "s.duckdb"), path, ImportOptions(format="mbox"))
 
 
 # --- odd messages ---------------------------------------------------------------------------
@@ -313,17 +386,14 @@ def test_a_date_reads_as_policy_default_reads_it(day, month, year, hms, zone, we
 def test_an_import_parsed_on_every_core_and_staged_to_parquet_stores_the_same(
     simulated_mbox, tmp_path, monkeypatch
 ):
-    def stored(name: str) -> list[tuple]:
-        store = Store(tmp_path / name)
-        import_file(store, simulated_mbox)
-        with store.connect() as con:
-            columns = ", ".join(("id", *MESSAGE_COLUMNS))
-            return con.execute(f"SELECT {columns} FROM messages ORDER BY id").fetchall()
-
-    alone = stored("alone.duckdb")
-    monkeypatch.setattr(mail, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(mail, "PIECE_BYTES", 4096)
-    monkeypatch.setattr(mail, "usable_cores", lambda: 2)
+    alone = Store(tmp_path / "alone.duckdb")
+    import_file(alone, simulated_mbox)
     monkeypatch.setattr(stage, "CHUNK_CHARS", 20_000)  # a chunk every few dozen mails
     monkeypatch.setattr(stage, "SPILL_CHARS", 50_000)  # and Parquet files after a few chunks
-    assert stored("cores.duckdb") == alone
+    spilled = Store(tmp_path / "spilled.duckdb")
+    import_file(spilled, simulated_mbox)
+    on_every_core(monkeypatch)
+    cores = Store(tmp_path / "cores.duckdb")
+    import_file(cores, simulated_mbox)
+    assert stored(spilled) == stored(alone)
+    assert stored(cores) == stored(alone)
