@@ -17,6 +17,25 @@ def test_normalize_folds_widths_and_drops_invisible_characters_and_emoji():
     assert normalize(text) == "【安易花】您有30000元额度点击https://x.test 回T退订"
 
 
+# Characters NFKC treats specially: full-width punctuation (replaced before it), combining
+# marks that compose or reorder, Hangul jamo, half-width kana and voicing marks, ligatures.
+_NFKC_PIECES = list("，：；！？（）,:;!?()aAé\u0301\u0327\u0323\u1100\u1161\u11a8ｶﾞ\u3099ﬁ①㎡Ｖ贷 ")
+
+
+@given(st.lists(st.sampled_from(_NFKC_PIECES), max_size=30).map("".join) | st.text(max_size=40))
+def test_the_quick_nfkc_is_unicodedatas(text):
+    import unicodedata
+
+    from leaktrace.text.normalize import _nfkc
+
+    assert _nfkc(text) == unicodedata.normalize("NFKC", text)
+
+
+def test_whitespace_runs_are_one_space_for_every_kind_of_space():
+    spaces = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+    assert normalize(f"{spaces}a{spaces}b\u3000\u2028c{spaces}") == "a b c"
+
+
 def test_every_emoji_of_the_emoji_package_is_stripped():
     import emoji
 

@@ -26,9 +26,8 @@ import emoji
 from leaktrace.charsets import fold_homoglyphs
 
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060-\u2064\ufeff\u00ad]")
-_SPACE = re.compile(r"\s+")
 _HAN_GAP = re.compile(r"(?<=[\u4e00-\u9fff])[\s*.·•_|~]+(?=[\u4e00-\u9fff])")
-_HOST_DOT = re.compile(r"(?<=[A-Za-z0-9])[。｡](?=[A-Za-z0-9])")
+_HOST_DOT = re.compile(r"(?<=[A-Za-z0-9])。(?=[A-Za-z0-9])")
 _GREEK_CYRILLIC = re.compile(r"[\u0370-\u04ff]")
 _LETTERS = re.compile(r"[A-Za-z\u0370-\u04ff]+")
 _SCHEME = re.compile(
@@ -77,14 +76,36 @@ def _latin_if_mixed(word: re.Match[str]) -> str:
     return fold_homoglyphs(text)
 
 
+# Full-width punctuation Chinese text is written with, and its NFKC form (one ASCII
+# character each, which changes nothing else NFKC does to the text around it).
+_FULL_WIDTH = tuple((chr(ord(c) + 0xFEE0), c) for c in ",:;!?()")
+
+
+def _nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``, a quarter of the time for most messages.
+
+    Nine in ten Chinese messages are NFKC but for their full-width commas and colons:
+    those are replaced, and the text is normalised only when something else is left.
+    """
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    for wide, narrow in _FULL_WIDTH:
+        text = text.replace(wide, narrow)
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+
+
 def normalize(text: str) -> str:
     """The comparable form of a message text."""
-    text = unicodedata.normalize("NFKC", text)
+    # The checks before each step cost a fraction of the step, and most texts need few
+    # of them: masking spent nearly a third of its time here.
+    text = _nfkc(text)
     text = _INVISIBLE.sub("", text)
     text = strip_emoji(text)
-    text = _SPACE.sub(" ", text).strip()
+    text = " ".join(text.split())  # runs of whitespace as one space (str.isspace is re's \s)
     if not text.isascii():
-        text = _HOST_DOT.sub(".", _HAN_GAP.sub("", text))
+        text = _HAN_GAP.sub("", text)
+        if "。" in text:  # NFKC made every halfwidth ｡ this one
+            text = _HOST_DOT.sub(".", text)
         if _GREEK_CYRILLIC.search(text):
             text = _LETTERS.sub(_latin_if_mixed, text)
     if "/" in text:
