@@ -178,6 +178,31 @@ def test_the_starts_lookahead_never_changes_a_match(text):
         ], step.kind
 
 
+_NAMES = ("Shopmore", "Loan Pool", "7eleven", "$hop", "融联农商银行", "信联查查", "-x-", "宜联借")
+_NAME_PIECES = [
+    *_NAMES,
+    *"Ss5$hH0oOLl1|Pp7Tt融信宜 -x",
+    *("\t", "pool", "LOAN", "银行", "shopmore", "5HOPMORE", "$h0pm0r3", "sh0p"),
+    *("loan pool", "1oan  pool", "|0an\tp00l", "7ELEVEN", "te1eve", "$HOP"),
+]
+
+
+@given(
+    st.lists(st.sampled_from(_NAME_PIECES), max_size=20).map("".join),
+    st.lists(st.sampled_from(_NAMES), min_size=1, max_size=5).map(tuple),
+)
+def test_the_names_lookahead_never_changes_a_match(text, names):
+    import re
+
+    from leaktrace.text.slots import _name_regex, _names_pattern
+
+    unique = sorted(set(names), key=len, reverse=True)
+    plain = re.compile("|".join(_name_regex(n) for n in unique))
+    assert [m.span() for m in _names_pattern(names).finditer(text)] == [
+        m.span() for m in plain.finditer(text)
+    ]
+
+
 @given(st.lists(st.sampled_from(_PIECES), max_size=30).map("".join))
 def test_the_cheap_checks_before_each_kind_never_change_a_mask(text):
     # Digit-led kinds skip texts (as masked so far) without a digit; kinds with

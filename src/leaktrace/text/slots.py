@@ -134,12 +134,26 @@ def _name_matcher(name: str) -> re.Pattern[str]:
     return re.compile(_name_regex(name))
 
 
+def _first_characters(name: str) -> set[str]:
+    """Every character a match of ``_name_regex(name)`` can begin with."""
+    first = name[0]
+    if name.isascii() and first.isalpha():
+        return {first.lower(), first.upper(), *LOOKALIKES.get(first.lower(), "")}
+    return {first}
+
+
 @cache
 def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
     unique = sorted({n for n in names if n and len(n) >= 2}, key=len, reverse=True)
     if not unique:
         return None
-    return re.compile("|".join(_name_regex(n) for n in unique))
+    either = "|".join(_name_regex(n) for n in unique)
+    if any(n[0].isspace() for n in unique):  # \s+ can begin with many characters
+        return re.compile(either)
+    # Behind a lookahead for the characters a name begins with, as slots.toml's `starts`:
+    # a study's 30 source names are looked for in every text, twice as fast so.
+    starts = "".join(re.escape(c) for c in sorted(set().union(*map(_first_characters, unique))))
+    return re.compile(f"(?=[{starts}])(?:{either})")
 
 
 def mask(text: str, names: Iterable[str] = (), platforms: Iterable[str] = ()) -> Masked:
