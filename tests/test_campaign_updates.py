@@ -294,3 +294,22 @@ def test_old_messages_trading_templates_are_seen_and_relinked(tmp_path):
         con.execute("UPDATE message_templates SET template_id = ? WHERE message_id = ?", [tb, a])
         con.execute("UPDATE message_templates SET template_id = ? WHERE message_id = ?", [ta, b])
     assert link_campaigns(store).relinked
+
+
+def test_a_link_or_number_a_text_repeats_is_one_indicator_of_the_message(tmp_path):
+    # Both ways of linking: the first run from scratch, the next extending it.
+    store = _bridge_store(tmp_path)
+    twice = "【甲贷】点击jiadai.cn/a 或jiadai.cn/a，致电400-333-4444 / 400-333-4444，回T退订回T退订"
+    _import_rows(store, tmp_path / "1.csv", [("2026-03-01T10:00:00+08:00", "1069000111", twice)])
+    link_campaigns(store, relink=True)
+    _import_rows(store, tmp_path / "2.csv", [("2026-03-02T10:00:00+08:00", "1069000111", twice)])
+    assert not link_campaigns(store).relinked
+    with store.connect() as con:
+        rows = con.execute(
+            "SELECT message_id, kind, value, count(*) FROM message_indicators GROUP BY ALL"
+        ).fetchall()
+    assert {(kind, value) for _, kind, value, _ in rows} >= {
+        ("url_host", "jiadai.cn"),
+        ("callback", "4003334444"),
+    }
+    assert len({m for m, *_ in rows}) == 2 and all(n == 1 for *_, n in rows)

@@ -83,7 +83,9 @@ WITH slots AS (
     FROM message_templates t JOIN messages m ON m.id = t.message_id
     WHERE t.message_id > $after
 )
-SELECT * FROM from_slots WHERE value <> ''
+-- A text may repeat a link or a number: each message's indicators are taken once here,
+-- where only the slots can repeat (one sender, signature and channel per message).
+SELECT DISTINCT * FROM from_slots WHERE value <> ''
 UNION ALL
 SELECT message_id, template_id, 'channel', left(sender, $digits) || '…'
 FROM senders WHERE regexp_full_match(sender, '106\d+')
@@ -259,7 +261,7 @@ def _relink(con: duckdb.DuckDBPyConnection, max_templates: int) -> None:
     con.execute(
         """
         DELETE FROM message_indicators;
-        INSERT INTO message_indicators SELECT DISTINCT message_id, kind, value, ns, key FROM keyed;
+        INSERT INTO message_indicators SELECT message_id, kind, value, ns, key FROM keyed;
         DELETE FROM node_templates;
         INSERT INTO node_templates SELECT DISTINCT ns, key, template_id FROM keyed;
         DELETE FROM indicator_nodes;
@@ -450,7 +452,7 @@ def _extend(con: duckdb.DuckDBPyConnection, upto: int, max_templates: int) -> bo
         return True
     con.execute(
         """
-        INSERT INTO message_indicators SELECT DISTINCT message_id, kind, value, ns, key FROM keyed;
+        INSERT INTO message_indicators SELECT message_id, kind, value, ns, key FROM keyed;
         INSERT INTO node_templates
         SELECT DISTINCT ns, key, template_id FROM keyed k WHERE NOT EXISTS (
             SELECT 1 FROM node_templates n
