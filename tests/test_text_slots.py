@@ -36,6 +36,17 @@ def test_whitespace_runs_are_one_space_for_every_kind_of_space():
     assert normalize(f"{spaces}a{spaces}b\u3000\u2028c{spaces}") == "a b c"
 
 
+@given(st.lists(st.tuples(st.text(max_size=8), st.text(max_size=20)), max_size=6))
+def test_slots_are_stored_as_json_dumps_writes_them(pairs):
+    import json
+
+    from leaktrace.text.slots import Masked, Slot
+
+    masked = Masked("x", None, tuple(Slot(kind, value) for kind, value in pairs))
+    assert masked.slots_json == json.dumps(masked.slots, ensure_ascii=False)
+    assert json.loads(masked.slots_json) == [list(p) for p in pairs]
+
+
 def test_every_emoji_of_the_emoji_package_is_stripped():
     import emoji
 
