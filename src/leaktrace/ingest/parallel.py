@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from leaktrace.cores import usable_cores
 from leaktrace.ingest.formats.smsbackup import Span, plan_spans, stage_backup
-from leaktrace.ingest.records import IngestError, ReadReport
+from leaktrace.ingest.records import IngestError, ReadReport, in_few_words
 from leaktrace.ingest.stage import Stage, gc_paused, lean_worker
 from leaktrace.roster.recipients import RecipientBook
 
@@ -67,15 +67,12 @@ def _work(
         results.put((k, None, exc, [], 0))
         return
     except Exception as exc:  # any other failure is told, not lost with the process
-        failed = IngestError(key="err_import_reader_failed", file=path.name, reason=_said(exc))
+        failed = IngestError(
+            key="err_import_reader_failed", file=path.name, reason=in_few_words(exc)
+        )
         results.put((k, None, failed, [], 0))
         return
     results.put((k, report, None, stage.files, stage.count))
-
-
-def _said(exc: BaseException) -> str:
-    """An unexpected error in a few words: its kind and its message."""
-    return f"{type(exc).__name__}: {exc}".rstrip(": ")
 
 
 def stage_backup_in_parallel(

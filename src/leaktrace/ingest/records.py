@@ -22,6 +22,11 @@ class IngestError(LeaktraceError, ValueError):
     """A file that cannot be imported at all (nothing from it is stored)."""
 
 
+def in_few_words(exc: BaseException) -> str:
+    """An unexpected error in a few words, as a reader process tells it: kind and message."""
+    return f"{type(exc).__name__}: {exc}".rstrip(": ")
+
+
 @dataclass(slots=True)
 class Incoming:
     """One received message as a reader found it, before it meets the store."""
