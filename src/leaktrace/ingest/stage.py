@@ -170,7 +170,7 @@ def lean_worker() -> None:
     """Set up a worker process that stages: no pandas, and Arrow on the system allocator.
 
     pyarrow's own allocator (mimalloc) keeps what each staged piece freed: mbox workers
-    grew to 140–165 MB each, against 105–110 MB on the system allocator, at the same speed.
+    grew to 140–165 MB each, against 128–134 MB on the system allocator.
     """
     without_pandas()
     pa.set_memory_pool(pa.system_memory_pool())

@@ -24,9 +24,8 @@ from leaktrace.text.signature import find_signature
 
 _PRIVATE = 0xF0000  # supplementary private-use plane: never in real messages after NFKC
 _MAX_SLOTS = 4096
-_json_string = (
-    json.encoder.encode_basestring
-)  # a JSON string as json.dumps writes it, non-ASCII kept
+# A JSON string as json.dumps(..., ensure_ascii=False) writes it.
+_json_string = json.encoder.encode_basestring
 _DIGIT = re.compile(r"\d")
 _TOKEN = re.compile("[\U000f0000-\U000f0fff]")
 _REPEATED = re.compile(r"(<[A-Z_0-9]+>)(?:[ ,;。，、]*\1)+")
