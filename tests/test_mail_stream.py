@@ -21,9 +21,9 @@ from leaktrace.ingest.formats.mail_parse import _shown, _when, quick_fields
 from leaktrace.ingest.formats.mbox import mbox_blocks, mbox_messages
 from leaktrace.ingest.importer import ImportOptions, import_file
 from leaktrace.ingest.records import IngestError, ReadReport
+from leaktrace.model import MESSAGE_COLUMNS
 from leaktrace.sim.simulate import SimConfig, simulate
 from leaktrace.store import Store
-from leaktrace.store.messages import MESSAGE_COLUMNS
 from leaktrace.text.signature import signature_text
 
 STUDY = SimConfig(seed=11, sources=8, canaries=24, controls=6, days=40, email_share=0.5)

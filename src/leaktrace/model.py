@@ -1,9 +1,10 @@
-"""The domain types of the roster (the words of the README's workflow section); no I/O here."""
+"""The domain types of the roster (the words of the README's workflow section) and of a
+received message; no I/O here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 
@@ -86,3 +87,29 @@ class Plant:
     marker: str | None = None
     notes: str | None = None
     id: int | None = None
+
+
+# A received message as the store keeps it: its fields, in the order staged and stored.
+MESSAGE_COLUMNS = (
+    "message_key",
+    "channel",
+    "recipient",
+    "canary_id",
+    "sender",
+    "received_at",
+    "subject",
+    "body",
+    "signature",
+    "own_id",
+    "headers",
+    "position",
+    "raw",
+    "raw_sha256",
+)
+
+# The times a message can plausibly carry: from 1990 (before that no SMS, hardly any
+# e-mail spam) to a year past this machine's clock (a phone set wrong). Imports reject
+# other times; a store written before that check keeps such messages out of analysis
+# (Python and pandas cannot even hold a year past 9999 or 2262).
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+AHEAD = timedelta(days=366)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from leaktrace.errors import LeaktraceError
 from leaktrace.ingest.timestamps import EPOCH
-from leaktrace.store.messages import AHEAD, EARLIEST
+from leaktrace.model import AHEAD, EARLIEST
 
 _SEPARATORS = re.compile(r"[\s\-()]")
 _CN_SERVICE = re.compile(r"^(?:\+86|0086)(?=10[56]|9\d{4}|[48]00|12)")

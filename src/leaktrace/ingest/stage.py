@@ -26,8 +26,8 @@ from leaktrace.ingest.records import (
     micros,
     normalize_sender,
 )
+from leaktrace.model import MESSAGE_COLUMNS
 from leaktrace.roster.recipients import RecipientBook
-from leaktrace.store.messages import MESSAGE_COLUMNS
 from leaktrace.text.signature import signature_text
 
 if TYPE_CHECKING:  # workers that stage never load DuckDB

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from leaktrace.roster.contacts import InvalidContact, normalize_phone, split_plus_tag
-from leaktrace.store.messages import move_quarantined
+
+if TYPE_CHECKING:  # a book travels to staging workers, which never load DuckDB
+    import duckdb
 
 
 @dataclass
@@ -69,6 +70,8 @@ def rematch_quarantine(con: duckdb.DuckDBPyConnection, _items: list | None = Non
 
     Its signature fits :meth:`Store.defer`: roster steps that add canaries ask for it once.
     """
+    from leaktrace.store.messages import move_quarantined  # the store: not for workers
+
     book = RecipientBook.load(con)
     moved = 0
     for recipient, channel in con.execute(

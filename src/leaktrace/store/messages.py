@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import duckdb
+
+from leaktrace.model import AHEAD, EARLIEST, MESSAGE_COLUMNS
 
 # Staged keys are 32 hex digits (128 bits of SHA-256); stored as UHUGEINT, whose index is
 # about 2.5x faster to build and probe than one over the hex text (measured on 1.1M keys).
 _KEY = "('0x' || message_key)::UHUGEINT"
-MESSAGE_COLUMNS = (
-    "message_key",
-    "channel",
-    "recipient",
-    "canary_id",
-    "sender",
-    "received_at",
-    "subject",
-    "body",
-    "signature",
-    "own_id",
-    "headers",
-    "position",
-    "raw",
-    "raw_sha256",
-)
 
 
 # Messages whose sender or signature belongs to a source their canary was planted at.
@@ -168,14 +152,6 @@ def move_quarantined(
     )
     reflag_first_party(con, "list_contains(?, id)", [ids])
     return len(ids)
-
-
-# The times a message can plausibly carry: from 1990 (before that no SMS, hardly any
-# e-mail spam) to a year past this machine's clock (a phone set wrong). Imports reject
-# other times; a store written before that check keeps such messages out of analysis
-# (Python and pandas cannot even hold a year past 9999 or 2262).
-EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
-AHEAD = timedelta(days=366)
 
 
 def plausible_time_sql(column: str = "received_at") -> str:
