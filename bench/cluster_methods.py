@@ -48,10 +48,10 @@ def load(
 
 
 def ours(bodies, names, platforms, canaries):
-    """Masking on every core, then the template index: (ids, the index)."""
+    """Masking on every core, then the template index: (ids, (the index, each skeleton))."""
     masked = mask_many(bodies, [names.get(c, ()) for c in canaries], platforms)
     index = TemplateIndex()
-    return list(index.assign_all(masked.skeletons)), index
+    return list(index.assign_all(masked.skeletons)), (index, masked.skeletons)
 
 
 def naive(bodies, names, platforms, canaries):
@@ -79,20 +79,26 @@ def drain(bodies, names, platforms, canaries):
     return [miner.add_log_message(body)["cluster_id"] for body in bodies], None
 
 
-def left_apart(index: TemplateIndex) -> dict:
+def left_apart(index: TemplateIndex, skeletons_of: list[str], true: list[str]) -> dict:
     """Pairs of distinct skeletons at or above the threshold in different templates.
 
     Exact up to ``EXACT_UP_TO`` skeletons, else ``SAMPLE`` of them against all. Also
-    counts those whose words around the slots agree (the pairs the index could join).
+    counts those whose words around the slots agree (the pairs the index could join),
+    and those whose messages share a true template (the pairs it should join: the
+    others are two true templates, and joining them would mix them).
     """
     from rapidfuzz import fuzz, process
+
+    truths: dict[str, set[str]] = {}
+    for skeleton, truth in zip(skeletons_of, true, strict=True):
+        truths.setdefault(skeleton, set()).add(truth)
 
     skeletons = sorted(index.assigned)
     template = np.array([index.assigned[s] for s in skeletons])
     rows = range(len(skeletons))
     if len(skeletons) > EXACT_UP_TO:
         rows = sorted(random.Random(1).sample(rows, SAMPLE))
-    apart = agree = 0
+    apart = agree = same = same_agree = 0
     for start in range(0, len(rows), 1000):
         chunk = list(rows[start : start + 1000])
         scores = process.cdist(
@@ -110,13 +116,18 @@ def left_apart(index: TemplateIndex) -> dict:
             keep &= c > r  # each pair once
         for a, b in zip(r[keep].tolist(), c[keep].tolist(), strict=True):
             apart += 1
-            words = fuzz.ratio(literal(skeletons[a]), literal(skeletons[b]))
-            agree += words >= LITERAL_THRESHOLD
+            words = fuzz.ratio(literal(skeletons[a]), literal(skeletons[b])) >= LITERAL_THRESHOLD
+            together = bool(truths[skeletons[a]] & truths[skeletons[b]])
+            agree += words
+            same += together
+            same_agree += words and together
     return {
         "skeletons": len(skeletons),
         "scored": len(rows),
         "apart": apart,
         "apart_words_agree": agree,
+        "apart_same_template": same,
+        "apart_same_template_words_agree": same_agree,
     }
 
 
@@ -140,7 +151,7 @@ def main() -> None:
         "accuracy": grouping_accuracy(predicted, true),
     }
     if args.apart and index is not None:
-        result |= left_apart(index)
+        result |= left_apart(*index, true)
     print(json.dumps(result))
 
 

@@ -161,7 +161,9 @@ class Stage:
         if self.count >= self.spill_rows or self.staged_chars >= SPILL_CHARS or self.files:
             for table in self.tables:
                 path = self.scratch / f"{self.name}-{len(self.files):05d}.parquet"
-                pq.write_table(table, path, compression="zstd", compression_level=1)
+                # Scratch, read once: LZ4 writes in about half zstd's time (200k SMS
+                # rows: 0.27 s against 0.50 s at level 1) for 1.7 times the disk.
+                pq.write_table(table, path, compression="lz4")
                 self.files.append(path)
             self.tables = []
 
