@@ -69,7 +69,8 @@ def _row(label: str, r: dict | None) -> None:
     )
     if "apart" in r:
         line += (
-            f"  apart {r['apart']:,} (words agree {r['apart_words_agree']:,})"
+            f"  apart {r['apart']:,} (words agree {r['apart_words_agree']:,};"
+            f" one true template {r['apart_same_template']:,})"
             f" of {r['scored']:,}/{r['skeletons']:,} skeletons scored"
         )
     print(line)
