@@ -236,7 +236,7 @@ def _commit(
         "tz": str(options.tz) if options.tz else None,
         "columns": options.columns or None,
     }
-    notes = list(report.notes)
+    notes = report.all_notes()
     if report.stopped_at:
         notes.append(f"stopped early at {report.stopped_at}")
     batch = [

@@ -136,6 +136,7 @@ def _merge(outcomes: dict[int, tuple], report: ReadReport) -> tuple[list[Path], 
         report.skipped.update(part.skipped)
         report.problems.extend(part.problems)
         report.notes.extend(part.notes)
+        report.repaired += part.repaired  # one note for the file, not one per span
         files.extend(part_files)
         count += part_count
         if part.stopped_at:

@@ -53,10 +53,21 @@ class ReadReport:
     problems: list[str] = field(default_factory=list)
     stopped_at: str | None = None
     notes: list[str] = field(default_factory=list)
+    repaired: int = 0  # characters XML cannot hold, repaired to read the records
 
     def reject(self, where: str, reason: str) -> None:
         """Record a broken record; the rest of the file still lands."""
         self.problems.append(f"{where}: {reason}")
+
+    def all_notes(self) -> list[str]:
+        """The notes for the whole file, the repairs told once however it was read."""
+        if not self.repaired:
+            return list(self.notes)
+        return [
+            *self.notes,
+            f"{self.repaired} characters XML cannot hold (control characters, HTML entities,"
+            " bare &) were repaired; the raw records keep them as written",
+        ]
 
 
 def message_key(

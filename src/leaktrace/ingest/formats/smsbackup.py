@@ -469,13 +469,16 @@ class _Resuming:
         self.source.add(first, text)
         self.opened = self.opened or "<smses" in text
         self.ended = "</smses>" in text  # the last block of a whole file ends with it
+        counted = False
         while True:
             if self.skipping_to is not None:
                 text, first = self._resume_point(first, text)
                 if not text:
                     return
             fixed, repairs = repair_xml_text(text)
-            self.repairs += repairs
+            if not counted:  # after a broken record the rest is fed again: counted once
+                self.repairs += repairs
+                counted = True
             try:
                 self.parser.feed(fixed.encode("utf-8"))
             except etree.XMLSyntaxError as exc:
@@ -605,11 +608,7 @@ class _Resuming:
                 yield from self._events()
         if not self.opened:
             raise SmsBackupError(key="err_smsbackup_no_smses", file=self.path.name)
-        if self.repairs:
-            self.report.notes.append(
-                f"{self.repairs} characters XML cannot hold (control characters, HTML "
-                "entities, bare &) were repaired; the raw records keep them as written"
-            )
+        self.report.repaired += self.repairs
 
 
 def _last_record_starts(text: str, count: int) -> list[int]:
