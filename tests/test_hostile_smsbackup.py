@@ -18,6 +18,10 @@ from leaktrace.roster import new_canary
 
 T0 = 1767576142490
 HEAD = "<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>\n<smses count=\"0\">\n"
+# As the app writes it: a comment naming it, with a bare "&" that XML comments may hold.
+APP_HEAD = HEAD.replace(
+    "\n", "\n<!--File Created By SMS Backup & Restore v10.20.002 on 05/04/2026 00:00:00-->\n", 1
+)
 
 
 def line(i: int, body: str, kind: str = "1") -> str:
@@ -28,9 +32,11 @@ def line(i: int, body: str, kind: str = "1") -> str:
     )
 
 
-def backup(tmp_path, bodies: list[str], name: str = "b.xml", encoding: str = "utf-8"):
+def backup(
+    tmp_path, bodies: list[str], name: str = "b.xml", encoding: str = "utf-8", head: str = HEAD
+):
     path = tmp_path / name
-    text = HEAD + "".join(line(i, b) for i, b in enumerate(bodies)) + "</smses>\n"
+    text = head + "".join(line(i, b) for i, b in enumerate(bodies)) + "</smses>\n"
     path.write_bytes(text.encode(encoding, "surrogatepass"))
     return path
 
@@ -141,7 +147,7 @@ def test_bad_records_in_a_big_file_read_in_parallel_match_a_sequential_read(
     bodies = [f"您有{i}元备用金额度" for i in range(4000)]
     for i in range(0, 4000, 97):
         bodies[i] = "控制&#27;符" if i % 2 else 'bad "quote'
-    path = backup(tmp_path, bodies, "big.xml")
+    path = backup(tmp_path, bodies, "big.xml", head=APP_HEAD)  # its "&" is no repair
     results = []
     for threshold in (1 << 40, 0):
         monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", threshold)
@@ -240,3 +246,17 @@ def test_a_span_read_in_blocks_ends_with_one_closing_tag(tmp_path, monkeypatch, 
         found += [m.body for m in read_backup(path, report, span=span)]
         assert report.problems == [] and report.stopped_at is None
     assert found == [f"m{i}" for i in range(40)]
+
+
+def test_a_clean_backup_from_the_app_tells_no_repair_however_it_is_read(
+    tmp_path, store, monkeypatch
+):
+    # The app's header comment says "SMS Backup & Restore": a bare "&" XML comments may
+    # hold, and the prolog every span of a parallel read repeats.
+    new_canary(store, phone="+8613800138000", seed=1)
+    path = backup(tmp_path, [f"您有{i}元备用金额度" for i in range(3000)], head=APP_HEAD)
+    messages, report = read(path)
+    assert len(messages) == 3000 and report.repaired == 0 and report.all_notes() == []
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    result = import_file(store, path, ImportOptions(recipient="+8613800138000"))
+    assert result.inserted == 3000 and result.notes == []

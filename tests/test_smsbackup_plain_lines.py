@@ -165,7 +165,7 @@ def _both_ways(path, monkeypatch, **kwargs) -> tuple:
         except SmsBackupError as exc:
             messages = [("error", exc.key)]
         seen.append(
-            (messages, dict(report.skipped), report.problems, report.notes, report.stopped_at)
+            (messages, dict(report.skipped), report.problems, report.all_notes(), report.stopped_at)
         )
     return seen[0], seen[1]
 

@@ -157,4 +157,4 @@ def plausible(
         if EARLIEST <= m.received_at <= latest:
             yield m
         else:
-            report.reject(where(file_name, m.position), implausible_time(m.received_at, now))
+            report.reject(where(file_name, m.position), str(implausible_time(m.received_at, now)))

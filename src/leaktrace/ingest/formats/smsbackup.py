@@ -467,7 +467,8 @@ class _Resuming:
     def _parse(self, first: int, text: str) -> Iterator[Row]:
         """Parse one block of whole lines that starts at slice line ``first``."""
         self.source.add(first, text)
-        self.opened = self.opened or "<smses" in text
+        opening = not self.opened and "<smses" in text
+        self.opened = self.opened or opening
         self.ended = "</smses>" in text  # the last block of a whole file ends with it
         counted = False
         while True:
@@ -477,6 +478,9 @@ class _Resuming:
                     return
             fixed, repairs = repair_xml_text(text)
             if not counted:  # after a broken record the rest is fed again: counted once
+                if opening:  # the prolog holds no record, only "SMS Backup & Restore"
+                    root = text.find(">", text.find("<smses")) + 1
+                    repairs = repair_xml_text(text[root:])[1]
                 self.repairs += repairs
                 counted = True
             try:
