@@ -260,3 +260,48 @@ def test_a_clean_backup_from_the_app_tells_no_repair_however_it_is_read(
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     result = import_file(store, path, ImportOptions(recipient="+8613800138000"))
     assert result.inserted == 3000 and result.notes == []
+
+
+@pytest.mark.parametrize("span_bytes", [4 << 10, 32 << 10])
+@pytest.mark.parametrize("ending", ["", "</smses>\n", '  <sms address="1069" date="1', "TRUNCATED"])
+def test_a_backup_cut_into_many_spans_reads_as_one_sequential_read(
+    tmp_path, store, monkeypatch, span_bytes, ending
+):
+    # Many more spans than processes, taken in order by a pool: bad records anywhere,
+    # the end of the document or a record cut off in the middle of the file (each one
+    # rejection), or the file itself cut off (the last span stops early).
+    new_canary(store, phone="+8613800138000", seed=1)
+    bodies = [f"您有{i}元备用金额度" for i in range(3000)]
+    for i in range(0, 3000, 89):
+        bodies[i] = "控制&#27;符" if i % 2 else 'bad "quote'
+    text = APP_HEAD + "".join(line(i, b) for i, b in enumerate(bodies[:1700]))
+    text += ending.replace("TRUNCATED", "")
+    text += "".join(line(i, b) for i, b in enumerate(bodies[1700:], 1700)) + "</smses>\n"
+    if ending == "TRUNCATED":  # the last record cut off, as a copy that did not finish
+        text = text[: text.rfind("<sms ") + 60]
+    path = tmp_path / "many.xml"
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setattr(parallel, "SPAN_BYTES", span_bytes)
+    results = []
+    for threshold in (1 << 40, 0):
+        monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", threshold)
+        monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
+        results.append(import_file(store, path, ImportOptions(recipient="+8613800138000")))
+    first, again = results
+    assert len(list(parallel.spans_of(path, -(-path.stat().st_size // span_bytes)))) > 8
+    assert again.inserted == 0 and again.duplicate == first.inserted > 1000
+    # Where it stopped is the file's line, whichever process read it.
+    assert (again.rejected, again.stopped_at, again.notes) == (
+        first.rejected,
+        first.stopped_at,
+        first.notes,
+    )
+    assert [p.split(": not XML")[0] for p in again.problems] == [
+        p.split(": not XML")[0] for p in first.problems
+    ]
+    damaged = ending not in ("", "TRUNCATED")  # one rejection, and reading goes on
+    assert (first.inserted, first.rejected) == (
+        2983 - damaged - (ending == "TRUNCATED"),
+        17 + damaged,
+    )
+    assert (first.stopped_at is not None) == (ending == "TRUNCATED")

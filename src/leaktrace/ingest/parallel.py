@@ -1,21 +1,27 @@
-"""Reading a big SMS backup on every core: one span per process, staged to Parquet.
+"""Reading a big SMS backup on every core: spans handed out in order, staged to Parquet.
 
-A backup is cut at record starts into spans (see ``smsbackup.plan_spans``);
-each worker process parses its span and writes Parquet chunks into the shared
-scratch directory, with sequence numbers that keep the file's order. If a span
-stops early (broken XML), the spans after it are dropped, exactly as a
-sequential read would stop there.
+A backup is cut at record starts into spans of about ``SPAN_BYTES`` (see
+``smsbackup.spans_of``), more spans than processes, and a pool of one process per
+core takes them in file order: a file whose records are not spread evenly (its last
+half MMS with pictures, a few bytes a record elsewhere) keeps every core busy, where
+one span per core left one process reading every SMS while the other read pictures.
+Each span is parsed and written as Parquet chunks into the shared scratch directory,
+with sequence numbers that keep the file's order. If a span stops early (broken XML),
+the spans after it are dropped, exactly as a sequential read would stop there.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
-import queue
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as Waiting
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leaktrace.cores import usable_cores
-from leaktrace.ingest.formats.smsbackup import Span, plan_spans, stage_backup
+from leaktrace.ingest.formats.smsbackup import Span, spans_of, stage_backup
 from leaktrace.ingest.records import IngestError, ReadReport, in_few_words
 from leaktrace.ingest.stage import Stage, gc_paused, lean_worker
 from leaktrace.roster.recipients import RecipientBook
@@ -24,11 +30,12 @@ if TYPE_CHECKING:
     from leaktrace.ingest.importer import ImportOptions, Meter
 
 PARALLEL_MIN_BYTES = 64 << 20  # below this, process start-up costs more than it saves
+SPAN_BYTES = 24 << 20  # work for one process at a time: about 55,000 SMS
 SEQ_STRIDE = 1 << 40
 
 
 class _SpanMeter:
-    """Publishes a worker's bytes read into a shared array slot."""
+    """Publishes a span's bytes read into its slot of a shared array."""
 
     def __init__(self, progress: Any, k: int) -> None:
         self.progress, self.k = progress, k
@@ -37,42 +44,51 @@ class _SpanMeter:
         self.progress[self.k] = done
 
 
-def _work(
-    k: int,
-    path: Path,
-    span: Span,
-    options: ImportOptions,
-    book: RecipientBook,
-    scratch: Path,
-    progress: Any,
-    results: Any,
+class _Worker:
+    """What every span a worker stages shares, set once when the worker starts."""
+
+    path: Path
+    options: ImportOptions
+    book: RecipientBook
+    scratch: Path
+    progress: Any
+
+
+def _start(
+    path: Path, options: ImportOptions, book: RecipientBook, scratch: Path, progress: Any
 ) -> None:
     lean_worker()
+    _Worker.path, _Worker.options, _Worker.book = path, options, book
+    _Worker.scratch, _Worker.progress = scratch, progress
+
+
+def _stage_span(k: int, span: Span) -> tuple[ReadReport, list[Path], int]:
+    """Stage the ``k``-th span: (what reading it found, its Parquet files, messages staged)."""
     report = ReadReport()
-    stage = Stage(scratch, book, name=f"part-{k:02d}", seq_base=k * SEQ_STRIDE, spill_rows=0)
+    path = _Worker.path
+    stage = Stage(
+        _Worker.scratch, _Worker.book, name=f"part-{k:05d}", seq_base=k * SEQ_STRIDE, spill_rows=0
+    )
     try:
         with gc_paused():
             stage_backup(
                 path,
                 report,
                 stage,
-                recipient=options.recipient,
-                sub_ids=options.sub_ids,
+                recipient=_Worker.options.recipient,
+                sub_ids=_Worker.options.sub_ids,
                 encoding="utf-8",
-                meter=_SpanMeter(progress, k),  # type: ignore[arg-type]
+                meter=_SpanMeter(_Worker.progress, k),  # type: ignore[arg-type]
                 span=span,
             )
             stage.flush()
-    except IngestError as exc:  # pickled with its key and values: said in either language
-        results.put((k, None, exc, [], 0))
-        return
+    except IngestError:  # pickled with its key and values: said in either language
+        raise
     except Exception as exc:  # any other failure is told, not lost with the process
-        failed = IngestError(
+        raise IngestError(
             key="err_import_reader_failed", file=path.name, reason=in_few_words(exc)
-        )
-        results.put((k, None, failed, [], 0))
-        return
-    results.put((k, report, None, stage.files, stage.count))
+        ) from None
+    return report, stage.files, stage.count
 
 
 def stage_backup_in_parallel(
@@ -87,59 +103,61 @@ def stage_backup_in_parallel(
 
     ``None`` when it does not pay (small file, one core, another encoding).
     """
-    if usable_cores() < 2 or path.stat().st_size < PARALLEL_MIN_BYTES:
+    cores = usable_cores()
+    size = path.stat().st_size
+    if cores < 2 or size < PARALLEL_MIN_BYTES:
         return None
     if options.encoding and options.encoding.replace("-", "").lower() not in ("utf8", "utf8sig"):
         return None
-    spans = plan_spans(path, usable_cores())
-    if len(spans) < 2:
+    parts = max(cores, -(-size // SPAN_BYTES))
+    spans = spans_of(path, parts)
+    first = next(spans)
+    if first.end == size:  # it could not be cut
         return None
     context = mp.get_context("spawn")  # never fork a process that has DuckDB threads
-    progress = context.Array("q", len(spans), lock=False)
-    results = context.Queue()
-    procs = [
-        context.Process(
-            target=_work, args=(k, path, span, options, book, scratch, progress, results)
-        )
-        for k, span in enumerate(spans)
-    ]
-    for proc in procs:
-        proc.start()
-    outcomes: dict[int, tuple] = {}
+    progress = context.Array("q", parts, lock=False)
+    pool = ProcessPoolExecutor(
+        cores,
+        mp_context=context,
+        initializer=_start,
+        initargs=(path, options, book, scratch, progress),
+    )
     try:
-        while len(outcomes) < len(procs):
-            try:
-                k, *outcome = results.get(timeout=0.25)
-                outcomes[k] = tuple(outcome)
-            except queue.Empty:
-                dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
-                if dead and results.empty():  # a worker that told its error is read first
-                    raise IngestError(
-                        key="err_import_reader_died", file=path.name, code=dead[0]
-                    ) from None
+        # Every span is handed out at once (the lines before each are counted meanwhile):
+        # the pool takes them in order, and a span holds only its place in the file.
+        futures = [pool.submit(_stage_span, 0, first)]
+        for k, span in enumerate(spans, start=1):
+            futures.append(pool.submit(_stage_span, k, span))
             meter.update(sum(progress))
+        return _merge(futures, report, lambda: meter.update(sum(progress)))
+    except BrokenProcessPool:
+        raise IngestError(key="err_reader_process_died", file=path.name) from None
     finally:
-        for proc in procs:
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.terminate()
-    return _merge(outcomes, report)
+        pool.shutdown(cancel_futures=True)
 
 
-def _merge(outcomes: dict[int, tuple], report: ReadReport) -> tuple[list[Path], int]:
+def _merge(
+    futures: list[Future[tuple[ReadReport, list[Path], int]]],
+    report: ReadReport,
+    waiting: Callable[[], None],
+) -> tuple[list[Path], int]:
+    """The spans' files and counts in file order, up to the first span that stopped early."""
     files: list[Path] = []
     count = 0
-    for k in sorted(outcomes):
-        part, error, part_files, part_count = outcomes[k]
-        if error is not None:
-            raise IngestError.saying(error)
+    for future in futures:
+        while True:
+            try:
+                part, part_files, part_count = future.result(timeout=0.25)
+                break
+            except Waiting:
+                waiting()
         report.skipped.update(part.skipped)
         report.problems.extend(part.problems)
         report.notes.extend(part.notes)
         report.repaired += part.repaired  # one note for the file, not one per span
         files.extend(part_files)
         count += part_count
-        if part.stopped_at:
+        if part.stopped_at:  # the spans after it are dropped, as a sequential read stops
             report.stopped_at = part.stopped_at
             break
     return files, count

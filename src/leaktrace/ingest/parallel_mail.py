@@ -128,7 +128,7 @@ def stage_mbox_in_parallel(
         while ahead:
             collect()
     except BrokenProcessPool:
-        raise IngestError(key="err_mbox_reader_died", file=path.name) from None
+        raise IngestError(key="err_reader_process_died", file=path.name) from None
     finally:
         pool.shutdown(cancel_futures=True)
     if number == 0:

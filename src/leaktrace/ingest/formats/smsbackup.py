@@ -216,12 +216,23 @@ class _Slice:
 
 def plan_spans(path: Path, parts: int) -> list[Span]:
     """Cut a UTF-8 backup into ``parts`` spans at record starts (one span if it cannot be cut)."""
+    return list(spans_of(path, parts))
+
+
+def spans_of(path: Path, parts: int) -> Iterator[Span]:
+    """:func:`plan_spans`, each span given as soon as its first line is known.
+
+    The cuts are found first (a short read at each); the lines before a span are counted
+    only after the span before it was given, so a reader can start on the first spans
+    while the file's later lines are still being counted.
+    """
     size = path.stat().st_size
     with path.open("rb") as raw:
         head = raw.read(1 << 16)
         opening = re.search(rb"<smses[^>]*>", head)
         if opening is None or head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-            return [Span(0, size, 1, b"", b"")]
+            yield Span(0, size, 1, b"", b"")
+            return
         prefix = head[: opening.end()] + b"\n"
         cuts = [0]
         for k in range(1, parts):
@@ -232,24 +243,19 @@ def plan_spans(path: Path, parts: int) -> list[Span]:
                 break
             cuts.append(raw.tell() - len(window) + found.start() + 1)
         cuts.append(size)
-        lines = [1]
-        raw.seek(0)
-        for end in cuts[1:-1]:
-            newlines = 0
-            while raw.tell() < end:
-                newlines += raw.read(min(BLOCK, end - raw.tell())).count(b"\n")
-            lines.append(lines[-1] + newlines)
-    count = len(cuts) - 1
-    return [
-        Span(
-            cuts[k],
-            cuts[k + 1],
-            lines[k],
-            prefix if k else b"",
-            b"\n</smses>\n" if k < count - 1 else b"",
-        )
-        for k in range(count)
-    ]
+        count = len(cuts) - 1
+        line = 1
+        for k in range(count):
+            yield Span(
+                cuts[k],
+                cuts[k + 1],
+                line,
+                prefix if k else b"",
+                b"\n</smses>\n" if k < count - 1 else b"",
+            )
+            raw.seek(cuts[k])
+            while k + 1 < count and raw.tell() < cuts[k + 1]:
+                line += raw.read(min(BLOCK, cuts[k + 1] - raw.tell())).count(b"\n")
 
 
 def _encoding(raw: BinaryIO, encoding: str | None) -> str:
@@ -606,7 +612,7 @@ class _Resuming:
                     self.report.reject(where, f"not XML: {_reason(exc)}")
                 else:
                     self.report.stopped_at = (
-                        f"{self.path.name}:{line}: the file ends early ({exc.msg})"
+                        f"{self.path.name}:{line}: the file ends early ({_reason(exc)})"
                     )
             else:
                 yield from self._events()
