@@ -263,7 +263,9 @@ def test_a_clean_backup_from_the_app_tells_no_repair_however_it_is_read(
 
 
 @pytest.mark.parametrize("span_bytes", [4 << 10, 32 << 10])
-@pytest.mark.parametrize("ending", ["", "</smses>\n", '  <sms address="1069" date="1', "TRUNCATED"])
+@pytest.mark.parametrize(
+    "ending", ["", "</smses>\n", '  <sms address="1069" date="1', "TRUNCATED", "TRUNCATED MMS"]
+)
 def test_a_backup_cut_into_many_spans_reads_as_one_sequential_read(
     tmp_path, store, monkeypatch, span_bytes, ending
 ):
@@ -275,10 +277,16 @@ def test_a_backup_cut_into_many_spans_reads_as_one_sequential_read(
     for i in range(0, 3000, 89):
         bodies[i] = "控制&#27;符" if i % 2 else 'bad "quote'
     text = APP_HEAD + "".join(line(i, b) for i, b in enumerate(bodies[:1700]))
-    text += ending.replace("TRUNCATED", "")
+    cut = ending.startswith("TRUNCATED")
+    text += "" if cut else ending
     text += "".join(line(i, b) for i, b in enumerate(bodies[1700:], 1700)) + "</smses>\n"
     if ending == "TRUNCATED":  # the last record cut off, as a copy that did not finish
         text = text[: text.rfind("<sms ") + 60]
+    elif cut:  # or an MMS over many lines, whose tags name the lines they opened on
+        text = text[: text.rfind("</smses>")] + (
+            f'  <mms date="{T0}" msg_box="1" address="10691">\n    <parts>\n'
+            '      <part seq="0" ct="text/plain" text="彩信正文" />\n'
+        )
     path = tmp_path / "many.xml"
     path.write_text(text, encoding="utf-8")
     monkeypatch.setattr(parallel, "SPAN_BYTES", span_bytes)
@@ -299,9 +307,30 @@ def test_a_backup_cut_into_many_spans_reads_as_one_sequential_read(
     assert [p.split(": not XML")[0] for p in again.problems] == [
         p.split(": not XML")[0] for p in first.problems
     ]
-    damaged = ending not in ("", "TRUNCATED")  # one rejection, and reading goes on
+    damaged = bool(ending) and not cut  # one rejection, and reading goes on
     assert (first.inserted, first.rejected) == (
         2983 - damaged - (ending == "TRUNCATED"),
         17 + damaged,
     )
-    assert (first.stopped_at is not None) == (ending == "TRUNCATED")
+    assert (first.stopped_at is not None) == cut
+    assert " line " not in str(first.stopped_at)  # the file's line only, before the reason
+
+
+def test_a_picture_megabytes_long_does_not_end_the_cutting(tmp_path):
+    # An MMS keeps its picture on one line: past it, the file is still cut into spans,
+    # end to end, none much bigger than its share.
+    from leaktrace.ingest.formats import smsbackup
+
+    picture = "A" * (3 << 20)
+    mms = (
+        f'  <mms date="{T0}" msg_box="1" address="10691"><parts><part seq="0" ct="image/jpeg"'
+        f' data="{picture}" /></parts></mms>\n'
+    )
+    sms = [line(i, f"您有{i}元备用金额度") for i in range(16000)]
+    path = tmp_path / "pictures.xml"
+    path.write_text(HEAD + "".join(sms[:8000]) + mms + "".join(sms[8000:]) + "</smses>\n")
+    size = path.stat().st_size
+    spans = smsbackup.plan_spans(path, 16)
+    assert [s.start for s in spans[1:]] == [s.end for s in spans[:-1]]
+    assert spans[0].start == 0 and spans[-1].end == size and len(spans) >= 10
+    assert max(s.end - s.start for s in spans) < len(mms) + 2 * size // 16

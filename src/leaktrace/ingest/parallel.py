@@ -111,9 +111,10 @@ def stage_backup_in_parallel(
         return None
     # A multiple of the processes, so that spans of an even file end together.
     parts = cores * -(-size // (SPAN_BYTES * cores))
-    spans = spans_of(path, parts)
+    spans = spans_of(path, parts)  # closed below, however this ends
     first = next(spans)
     if first.end == size:  # it could not be cut
+        spans.close()
         return None
     context = mp.get_context("spawn")  # never fork a process that has DuckDB threads
     progress = context.Array("q", parts, lock=False)
@@ -134,6 +135,7 @@ def stage_backup_in_parallel(
     except BrokenProcessPool:
         raise IngestError(key="err_reader_process_died", file=path.name) from None
     finally:
+        spans.close()
         pool.shutdown(cancel_futures=True)
 
 

@@ -236,12 +236,10 @@ def spans_of(path: Path, parts: int) -> Iterator[Span]:
         prefix = head[: opening.end()] + b"\n"
         cuts = [0]
         for k in range(1, parts):
-            raw.seek(max(size * k // parts, cuts[-1] + 1))
-            window = raw.read(1 << 20)
-            found = _RECORD_START.search(window)
-            if found is None:
+            cut = _record_start_after(raw, max(size * k // parts, cuts[-1] + 1))
+            if cut is None:  # no record starts after it: the rest is one span
                 break
-            cuts.append(raw.tell() - len(window) + found.start() + 1)
+            cuts.append(cut)
         cuts.append(size)
         count = len(cuts) - 1
         line = 1
@@ -256,6 +254,22 @@ def spans_of(path: Path, parts: int) -> Iterator[Span]:
             raw.seek(cuts[k])
             while k + 1 < count and raw.tell() < cuts[k + 1]:
                 line += raw.read(min(BLOCK, cuts[k + 1] - raw.tell())).count(b"\n")
+
+
+def _record_start_after(raw: BinaryIO, at: int) -> int | None:
+    """Where the first record line at or after byte ``at`` starts; None if no record does.
+
+    It reads on past lines of any length: an MMS picture is megabytes on one line.
+    """
+    while True:
+        raw.seek(at)
+        window = raw.read(BLOCK)
+        found = _RECORD_START.search(window)
+        if found is not None:
+            return at + found.start() + 1
+        if len(window) < BLOCK:
+            return None
+        at += BLOCK - 64  # a start cut by the window's end is whole in the next one
 
 
 def _encoding(raw: BinaryIO, encoding: str | None) -> str:
@@ -637,8 +651,10 @@ def _last_record_starts(text: str, count: int) -> list[int]:
 
 
 def _reason(exc: etree.XMLSyntaxError) -> str:
-    """libxml2's reason without its position (that counts lines of a resumed parser)."""
-    return re.sub(r",? line \d+, column \d+$", "", exc.msg or "syntax error")
+    """libxml2's reason without its lines (they count those of a span or a resumed parser):
+    its position, and the line a tag opened on ("… in tag parts line 750")."""
+    reason = re.sub(r",? line \d+, column \d+$", "", exc.msg or "syntax error")
+    return re.sub(r" line \d+$", "", reason)
 
 
 class _Lines:
