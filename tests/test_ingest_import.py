@@ -527,3 +527,96 @@ def test_the_commits_memory_grows_with_its_rows():
     assert small == "143MB" and bigger == "575MB"
     assert importer.commit_memory(1_124_900)[0] == "299MB"
     assert importer.commit_memory(0)[-1] is None
+
+
+def _failed_commit(store: Store, tmp_path: Path) -> Exception:
+    """A real COMMIT that runs out of memory, under the settings an import commits with:
+    60 MB of texts that do not compress, staged as Parquet, inserted under 48 MB."""
+    import base64
+    import random
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from leaktrace.store.connection import memory_limited, texts_in_zstd, transaction
+
+    rng = random.Random(1)
+    texts = [base64.b64encode(rng.randbytes(150_000)).decode() for _ in range(300)]
+    for start in range(0, 300, 40):
+        part = {"id": list(range(start, start + 40))[: 300 - start], "raw": texts[start:][:40]}
+        pq.write_table(pa.table(part), tmp_path / f"part-{start:03d}.parquet", compression="lz4")
+    with store.connect() as con:
+        con.execute("CREATE TABLE t (id BIGINT PRIMARY KEY, k UHUGEINT UNIQUE, raw VARCHAR)")
+        con.execute("INSERT INTO t VALUES (-1, 0, 'before')")
+    insert = (
+        "INSERT INTO t SELECT id, (id + 1)::UHUGEINT, raw"
+        f" FROM read_parquet('{tmp_path}/part-*.parquet')"
+    )
+    with (  # which error it raises is the question
+        pytest.raises(Exception) as caught,
+        store.connect() as con,
+        memory_limited(con, "48MB"),
+        texts_in_zstd(con),
+        transaction(con),
+    ):
+        con.execute(insert)
+    with store.connect() as con:  # the file is as it was, and the next commit goes in
+        assert con.execute("SELECT count(*) FROM t").fetchone() == (1,)
+        con.execute(insert)
+        assert con.execute("SELECT count(*) FROM t").fetchone() == (301,)
+    return caught.value
+
+
+def test_a_commit_that_runs_out_of_memory_at_its_commit_is_done_again(tmp_path, monkeypatch):
+    # DuckDB tells a COMMIT that ran out of memory as a failed commit and invalidates
+    # the open database; the settings' resets must not hide that under a FatalException.
+    # The import rolls back and commits again with more memory, never a traceback.
+    memory = _failed_commit(Store(tmp_path / "t.duckdb"), tmp_path)
+    assert "Failed to commit" in str(memory) and importer.out_of_memory(memory)
+    monkeypatch.setattr(importer, "commit_memory", lambda rows: ["64MB", None])
+    once, tried = importer._commit_once, []
+
+    def commit_once(*args):
+        tried.append(args[-1])
+        if len(tried) == 1:  # the first try fails as DuckDB failed the one above
+            raise memory
+        return once(*args)
+
+    monkeypatch.setattr(importer, "_commit_once", commit_once)
+    store = Store(tmp_path / "s.duckdb")
+    path = SAMPLE / "sms" / "canary-088.xml"
+    result = import_file(store, path, ImportOptions(recipient="+8613800138000"))
+    assert tried == ["64MB", None] and result.inserted > 20
+    assert rows(store, "SELECT count(*) FROM import_batches") == [(1,)]
+
+
+def test_a_commit_that_fails_for_another_reason_is_not_done_again(tmp_path, monkeypatch):
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "c.duckdb"))
+    con.execute("CREATE TABLE t (id BIGINT PRIMARY KEY)")
+    other = con.cursor()
+    con.execute("BEGIN")
+    other.execute("BEGIN")
+    con.execute("INSERT INTO t VALUES (1)")
+    other.execute("INSERT INTO t VALUES (1)")
+    con.execute("COMMIT")
+    with pytest.raises(duckdb.TransactionException) as conflict:
+        other.execute("COMMIT")
+    assert "Failed to commit" in str(conflict.value)
+    assert not importer.out_of_memory(conflict.value)
+    monkeypatch.setattr(importer, "commit_memory", lambda rows: ["64MB", None])
+    tried = []
+
+    def commit_once(*args):
+        tried.append(args[-1])
+        raise conflict.value
+
+    monkeypatch.setattr(importer, "_commit_once", commit_once)
+    with pytest.raises(duckdb.TransactionException):
+        import_file(
+            Store(tmp_path / "s.duckdb"),
+            SAMPLE / "sms" / "canary-088.xml",
+            ImportOptions(recipient="+8613800138000"),
+        )
+    assert tried == ["64MB"]

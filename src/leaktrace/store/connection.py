@@ -28,7 +28,7 @@ import os
 import random
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -97,8 +97,21 @@ def memory_limited(con: duckdb.DuckDBPyConnection, limit: str | None) -> Iterato
     con.execute(f"SET memory_limit = '{limit}'")
     try:
         yield
-    finally:
-        con.execute("RESET memory_limit")
+    except BaseException:
+        _quietly(con, "RESET memory_limit")
+        raise
+    con.execute("RESET memory_limit")
+
+
+def _quietly(con: duckdb.DuckDBPyConnection, statement: str) -> None:
+    """Undo a setting after its block failed, the block's error being the one told.
+
+    A COMMIT that ran out of memory leaves the open database invalidated (every statement
+    then fails with a FatalException) while the file keeps what it held before; the next
+    connection, once this one is closed, opens it afresh.
+    """
+    with suppress(duckdb.Error):
+        con.execute(statement)
 
 
 @contextmanager
@@ -117,8 +130,10 @@ def texts_in_zstd(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("SET force_compression = 'zstd'")
     try:
         yield
-    finally:
-        con.execute("RESET force_compression")
+    except BaseException:
+        _quietly(con, "RESET force_compression")
+        raise
+    con.execute("RESET force_compression")
 
 
 @contextmanager
