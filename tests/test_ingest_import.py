@@ -560,10 +560,6 @@ def _failed_commit(store: Store, tmp_path: Path) -> Exception:
         transaction(con),
     ):
         con.execute(insert)
-    with store.connect() as con:  # the file is as it was, and the next commit goes in
-        assert con.execute("SELECT count(*) FROM t").fetchone() == (1,)
-        con.execute(insert)
-        assert con.execute("SELECT count(*) FROM t").fetchone() == (301,)
     return caught.value
 
 
@@ -571,8 +567,12 @@ def test_a_commit_that_runs_out_of_memory_at_its_commit_is_done_again(tmp_path, 
     # DuckDB tells a COMMIT that ran out of memory as a failed commit and invalidates
     # the open database; the settings' resets must not hide that under a FatalException.
     # The import rolls back and commits again with more memory, never a traceback.
-    memory = _failed_commit(Store(tmp_path / "t.duckdb"), tmp_path)
+    failing = Store(tmp_path / "t.duckdb")
+    memory = _failed_commit(failing, tmp_path)
     assert "Failed to commit" in str(memory) and importer.out_of_memory(memory)
+    with failing.connect() as con:  # the file is as it was, and the next commit goes in
+        assert con.execute("SELECT count(*) FROM t").fetchone() == (1,)
+        con.execute("INSERT INTO t SELECT 1, 2, 'after'")
     monkeypatch.setattr(importer, "commit_memory", lambda rows: ["64MB", None])
     once, tried = importer._commit_once, []
 
@@ -590,16 +590,44 @@ def test_a_commit_that_runs_out_of_memory_at_its_commit_is_done_again(tmp_path, 
     assert rows(store, "SELECT count(*) FROM import_batches") == [(1,)]
 
 
+def test_a_commit_kept_from_reopening_the_store_says_so_and_stores_nothing(tmp_path, monkeypatch):
+    # Another connection of the process (a dashboard page) keeps the database the
+    # failed COMMIT invalidated open: the retry cannot open the file afresh. The import
+    # says why in either language, and nothing of the file is stored.
+    import duckdb
+
+    store = Store(tmp_path / "s.duckdb")
+    page = duckdb.connect(str(store.path))  # what a dashboard page holds
+    once, tried = importer._commit_once, []
+
+    def commit_once(*args):
+        tried.append(args[-1])
+        if len(tried) == 1:
+            raise _failed_commit(store, tmp_path)  # for real, on this store
+        return once(*args)
+
+    monkeypatch.setattr(importer, "_commit_once", commit_once)
+    with pytest.raises(IngestError) as caught:
+        import_file(
+            store, SAMPLE / "sms" / "canary-088.xml", ImportOptions(recipient="+8613800138000")
+        )
+    assert str(caught.value).startswith("canary-088.xml: the store ran out of memory")
+    assert "均未存入" in caught.value.said("zh") and len(tried) == 2
+    page.close()
+    assert rows(store) == [(0,)] and rows(store, "SELECT count(*) FROM import_batches") == [(0,)]
+
+
 def test_a_commit_that_fails_for_another_reason_is_not_done_again(tmp_path, monkeypatch):
+    # A constraint violation at COMMIT quoting words of a memory error is no memory error.
     import duckdb
 
     con = duckdb.connect(str(tmp_path / "c.duckdb"))
-    con.execute("CREATE TABLE t (id BIGINT PRIMARY KEY)")
+    con.execute("CREATE TABLE t (id VARCHAR PRIMARY KEY)")
     other = con.cursor()
     con.execute("BEGIN")
     other.execute("BEGIN")
-    con.execute("INSERT INTO t VALUES (1)")
-    other.execute("INSERT INTO t VALUES (1)")
+    con.execute("INSERT INTO t VALUES ('out of memory: failed to pin')")
+    other.execute("INSERT INTO t VALUES ('out of memory: failed to pin')")
     con.execute("COMMIT")
     with pytest.raises(duckdb.TransactionException) as conflict:
         other.execute("COMMIT")

@@ -10,6 +10,7 @@ a file that fails half-way leaves the store as it was.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -71,13 +72,19 @@ def out_of_memory(exc: duckdb.Error) -> bool:
     """Whether DuckDB ran out of memory, in a statement or at the COMMIT.
 
     Out of memory at the COMMIT (its checkpoint writing big records) is raised as a
-    failed commit, "Failed to commit: failed to pin block …"; the transaction is then
-    rolled back and the store usable, so it is tried again like any other.
+    failed commit quoting the memory error ("Failed to commit: failed to pin block …");
+    the transaction is rolled back and the open database invalidated, so the next try
+    opens the file afresh (see ``_commit``).
     """
     if isinstance(exc, duckdb.OutOfMemoryException):
         return True
     said = str(exc).lower()
-    return any(s in said for s in ("out of memory", "failed to pin", "could not allocate"))
+    cause = said.partition("failed to commit: ")[2]
+    return _MEMORY.match(cause) is not None
+
+
+# How DuckDB's memory errors begin (lower-cased), quoted after "Failed to commit: ".
+_MEMORY = re.compile(r"out of memory|failed to (?:pin|allocate|resize|offload)|could not allocate")
 
 
 @dataclass
@@ -275,6 +282,11 @@ def _commit(
         except (duckdb.OutOfMemoryException, duckdb.TransactionException) as exc:
             if limit is None or not out_of_memory(exc):
                 raise
+        except duckdb.FatalException:
+            # The try before invalidated the open database, and another connection of
+            # this process (a dashboard page) keeps it open: the file cannot be opened
+            # afresh until that one closes. Nothing of this file was stored.
+            raise IngestError(key="err_import_store_invalidated", file=path.name) from None
     return ImportResult(
         file=str(path),
         format=fmt,

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -163,7 +164,7 @@ class Drainer(threading.Thread):
             except StoreBusy:
                 self.unanalysed = True  # a drain may have stored some files before
                 log.info("store busy; %d messages wait in the inbox", self.inbox.waiting())
-            except (IngestError, OSError) as exc:  # keep receiving; the files stay for later
+            except (IngestError, OSError, duckdb.Error) as exc:  # the files stay for later
                 self.unanalysed = True
                 log.error("could not drain the inbox: %s", exc)
                 time.sleep(self.config.drain_every)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -218,5 +218,10 @@ def staged(
     con.register("incoming", pa.concat_tables(tables or [empty]))
     try:
         yield "incoming"
-    finally:
-        con.unregister("incoming")
+    except BaseException:
+        # After a COMMIT that ran out of memory the open database is invalidated and
+        # this fails too: the block's own error is the one told.
+        with suppress(Exception):
+            con.unregister("incoming")
+        raise
+    con.unregister("incoming")

@@ -77,7 +77,11 @@ def open_with_retry(
             delay = min(delay * 2, 0.5)
             continue
         # DuckDB draws its own progress bar on long queries; ours (rich) is the one to show.
-        con.execute("SET enable_progress_bar = false")
+        try:
+            con.execute("SET enable_progress_bar = false")
+        except BaseException:  # an invalidated database: this connection must not keep it
+            con.close()
+            raise
         return con
 
 
