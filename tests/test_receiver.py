@@ -322,3 +322,44 @@ def test_the_drainer_leaves_the_analysis_for_later_while_an_import_holds_the_sto
         drainer.stopping.set()
         drainer.wake.set()
         drainer.join(timeout=30)
+
+
+def test_the_drainer_keeps_receiving_after_the_store_fails_a_drain(study, monkeypatch):
+    # A drain whose commit DuckDB fails (out of memory at the COMMIT, a conflict) must
+    # not end the drainer's thread: the files stay in the inbox for the next turn.
+    import duckdb
+
+    from leaktrace.ingest.inbox import Inbox, inbox_dir
+    from leaktrace.ingest.receiver import Drainer, ReceiverConfig
+
+    config = ReceiverConfig(
+        store_path=study.path, inbox_dir=inbox_dir(study.path), drain_every=0.1, analyse_every=0
+    )
+    inbox = Inbox(config.inbox_dir)
+    failed = []
+    drain = Inbox.drain
+
+    def failing_once(self, store):
+        if not failed:
+            failed.append(True)
+            raise duckdb.TransactionException("Failed to commit: failed to pin block")
+        return drain(self, store)
+
+    monkeypatch.setattr(Inbox, "drain", failing_once)
+    drainer = Drainer(config, inbox)
+    inbox.append([_record(7)])
+    drainer.start()
+    try:
+        deadline = time.monotonic() + 60
+        while inbox.waiting() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert failed and drainer.is_alive() and inbox.waiting() == 0
+        with study.connect() as con:
+            assert (
+                con.execute("SELECT count(*) FROM messages WHERE own_id = 'drain-7'").fetchone()[0]
+                == 1
+            )
+    finally:
+        drainer.stopping.set()
+        drainer.wake.set()
+        drainer.join(timeout=30)
