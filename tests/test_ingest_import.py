@@ -509,7 +509,7 @@ assert pa.default_memory_pool().backend_name == "system"
 def test_a_commit_that_runs_out_of_memory_is_done_again_with_more(tmp_path, monkeypatch):
     # The first limit is far too small for any commit: DuckDB refuses it, the whole
     # transaction is rolled back, and the next limit commits every message once.
-    monkeypatch.setattr(importer, "commit_memory", lambda rows: ["1MB", None])
+    monkeypatch.setattr(importer, "commit_memory", lambda rows, big=0: ["1MB", None])
     tried, once = [], importer._commit_once
     monkeypatch.setattr(importer, "_commit_once", lambda *a: tried.append(a[-1]) or once(*a))
     store = Store(tmp_path / "s.duckdb")
@@ -526,7 +526,41 @@ def test_the_commits_memory_grows_with_its_rows():
     small, bigger, _ = importer.commit_memory(104_000)
     assert small == "143MB" and bigger == "575MB"
     assert importer.commit_memory(1_124_900)[0] == "299MB"
+    assert importer.commit_memory(1_124_900, 230 << 20)[0] == "529MB"
     assert importer.commit_memory(0)[-1] is None
+
+
+def test_the_commits_memory_grows_with_its_big_records(tmp_path, monkeypatch):
+    # Records of pictures or attachments need more than their count says: the raw text
+    # of staged chunks averaging 16 KB a record or more is added; ordinary ones add none.
+    import base64
+    import random
+
+    asked, limits = [], importer.commit_memory
+    monkeypatch.setattr(importer, "commit_memory", lambda *a: asked.append(a) or limits(*a))
+    store = Store(tmp_path / "s.duckdb")
+    import_file(store, SAMPLE / "sms" / "canary-088.xml", ImportOptions(recipient="+8613800138000"))
+    rng = random.Random(2)
+    path = tmp_path / "pictures.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "received_at": 1772332200000 + i,
+                    "recipient": "+8613800138000",
+                    "sender": "106900",
+                    "body": base64.b64encode(rng.randbytes(75_000)).decode(),
+                }
+            )
+            + "\n"
+            for i in range(200)  # 20 MB of text: staged as Parquet chunks
+        ),
+        encoding="utf-8",
+    )
+    result = import_file(store, path)
+    (_, small_big), (rows_, big) = asked
+    assert small_big == 0 and rows_ == result.inserted == 200
+    assert 200 * 100_000 <= big <= 200 * 110_000  # each raw record holds its 100 KB body
 
 
 def _failed_commit(store: Store, tmp_path: Path) -> Exception:
@@ -573,7 +607,7 @@ def test_a_commit_that_runs_out_of_memory_at_its_commit_is_done_again(tmp_path, 
     with failing.connect() as con:  # the file is as it was, and the next commit goes in
         assert con.execute("SELECT count(*) FROM t").fetchone() == (1,)
         con.execute("INSERT INTO t SELECT 1, 2, 'after'")
-    monkeypatch.setattr(importer, "commit_memory", lambda rows: ["64MB", None])
+    monkeypatch.setattr(importer, "commit_memory", lambda rows, big=0: ["64MB", None])
     once, tried = importer._commit_once, []
 
     def commit_once(*args):
@@ -633,7 +667,7 @@ def test_a_commit_that_fails_for_another_reason_is_not_done_again(tmp_path, monk
         other.execute("COMMIT")
     assert "Failed to commit" in str(conflict.value)
     assert not importer.out_of_memory(conflict.value)
-    monkeypatch.setattr(importer, "commit_memory", lambda rows: ["64MB", None])
+    monkeypatch.setattr(importer, "commit_memory", lambda rows, big=0: ["64MB", None])
     tried = []
 
     def commit_once(*args):

@@ -54,15 +54,33 @@ from leaktrace.store.messages import (
 # a commit still run out (in a statement, or at the COMMIT: see ``out_of_memory``), it
 # is done again with four times the memory, then with DuckDB's default. Big records
 # need more than their count says: 1,149 MMS of 200 KB after 588,675 SMS ran out at
-# 222 MB and committed at 888 MB.
+# 222 MB in every try and committed at 888 MB, so the raw text of staged chunks of big
+# records (averaging ``BIG_RECORD`` or more a row: pictures, attachments) is added.
 COMMIT_MEMORY_BASE = 128 << 20
 COMMIT_MEMORY_PER_ROW = 160
+BIG_RECORD = 16 << 10
 
 
-def commit_memory(rows: int) -> list[str | None]:
-    """The memory limits to try a commit of ``rows`` staged messages with, in turn."""
-    limit = COMMIT_MEMORY_BASE + COMMIT_MEMORY_PER_ROW * rows
+def commit_memory(rows: int, big: int = 0) -> list[str | None]:
+    """The memory limits to try a commit of ``rows`` staged messages with, in turn,
+    ``big`` bytes of them in big records (see :func:`big_records`)."""
+    limit = COMMIT_MEMORY_BASE + COMMIT_MEMORY_PER_ROW * rows + big
     return [f"{limit >> 20}MB", f"{4 * limit >> 20}MB", None]
+
+
+def big_records(tables: list[pa.Table], files: list[Path]) -> int:
+    """Bytes of raw text in the staged chunks whose records average ``BIG_RECORD`` or more."""
+    import pyarrow.parquet as pq
+
+    chunks = [(t.num_rows, t.column("raw").nbytes) for t in tables]
+    for path in files:
+        meta = pq.ParquetFile(path).metadata
+        raw = meta.schema.names.index("raw")
+        chunks += [
+            (meta.row_group(g).num_rows, meta.row_group(g).column(raw).total_uncompressed_size)
+            for g in range(meta.num_row_groups)
+        ]
+    return sum(size for rows, size in chunks if rows and size >= BIG_RECORD * rows)
 
 
 Progress = Callable[[int, int], None]  # (done, total) in the reader's unit
@@ -273,7 +291,7 @@ def _commit(
         len(report.problems),
         "; ".join(notes) or None,
     ]
-    for limit in commit_memory(count):
+    for limit in commit_memory(count, big_records(tables, files)):
         try:
             batch_id, total, inserted, quarantined, first_party = _commit_once(
                 store, tables, files, batch, limit
