@@ -236,7 +236,7 @@ def test_a_span_read_in_blocks_ends_with_one_closing_tag(tmp_path, monkeypatch, 
     from leaktrace.ingest.formats import smsbackup
 
     path = backup(tmp_path, [f"m{i}" for i in range(40)])
-    spans = smsbackup.plan_spans(path, 2)
+    spans = list(smsbackup.spans_of(path, 2))
     assert len(spans) == 2
     size = len(spans[0].prefix) + spans[0].end - spans[0].start + len(spans[0].suffix)
     monkeypatch.setattr(smsbackup, "BLOCK", max(64, size - short))
@@ -330,7 +330,7 @@ def test_a_picture_megabytes_long_does_not_end_the_cutting(tmp_path):
     path = tmp_path / "pictures.xml"
     path.write_text(HEAD + "".join(sms[:8000]) + mms + "".join(sms[8000:]) + "</smses>\n")
     size = path.stat().st_size
-    spans = smsbackup.plan_spans(path, 16)
+    spans = list(smsbackup.spans_of(path, 16))
     assert [s.start for s in spans[1:]] == [s.end for s in spans[:-1]]
     assert spans[0].start == 0 and spans[-1].end == size and len(spans) >= 10
     assert max(s.end - s.start for s in spans) < len(mms) + 2 * size // 16

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from leaktrace.cores import usable_cores
 from leaktrace.ingest.formats.smsbackup import Span, spans_of, stage_backup
-from leaktrace.ingest.records import IngestError, ReadReport, in_few_words
-from leaktrace.ingest.stage import Stage, gc_paused, lean_worker
+from leaktrace.ingest.records import IngestError, ReadReport
+from leaktrace.ingest.stage import Stage, lean_worker, worker_staging
 from leaktrace.roster.recipients import RecipientBook
 
 if TYPE_CHECKING:
@@ -69,25 +69,18 @@ def _stage_span(k: int, span: Span) -> tuple[ReadReport, list[Path], int]:
     stage = Stage(
         _Worker.scratch, _Worker.book, name=f"part-{k:05d}", seq_base=k * SEQ_STRIDE, spill_rows=0
     )
-    try:
-        with gc_paused():
-            stage_backup(
-                path,
-                report,
-                stage,
-                recipient=_Worker.options.recipient,
-                sub_ids=_Worker.options.sub_ids,
-                encoding="utf-8",
-                meter=_SpanMeter(_Worker.progress, k),  # type: ignore[arg-type]
-                span=span,
-            )
-            stage.flush()
-    except IngestError:  # pickled with its key and values: said in either language
-        raise
-    except Exception as exc:  # any other failure is told, not lost with the process
-        raise IngestError(
-            key="err_import_reader_failed", file=path.name, reason=in_few_words(exc)
-        ) from None
+    with worker_staging(path.name):
+        stage_backup(
+            path,
+            report,
+            stage,
+            recipient=_Worker.options.recipient,
+            sub_ids=_Worker.options.sub_ids,
+            encoding="utf-8",
+            meter=_SpanMeter(_Worker.progress, k),  # type: ignore[arg-type]
+            span=span,
+        )
+        stage.flush()
     return report, stage.files, stage.count
 
 

@@ -28,8 +28,8 @@ from leaktrace.cores import usable_cores
 from leaktrace.ingest.formats.mail import piece_messages
 from leaktrace.ingest.formats.mail_parse import parse_piece
 from leaktrace.ingest.formats.mbox import count_messages, mbox_blocks
-from leaktrace.ingest.records import IngestError, ReadReport, in_few_words, plausible
-from leaktrace.ingest.stage import Stage, gc_paused, lean_worker
+from leaktrace.ingest.records import IngestError, ReadReport, plausible
+from leaktrace.ingest.stage import Stage, lean_worker, worker_staging
 from leaktrace.roster.recipients import RecipientBook
 
 if TYPE_CHECKING:
@@ -69,18 +69,11 @@ def _stage_piece(k: int, piece: bytes, before: int) -> tuple[list[Path], int, li
     stage = Stage(
         _Worker.scratch, _Worker.book, name=f"mail-{k:06d}", seq_base=k * SEQ_STRIDE, spill_rows=0
     )
-    try:
-        with gc_paused():
-            messages = piece_messages(parse_piece(piece, _Worker.recipient), before, report, name)
-            for message in plausible(messages, report, name, _Worker.now):
-                stage.add(message)
-            stage.flush()
-    except IngestError:  # said in either language with its own key
-        raise
-    except Exception as exc:  # told with its words, not lost with the process
-        raise IngestError(
-            key="err_import_reader_failed", file=name, reason=in_few_words(exc)
-        ) from None
+    with worker_staging(name):
+        messages = piece_messages(parse_piece(piece, _Worker.recipient), before, report, name)
+        for message in plausible(messages, report, name, _Worker.now):
+            stage.add(message)
+        stage.flush()
     return stage.files, stage.count, report.problems
 
 

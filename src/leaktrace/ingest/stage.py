@@ -21,7 +21,9 @@ from leaktrace.cores import without_pandas
 from leaktrace.hashing import sha256_text
 from leaktrace.ingest.records import (
     Incoming,
+    IngestError,
     content_key,
+    in_few_words,
     message_key,
     micros,
     normalize_sender,
@@ -193,6 +195,24 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextmanager
+def worker_staging(file_name: str) -> Iterator[None]:
+    """Stage a part of ``file_name`` in a worker process, the collector paused.
+
+    An IngestError goes back as it is (pickled with its key: said in either language);
+    any other failure is told in a few words, not lost with the process.
+    """
+    try:
+        with gc_paused():
+            yield
+    except IngestError:
+        raise
+    except Exception as exc:
+        raise IngestError(
+            key="err_import_reader_failed", file=file_name, reason=in_few_words(exc)
+        ) from None
 
 
 def arrow_rows(rows: dict[str, list]) -> pa.Table:

@@ -214,13 +214,9 @@ class _Slice:
         return out
 
 
-def plan_spans(path: Path, parts: int) -> list[Span]:
-    """Cut a UTF-8 backup into ``parts`` spans at record starts (one span if it cannot be cut)."""
-    return list(spans_of(path, parts))
-
-
 def spans_of(path: Path, parts: int) -> Iterator[Span]:
-    """:func:`plan_spans`, each span given as soon as its first line is known.
+    """A UTF-8 backup cut into ``parts`` spans at record starts (one span if it cannot be
+    cut), each given as soon as its first line is known.
 
     The cuts are found first (a short read at each); the lines before a span are counted
     only after the span before it was given, so a reader can start on the first spans
