@@ -98,24 +98,27 @@ def memory_limited(con: duckdb.DuckDBPyConnection, limit: str | None) -> Iterato
     if limit is None:  # DuckDB's own
         yield
         return
-    con.execute(f"SET memory_limit = '{limit}'")
-    try:
+    with _set_for_block(con, "memory_limit", limit):
         yield
-    except BaseException:
-        _quietly(con, "RESET memory_limit")
-        raise
-    con.execute("RESET memory_limit")
 
 
-def _quietly(con: duckdb.DuckDBPyConnection, statement: str) -> None:
-    """Undo a setting after its block failed, the block's error being the one told.
+@contextmanager
+def _set_for_block(con: duckdb.DuckDBPyConnection, name: str, value: str) -> Iterator[None]:
+    """A database setting for the block, reset to DuckDB's own after it.
 
-    A COMMIT that ran out of memory leaves the open database invalidated (every statement
+    After a failed block the reset is quiet, the block's error being the one told: a
+    COMMIT that ran out of memory leaves the open database invalidated (every statement
     then fails with a FatalException) while the file keeps what it held before; the next
     connection, once this one is closed, opens it afresh.
     """
-    with suppress(duckdb.Error):
-        con.execute(statement)
+    con.execute(f"SET {name} = '{value}'")
+    try:
+        yield
+    except BaseException:
+        with suppress(duckdb.Error):
+            con.execute(f"RESET {name}")
+        raise
+    con.execute(f"RESET {name}")
 
 
 @contextmanager
@@ -131,13 +134,8 @@ def texts_in_zstd(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     sets it nowhere else). A commit too small to write the file goes to the WAL and is
     compressed at a later checkpoint, DuckDB's own way.
     """
-    con.execute("SET force_compression = 'zstd'")
-    try:
+    with _set_for_block(con, "force_compression", "zstd"):
         yield
-    except BaseException:
-        _quietly(con, "RESET force_compression")
-        raise
-    con.execute("RESET force_compression")
 
 
 @contextmanager
