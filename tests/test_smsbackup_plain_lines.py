@@ -252,6 +252,33 @@ def test_plain_lines_are_read_without_the_parser(tmp_path, monkeypatch):
     assert messages[5].line == 9 and messages[5].raw == lines[5].strip()
 
 
+def test_lines_whose_attributes_change_order_or_repeat_read_as_the_parser_reads_them(
+    tmp_path, monkeypatch
+):
+    # The places of the attributes read are kept from one line to the next while the
+    # layout is the same: each change (order, one missing, one more, one given twice)
+    # must be noticed, back and forth.
+    layouts = [
+        'address="1069" date="{t}" type="1" body="first" sub_id="1"',
+        'body="order changed" sub_id="2" type="1" address="95588" date="{t}"',
+        'address="1069" date="{t}" type="1" body="first again" sub_id="1"',
+        'address="1069" date="{t}" type="1" body="no sub_id"',
+        'address="1069" date="{t}" type="1" body="twice" body="again"',
+        'address="1069" date="{t}" type="2" body="sent, same places as before"',
+        'date="{t}" type="1" body="no address" sub_id="1" read="1"',
+        'address="1069" date="{t}" type="1" body="first once more" sub_id="1"',
+    ]
+    lines = [f"  <sms {layout.format(t=T0 + i)} />" for i, layout in enumerate(layouts * 3)]
+    path = tmp_path / "b.xml"
+    path.write_text(HEAD + "\n".join(lines) + "\n</smses>\n")
+    fast, parser = _both_ways(path, monkeypatch)
+    _same_reading(fast, parser)
+    bodies = [m[2] for m in fast[0]]
+    assert bodies[:4] == ["first", "order changed", "first again", "no sub_id"]
+    assert "twice" not in bodies and len(fast[2]) == 3  # an attribute twice is not XML
+    assert [m[0] for m in fast[0][:2]] == ["1069", "95588"] and fast[1] == {"sent": 3}
+
+
 def test_records_after_a_comment_or_the_end_go_to_the_parser(tmp_path):
     hidden = f'  <sms address="1069" date="{T0}" type="1" body="hidden" />'
     shown = f'  <sms address="1069" date="{T0}" type="1" body="shown" />'
